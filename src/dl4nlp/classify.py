@@ -1,0 +1,271 @@
+"""Sentence classification end to end: data -> vocabulary -> model -> Lightning -> run folder.
+
+Python API::
+
+    from dl4nlp.config import load_config
+    from dl4nlp.classify import train_classifier, load_classifier
+
+    run = train_classifier(load_config("configs/ladder/mlp.yaml", ["data.dataset=sst2"]))
+    clf = load_classifier(run)
+    clf.predict(["a gorgeous, witty film"])   # [("positive", {"negative": 0.03, "positive": 0.97})]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dl4nlp import registry
+from dl4nlp.config import ExperimentConfig
+from dl4nlp.data.batching import BucketBatchSampler, EncodedDataset, collate, encode_texts, pad_batch
+from dl4nlp.data.splits import DatasetSplits
+from dl4nlp.data.tokenize import Tokenizer
+from dl4nlp.data.vocab import Vocab
+from dl4nlp.errors import ConfigError, DataError, RunError
+from dl4nlp.io import write_json
+from dl4nlp.runs import load_config, load_state_dict, read_results
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class Prepared:
+    splits: DatasetSplits
+    tokenizer: Tokenizer
+    vocab: Vocab
+    train: EncodedDataset
+    dev: EncodedDataset
+    test: EncodedDataset
+
+    @property
+    def labels(self) -> list[str]:
+        return self.splits.labels
+
+
+def read_splits(cfg: ExperimentConfig) -> DatasetSplits:
+    reader = registry.dataset_reader(cfg.data.dataset)
+    splits = reader(cfg.data, cfg.run.seed)
+    if cfg.data.max_train_examples:
+        n = min(cfg.data.max_train_examples, len(splits.train))
+        splits.train = splits.train.shuffle(seed=cfg.run.seed).select(range(n))
+    for name, ds in (("train", splits.train), ("dev", splits.dev), ("test", splits.test)):
+        if len(ds) == 0:
+            raise DataError(f"{cfg.data.path}: the {name} split is empty")
+    return splits
+
+
+def prepare(cfg: ExperimentConfig, vocab: Vocab | None = None) -> Prepared:
+    """Read the splits, build (or reuse) the vocabulary on train, encode every split."""
+    splits = read_splits(cfg)
+    tok = Tokenizer(lowercase=cfg.data.lowercase)
+    train_tokens = [tok(t) for t in splits.train["text"]]
+    if vocab is None:
+        vocab = Vocab.build(train_tokens, cfg.data.min_count, cfg.data.max_vocab)
+    ml = cfg.data.max_length
+
+    def enc(ds: Any, tokens: list[list[str]] | None = None) -> EncodedDataset:
+        if tokens is not None:
+            ids = [vocab.encode(t[:ml] if ml else t) or [vocab.unk_id] for t in tokens]
+        else:
+            ids = encode_texts(ds["text"], tok, vocab, ml)
+        return EncodedDataset(ids, list(ds["label"]))
+
+    return Prepared(splits, tok, vocab, enc(splits.train, train_tokens), enc(splits.dev), enc(splits.test))
+
+
+def make_loader(ds: EncodedDataset, batch_size: int, shuffle: bool, bucket: bool, seed: int,
+                num_workers: int = 0) -> torch.utils.data.DataLoader:
+    sampler = BucketBatchSampler(ds.lengths(), batch_size, shuffle=shuffle, bucket=bucket, seed=seed)
+    gen = torch.Generator().manual_seed(seed)  # loader seeds come from here, not the global RNG
+    return torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate, num_workers=num_workers,
+                                       generator=gen)
+
+
+def build_model(cfg: ExperimentConfig, vocab: Vocab, num_classes: int) -> torch.nn.Module:
+    cls = registry.model_class(cfg.model_name)
+    try:
+        return cls.build(cfg.model_params, vocab, num_classes)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"model ({cfg.model_name}): {exc}") from None
+
+
+def hyper_parameters(cfg: ExperimentConfig) -> dict[str, Any]:
+    t = cfg.train
+    hp: dict[str, Any] = {"opt": t.optimizer, "lr": t.lr, "bs": t.batch_size}
+    if t.l2:
+        hp["l2"] = t.l2
+    if t.weight_decay:
+        hp["wd"] = t.weight_decay
+    if t.schedule != "none":
+        hp["sched"] = t.schedule
+    hp.update(cfg.model_params)
+    return hp
+
+
+# --------------------------------------------------------------------------- training
+
+
+def train_classifier(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test: bool = True,
+                     callbacks: list | None = None, run_dir: str | Path | None = None) -> Path:
+    """Train one classifier and write its run folder; returns the folder.
+
+    ``resume``: an unfinished run folder to continue from its ``last.ckpt`` (its config and vocabulary
+    are reused). ``evaluate_test=False`` leaves the test split unread (model selection in sweeps).
+    """
+    import lightning as L
+
+    from dl4nlp import plots
+    from dl4nlp.runs import new_run_dir, save_config, write_results
+    from dl4nlp.tasks.classification import ClassificationTask
+    from dl4nlp.training import best_checkpoint, count_parameters, fit, machine_info, make_trainer
+
+    resume_ckpt = None
+    vocab = None
+    if resume is not None:
+        run_path = Path(resume)
+        resume_ckpt = run_path / "last.ckpt"
+        if not resume_ckpt.is_file():
+            raise RunError(f"{run_path}: nothing to resume (no last.ckpt)")
+        vocab = Vocab.load(run_path / "vocab.json")
+
+    L.seed_everything(cfg.run.seed, workers=True, verbose=False)
+    prep = prepare(cfg, vocab)  # all input validation happens here, before any folder is made
+    model = build_model(cfg, prep.vocab, len(prep.labels))
+    task = ClassificationTask(model, len(prep.labels), cfg.train, cfg.to_dict())
+    d, t = cfg.data, cfg.train
+    train_loader = make_loader(prep.train, t.batch_size, True, d.bucket, cfg.run.seed, d.num_workers)
+    dev_loader = make_loader(prep.dev, t.eval_batch_size, False, False, cfg.run.seed)
+    test_loader = make_loader(prep.test, t.eval_batch_size, False, False, cfg.run.seed)
+
+    if resume is not None:
+        path = Path(resume)
+    elif run_dir is not None:
+        path = Path(run_dir)
+        path.mkdir(parents=True, exist_ok=True)
+    else:
+        path = new_run_dir(cfg)
+    save_config(path, cfg)
+    prep.vocab.save(path / "vocab.json")
+    write_json(path / "labels.json", prep.labels)
+
+    trainer = make_trainer(cfg, path, callbacks=callbacks, resuming=resume is not None)
+    wall = fit(trainer, task, train_loader, dev_loader, resume_ckpt)
+    if trainer.interrupted:
+        return path
+    best = best_checkpoint(trainer, path)
+    if not trainer.is_global_zero:
+        return path
+    dev = trainer.validate(task, dev_loader, ckpt_path=str(best), verbose=False)[0]
+    results: dict[str, Any] = {
+        "task": "sentiment",
+        "model": cfg.model_name,
+        "dataset": cfg.data.dataset,
+        "phrases": cfg.data.phrases,
+        "dev_acc": dev["dev_acc"],
+        "dev_f1": dev["dev_f1"],
+        "dev_loss": dev["dev_loss"],
+        "params": count_parameters(model),
+        "train_time_s": round(wall, 2),
+        "epochs_run": trainer.current_epoch,
+        "best_checkpoint": best.name,
+        "train_examples": len(prep.train),
+        "vocab_size": len(prep.vocab),
+        "hyper_parameters": hyper_parameters(cfg),
+        "machine": machine_info(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(["dl4nlp", *sys.argv[1:]]) if sys.argv and "dl4nlp" in sys.argv[0] else None,
+    }
+    if evaluate_test:
+        test = trainer.test(task, test_loader, ckpt_path=str(best), verbose=False)[0]
+        results.update({"test_acc": test["test_acc"], "test_f1": test["test_f1"], "test_loss": test["test_loss"]})
+        if task.confusion is not None:
+            results["confusion"] = task.confusion.tolist()
+            plots.confusion_matrix(task.confusion, prep.labels, path / "confusion_matrix.png",
+                                   f"{cfg.model_name} on {cfg.data.dataset} (test)")
+    if (path / "metrics.csv").is_file():
+        plots.learning_curves(path / "metrics.csv", path / "learning_curves.png",
+                              f"{cfg.model_name} on {cfg.data.dataset}")
+    write_results(path, results)
+    return path
+
+
+# --------------------------------------------------------------------------- loading and predicting
+
+
+class Classifier:
+    """A trained run loaded for inference (no Lightning needed)."""
+
+    def __init__(self, run_dir: str | Path, which: str = "best"):
+        self.run_dir = Path(run_dir)
+        self.cfg = load_config(self.run_dir)
+        self.vocab = Vocab.load(self.run_dir / "vocab.json")
+        import json
+
+        self.labels = json.loads((self.run_dir / "labels.json").read_text(encoding="utf-8"))
+        self.tokenizer = Tokenizer(lowercase=self.cfg.data.lowercase)
+        self.model = build_model(self.cfg, self.vocab, len(self.labels))
+        state = load_state_dict(self.run_dir, which)
+        try:
+            self.model.load_state_dict(state)
+        except RuntimeError as exc:
+            raise RunError(f"{self.run_dir}: checkpoint does not match the config's model ({exc})") from None
+        self.model.eval()
+
+    @property
+    def name(self) -> str:
+        return self.run_dir.name
+
+    def tokens(self, text: str) -> list[str]:
+        return self.tokenizer(text)
+
+    @torch.no_grad()
+    def probabilities(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:
+        out = []
+        for i in range(0, len(texts), batch_size):
+            ids = encode_texts(texts[i : i + batch_size], self.tokenizer, self.vocab, self.cfg.data.max_length)
+            b = pad_batch(ids)
+            out.append(torch.softmax(self.model(b["tokens"], b["mask"]), dim=-1))
+        return torch.cat(out) if out else torch.empty(0, len(self.labels))
+
+    def predict(self, texts: list[str]) -> list[tuple[str, dict[str, float]]]:
+        for i, t in enumerate(texts):
+            if not t or not t.strip():
+                raise DataError(f"input {i + 1}: empty text")
+        probs = self.probabilities(texts)
+        return [(self.labels[int(p.argmax())], {lab: float(p[j]) for j, lab in enumerate(self.labels)})
+                for p in probs]
+
+
+def load_classifier(run_dir: str | Path) -> Classifier:
+    return Classifier(run_dir)
+
+
+def evaluate_run(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
+    """Accuracy and macro-F1 of a run's best model on a split of its configured dataset."""
+    from torchmetrics.functional import accuracy, f1_score
+
+    clf = Classifier(run_dir)
+    splits = read_splits(clf.cfg)
+    if split not in ("train", "dev", "test"):
+        raise ConfigError(f"--split: unknown split '{split}' (use train, dev, test)")
+    ds = getattr(splits, split)
+    start = time.perf_counter()
+    probs = clf.probabilities(list(ds["text"]))
+    gold = torch.tensor(list(ds["label"]))
+    n = len(clf.labels)
+    preds = probs.argmax(-1)
+    return {
+        "run": clf.name,
+        "split": split,
+        "examples": len(gold),
+        "accuracy": float(accuracy(preds, gold, task="multiclass", num_classes=n)),
+        "macro_f1": float(f1_score(preds, gold, task="multiclass", num_classes=n, average="macro")),
+        "seconds": round(time.perf_counter() - start, 3),
+        "recorded": {k: v for k, v in (read_results(run_dir) or {}).items() if k.startswith(split)},
+    }

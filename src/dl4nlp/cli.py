@@ -1,0 +1,161 @@
+"""The ``dl4nlp`` command line: a thin front over the library.
+
+Every command parses its arguments, loads a config or a run folder and calls one library function.
+Heavy libraries are imported inside the commands, so ``dl4nlp --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dl4nlp.errors import Dl4nlpError
+
+app = typer.Typer(
+    help="dl4nlp: deep learning for NLP, from logistic regression to transformers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="override a config key: section.key=value")]
+
+
+def _echo_json(obj: object) -> None:
+    import json
+
+    typer.echo(json.dumps(obj, indent=2, default=str))
+
+
+@app.command()
+def train(
+    config: Annotated[Path | None, typer.Argument(help="YAML config (see configs/)")] = None,
+    set_: SetOpt = None,
+    resume: Annotated[Path | None, typer.Option(help="continue an unfinished run folder from its last.ckpt")] = None,
+) -> None:
+    """Train a model from a YAML config; prints the run folder."""
+    from dl4nlp.config import apply_overrides, from_dict, load_config, read_yaml
+    from dl4nlp.runs import load_config as run_config
+
+    if resume is not None:
+        cfg = run_config(resume)
+        if set_:
+            cfg = from_dict(apply_overrides(cfg.to_dict(), set_), str(resume / "config.yaml"))
+    else:
+        if config is None:
+            raise typer.BadParameter("give a CONFIG file or --resume RUN")
+        read_yaml(config)  # clear error for a missing/invalid file before anything else
+        cfg = load_config(config, set_)
+    from dl4nlp.experiments import train_any
+
+    run = train_any(cfg, resume=resume)
+    typer.echo(f"run folder: {run}")
+    from dl4nlp.runs import read_results
+
+    res = read_results(run)
+    if res:
+        keys = [k for k in ("dev_acc", "test_acc", "dev_f1", "test_f1", "params", "train_time_s") if k in res]
+        typer.echo("  ".join(f"{k}={res[k]:.4f}" if isinstance(res[k], float) else f"{k}={res[k]}" for k in keys))
+
+
+@app.command()
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="run folder")],
+    split: Annotated[str, typer.Option(help="train, dev or test")] = "test",
+) -> None:
+    """Score a trained run's best model on a split of its dataset."""
+    from dl4nlp.classify import evaluate_run
+
+    _echo_json(evaluate_run(run, split))
+
+
+@app.command()
+def predict(
+    run: Annotated[Path, typer.Argument(help="run folder")],
+    text: Annotated[list[str] | None, typer.Argument(help="sentence(s) to classify")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="one sentence per line")] = None,
+) -> None:
+    """Label and class probabilities for sentences (arguments or --file)."""
+    from dl4nlp.errors import DataError
+
+    texts = list(text or [])
+    if file is not None:
+        if not file.is_file():
+            raise DataError(f"{file}: file not found")
+        for i, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                raise DataError(f"{file}:{i}: empty line")
+            texts.append(line)
+    if not texts:
+        raise DataError("nothing to predict: give sentences as arguments or --file")
+    from dl4nlp.classify import load_classifier
+
+    clf = load_classifier(run)
+    for t, (label, probs) in zip(texts, clf.predict(texts), strict=True):
+        p = "  ".join(f"{k}={v:.3f}" for k, v in probs.items())
+        typer.echo(f"{label}\t{p}\t{t}")
+
+
+@app.command()
+def leaderboard(
+    root: Annotated[Path, typer.Argument(help="folder of runs")] = Path("runs"),
+    out: Annotated[Path | None, typer.Option(help="where to write leaderboard.md/.csv (default: ROOT)")] = None,
+) -> None:
+    """Collect results.json of every run under ROOT into leaderboard.md and leaderboard.csv."""
+    from dl4nlp.errors import RunError
+    from dl4nlp.runs import leaderboard_markdown, write_leaderboard
+
+    if not root.is_dir():
+        raise RunError(f"{root}: folder not found")
+    md, cs, rows = write_leaderboard(root, out)
+    typer.echo(leaderboard_markdown(rows))
+    typer.echo(f"wrote {md} and {cs}")
+
+
+@app.command()
+def ladder(
+    dataset: Annotated[str, typer.Option(help="sst2 or sst5")] = "sst2",
+    configs: Annotated[Path, typer.Option(help="folder with <rung>.yaml")] = Path("configs/ladder"),
+    out: Annotated[Path | None, typer.Option(help="runs folder (default runs/ladder-<dataset>)")] = None,
+    only: Annotated[list[str] | None, typer.Option(help="train only these rungs")] = None,
+    skip: Annotated[list[str] | None, typer.Option(help="skip these rungs (e.g. slow ones)")] = None,
+    set_: SetOpt = None,
+) -> None:
+    """Train every registered rung of the sentiment ladder, then write the leaderboard and a plot."""
+    from dl4nlp.ladder import run_ladder
+
+    md = run_ladder(dataset, configs, out, only or [], skip or [], set_ or [])
+    typer.echo(md.read_text(encoding="utf-8"))
+    typer.echo(f"leaderboard: {md}")
+
+
+@app.command()
+def sweep(
+    config: Annotated[Path, typer.Argument(help="base YAML config")],
+    grid: Annotated[list[str], typer.Option(help="key=v1,v2,... (repeat for more keys), e.g. train.lr=0.1,0.01")],
+    set_: SetOpt = None,
+) -> None:
+    """Grid search selected on dev; the test split is scored once, for the chosen model only."""
+    from dl4nlp.ladder import run_sweep
+
+    summary = run_sweep(config, grid, set_ or [])
+    typer.echo(summary.read_text(encoding="utf-8"))
+
+
+def main() -> None:
+    """Console entry point: library errors become one line on stderr and exit status 2."""
+    try:
+        app()
+    except Dl4nlpError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""Typed experiment configuration: YAML in and out, ``--set key=value`` overrides.
+
+A config has five sections::
+
+    data:    where the examples come from and how they become tokens
+    model:   ``name`` (a key of :data:`dl4nlp.registry.MODELS`) plus that model's own options
+    train:   optimiser, learning rate, batch size, epochs, L2, schedule, early stopping, clipping
+    trainer: Lightning ``Trainer`` pass-through (accelerator, devices, strategy, precision, num_nodes)
+    run:     run folder, name, seed
+
+Unknown keys are rejected with an error naming the key and the file, so a typo never trains silently
+with a default. Model options are validated by the model's own ``Config`` dataclass when it is built.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from dl4nlp.errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    """Where the data comes from.
+
+    ``dataset``: ``sst2`` | ``sst5`` (SST trees), ``imdb`` (JSONL folder), ``table`` (any CSV/TSV/JSONL
+    files with ``text_column``/``label_column``) or ``hub`` (a Hugging Face dataset by ``hub_name``).
+    """
+
+    dataset: str = "sst2"
+    path: str = "../shared/data/sst"
+    phrases: bool = False  # SST: train on every labelled subtree (dev/test stay sentence-level)
+    train_file: str | None = None  # table: file names (relative to path) of each split
+    dev_file: str | None = None
+    test_file: str | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    labels: list[str] | None = None  # fixed label order; default: sorted labels of train
+    hub_name: str | None = None
+    hub_config: str | None = None
+    max_train_examples: int | None = None  # take a prefix of (shuffled) train, for learning curves
+    lowercase: bool = True
+    min_count: int = 1
+    max_vocab: int | None = None
+    max_length: int | None = None  # truncate token sequences (None: no limit)
+    features: str = "counts"  # bag-of-words values: counts | binary | tfidf
+    bucket: bool = True  # length-bucketing sampler for sequence models
+    num_workers: int = 0
+
+
+@dataclass
+class TrainConfig:
+    optimizer: str = "adam"  # sgd | adam | adamw
+    lr: float = 1e-3
+    momentum: float = 0.0  # SGD only
+    weight_decay: float = 0.0  # decoupled/optimiser weight decay
+    l2: float = 0.0  # lambda in loss + lambda * sum(W^2) (the course's form), weights only, not biases
+    batch_size: int = 32
+    eval_batch_size: int = 256
+    epochs: int = 10
+    schedule: str = "none"  # none | step | exponential | linear | cosine | plateau
+    step_size: int = 5  # step schedule: epochs between decays
+    gamma: float = 0.5  # step / exponential / plateau decay factor
+    warmup_steps: int = 0  # linear warm-up (linear / cosine schedules)
+    clip_norm: float | None = None  # gradient clipping by global norm
+    accumulate_grad_batches: int = 1
+    monitor: str = "dev_acc"  # metric for early stopping and best checkpoint
+    mode: str = "max"
+    patience: int = 3  # early stopping patience in epochs (0 disables early stopping)
+    min_delta: float = 0.0
+
+
+@dataclass
+class TrainerConfig:
+    """Passed straight to ``lightning.Trainer``: the same config runs on CPU, GPUs or nodes (DDP)."""
+
+    accelerator: str = "auto"
+    devices: Any = 1
+    strategy: str = "auto"
+    num_nodes: int = 1
+    precision: str = "32-true"
+    deterministic: bool = False
+    log_every_n_steps: int = 50
+    progress_bar: bool = True
+    limit_train_batches: Any = None  # for smoke tests: a float share or an int count of batches
+
+
+@dataclass
+class RunConfig:
+    dir: str = "runs"
+    name: str | None = None  # default: <model>-<dataset>-<seed>
+    seed: int = 13
+
+
+@dataclass
+class ExperimentConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: dict[str, Any] = field(default_factory=lambda: {"name": "logreg"})
+    train: TrainConfig = field(default_factory=TrainConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    @property
+    def model_name(self) -> str:
+        return str(self.model.get("name", ""))
+
+    @property
+    def model_params(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model.items() if k != "name"}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def run_name(self) -> str:
+        return self.run.name or f"{self.model_name}-{self.data.dataset}-s{self.run.seed}"
+
+
+_SECTIONS = {"data": DataConfig, "train": TrainConfig, "trainer": TrainerConfig, "run": RunConfig}
+
+
+def _build_section(cls: type, values: dict[str, Any], where: str) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: section must be a mapping, got {type(values).__name__}")
+    known = {f.name for f in fields(cls)}
+    for key in values:
+        if key not in known:
+            hint = ", ".join(sorted(known))
+            raise ConfigError(f"{where}: unknown key '{key}' (known keys: {hint})")
+    return cls(**values)
+
+
+def from_dict(raw: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
+    """Build a config from a plain mapping, rejecting unknown sections and keys."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of sections")
+    allowed = set(_SECTIONS) | {"model"}
+    for key in raw:
+        if key not in allowed:
+            raise ConfigError(f"{source}: unknown section '{key}' (known: {', '.join(sorted(allowed))})")
+    kwargs: dict[str, Any] = {}
+    for name, cls in _SECTIONS.items():
+        kwargs[name] = _build_section(cls, raw.get(name) or {}, f"{source}: {name}")
+    model = raw.get("model") or {"name": "logreg"}
+    if isinstance(model, str):
+        model = {"name": model}
+    if not isinstance(model, dict) or "name" not in model:
+        raise ConfigError(f"{source}: model: needs a 'name' (e.g. model: {{name: mlp}})")
+    kwargs["model"] = dict(model)
+    return ExperimentConfig(**kwargs)
+
+
+def parse_value(text: str) -> Any:
+    """Turn an override's right-hand side into a Python value (YAML rules: 1e-3, true, [64, 64], null)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        try:
+            return ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            return text
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
+    """Apply ``section.key=value`` overrides to a raw config mapping (a new dict is returned)."""
+    import copy
+
+    out = copy.deepcopy(raw) if raw else {}
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"--set '{item}': expected key=value, e.g. train.lr=0.01")
+        key, value = item.split("=", 1)
+        parts = key.strip().split(".")
+        if len(parts) < 2:
+            raise ConfigError(f"--set '{item}': the key needs a section, e.g. train.lr or model.hidden")
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set '{item}': '{part}' is not a section")
+        node[parts[-1]] = parse_value(value.strip())
+    return out
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: config file not found")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{p}:{line} invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    return raw or {}
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Read a YAML config (or start from defaults when ``path`` is None) and apply overrides."""
+    raw = read_yaml(path) if path is not None else {}
+    raw = apply_overrides(raw, overrides)
+    return from_dict(raw, str(path) if path is not None else "<defaults>")
+
+
+def dump_yaml(cfg: ExperimentConfig | dict[str, Any]) -> str:
+    import yaml
+
+    data = cfg.to_dict() if isinstance(cfg, ExperimentConfig) else cfg
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def build_options(cls: type, params: dict[str, Any], where: str) -> Any:
+    """Build a model's own option dataclass from ``params``, naming any unknown key."""
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls} is not a dataclass")
+    return _build_section(cls, params, where)

@@ -1,0 +1,1 @@
+"""Data readers (files -> ``datasets.Dataset``), tokenizer, vocabulary and batching."""

@@ -1,0 +1,45 @@
+"""A small PTB-like word tokenizer, so raw user text is split the way SST/PTB text was.
+
+``"It's not bad (really)!"`` -> ``it 's not bad ( really ) !`` (with ``lowercase=True``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# PTB escapes used in SST trees, and their plain forms
+PTB_ESCAPES = {
+    "-LRB-": "(", "-RRB-": ")", "-LSB-": "[", "-RSB-": "]", "-LCB-": "{", "-RCB-": "}",
+    "\\/": "/", "\\*": "*", "``": '"', "''": '"',
+}
+
+_TOKEN = re.compile(
+    r"""(?:n't\b)                      # don't -> do n't
+      | (?:'(?:s|re|ve|ll|d|m)\b)      # clitics: 's 're 've 'll 'd 'm
+      | (?:\w+(?:[-.'/]\w+)*(?=n't\b)) # the 'do' of "don't"
+      | (?:\w+(?:[-./]\w+)*)           # words, hyphenated words, numbers, J.R.R
+      | (?:\.\.\.)                     # ellipsis
+      | (?:[^\w\s])                     # any other single symbol
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+_TAGS = re.compile(r"<br\s*/?>|<[^>]{1,20}>")
+
+
+def unescape_ptb(token: str) -> str:
+    return PTB_ESCAPES.get(token, token.replace("\\/", "/").replace("\\*", "*"))
+
+
+@dataclass
+class Tokenizer:
+    """Regex word tokenizer with optional lower-casing and HTML-tag stripping (IMDB has ``<br />``)."""
+
+    lowercase: bool = True
+
+    def __call__(self, text: str) -> list[str]:
+        text = _TAGS.sub(" ", text)
+        tokens = _TOKEN.findall(text)
+        if self.lowercase:
+            tokens = [t.lower() for t in tokens]
+        return tokens

@@ -1,0 +1,30 @@
+"""Dispatch a config to the pipeline that trains it (sentiment classifier, NLI, language model, ...).
+
+A new task family adds one entry to :data:`PIPELINES`: model names it owns -> ``"module:function"``
+with the signature ``train(cfg, resume=None) -> run folder``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from dl4nlp import registry
+from dl4nlp.config import ExperimentConfig
+from dl4nlp.errors import ConfigError
+
+#: model name -> training function; models not listed here are sentence classifiers
+PIPELINES: dict[str, str] = {}
+
+
+def train_any(cfg: ExperimentConfig, resume: str | Path | None = None) -> Path:
+    name = cfg.model_name
+    if name in PIPELINES:
+        module, attr = PIPELINES[name].split(":")
+        return getattr(importlib.import_module(module), attr)(cfg, resume=resume)
+    if name not in registry.MODELS:
+        known = sorted(set(registry.MODELS) | set(PIPELINES))
+        raise ConfigError(f"model: unknown model '{name}' (known: {', '.join(known)})")
+    from dl4nlp.classify import train_classifier
+
+    return train_classifier(cfg, resume=resume)

@@ -1,0 +1,138 @@
+"""Run folders: the unit users keep and share.
+
+::
+
+    runs/<name>/
+      config.yaml          everything needed to rebuild the experiment
+      vocab.json labels.json
+      best.ckpt last.ckpt  Lightning checkpoints (atomic writes; loaded with weights_only=True)
+      metrics.csv tensorboard/
+      results.json         dev/test scores, parameters, wall time, machine, date (written last)
+      learning_curves.png confusion_matrix.png
+
+A run without ``results.json`` is unfinished: ``dl4nlp train --resume RUN`` continues it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from dl4nlp.config import ExperimentConfig, dump_yaml, from_dict, read_yaml
+from dl4nlp.errors import RunError
+from dl4nlp.io import write_json, write_text
+
+
+def new_run_dir(cfg: ExperimentConfig) -> Path:
+    """A fresh folder ``<run.dir>/<name>``; ``-2``, ``-3``… are appended if the name is taken."""
+    root = Path(cfg.run.dir)
+    base = cfg.run_name()
+    path = root / base
+    n = 2
+    while path.exists():
+        path = root / f"{base}-{n}"
+        n += 1
+    path.mkdir(parents=True)
+    return path
+
+
+def save_config(run_dir: Path, cfg: ExperimentConfig) -> None:
+    write_text(run_dir / "config.yaml", dump_yaml(cfg))
+
+
+def load_config(run_dir: str | Path) -> ExperimentConfig:
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir}: run folder not found")
+    cfg_path = run_dir / "config.yaml"
+    if not cfg_path.is_file():
+        raise RunError(f"{run_dir}: not a run folder (no config.yaml)")
+    return from_dict(read_yaml(cfg_path), str(cfg_path))
+
+
+def write_results(run_dir: Path, results: dict[str, Any]) -> None:
+    write_json(run_dir / "results.json", results)
+
+
+def read_results(run_dir: str | Path) -> dict[str, Any] | None:
+    path = Path(run_dir) / "results.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RunError(f"{path}: invalid JSON ({exc.msg})") from None
+
+
+def load_state_dict(run_dir: str | Path, which: str = "best") -> dict[str, Any]:
+    """The model weights of ``best.ckpt`` (or ``last.ckpt``), with the task's ``model.`` prefix removed."""
+    from dl4nlp.io import torch_load
+
+    path = Path(run_dir) / f"{which}.ckpt"
+    if not path.is_file():
+        raise RunError(f"{path}: checkpoint not found (is the run finished?)")
+    ckpt = torch_load(path)
+    state = ckpt.get("state_dict", ckpt)
+    return {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")} or state
+
+
+# --------------------------------------------------------------------------- leaderboard
+
+COLUMNS = ["run", "task", "model", "dataset", "phrases", "dev_acc", "test_acc", "dev_f1", "test_f1", "params",
+           "train_time_s", "hyper_parameters"]
+
+
+def find_runs(root: str | Path) -> list[Path]:
+    root = Path(root)
+    if (root / "results.json").is_file():
+        return [root]
+    return sorted(p.parent for p in root.glob("**/results.json"))
+
+
+def leaderboard_rows(root: str | Path) -> list[dict[str, Any]]:
+    rows = []
+    for run in find_runs(root):
+        res = read_results(run) or {}
+        row = {c: res.get(c, "") for c in COLUMNS}
+        row["run"] = run.name
+        hp = res.get("hyper_parameters", {})
+        row["hyper_parameters"] = " ".join(f"{k}={v}" for k, v in hp.items())
+        rows.append(row)
+    rows.sort(key=lambda r: (str(r["task"]), str(r["dataset"]), -(r["dev_acc"] or 0)))
+    return rows
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{100 * v:.2f}" if v <= 1.0 else f"{v:.1f}"
+    return str(v)
+
+
+def leaderboard_markdown(rows: list[dict[str, Any]]) -> str:
+    head = ["run", "model", "dataset", "phrases", "dev acc", "test acc", "dev F1", "test F1", "params", "time (s)",
+            "hyper-parameters"]
+    keys = ["run", "model", "dataset", "phrases", "dev_acc", "test_acc", "dev_f1", "test_f1", "params",
+            "train_time_s", "hyper_parameters"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        lines.append("| " + " | ".join(_fmt(r[k]) for k in keys) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def leaderboard_csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=COLUMNS)
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def write_leaderboard(root: str | Path, out_dir: str | Path | None = None) -> tuple[Path, Path, list[dict]]:
+    rows = leaderboard_rows(root)
+    out = Path(out_dir or root)
+    md = write_text(out / "leaderboard.md", leaderboard_markdown(rows))
+    cs = write_text(out / "leaderboard.csv", leaderboard_csv(rows))
+    return md, cs, rows

@@ -1,0 +1,1 @@
+"""Tasks: LightningModules that own a model's loss, metrics, optimiser and schedule."""

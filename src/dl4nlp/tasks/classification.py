@@ -1,0 +1,90 @@
+"""Sentence classification: cross-entropy (+ lambda * sum W^2), accuracy and macro-F1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+import torchmetrics
+from torch import nn
+
+from dl4nlp.config import TrainConfig
+from dl4nlp.tasks.optim import l2_penalty, make_optimizer, make_schedule
+
+
+class ClassificationTask(L.LightningModule):
+    """Wraps any classifier ``model(tokens, mask) -> logits [B, C]``.
+
+    Logs per epoch: ``train_loss``, ``train_acc``, ``dev_loss``, ``dev_acc``, ``dev_f1`` (macro);
+    on test: ``test_loss``, ``test_acc``, ``test_f1`` and the confusion matrix (``self.confusion``).
+    """
+
+    def __init__(self, model: nn.Module, num_classes: int, train_cfg: TrainConfig, config: dict | None = None):
+        super().__init__()
+        self.model = model
+        self.num_classes = num_classes
+        self.cfg = train_cfg
+        if config is not None:
+            self.save_hyperparameters({"config": config})
+        kw = {"task": "multiclass", "num_classes": num_classes}
+        self.train_acc = torchmetrics.Accuracy(**kw)
+        self.dev_acc = torchmetrics.Accuracy(**kw)
+        self.dev_f1 = torchmetrics.F1Score(average="macro", **kw)
+        self.test_acc = torchmetrics.Accuracy(**kw)
+        self.test_f1 = torchmetrics.F1Score(average="macro", **kw)
+        self.test_confusion = torchmetrics.ConfusionMatrix(**kw)
+        self.confusion: torch.Tensor | None = None
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.model(tokens, mask)
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(total loss, data loss): total = CE + lambda * sum W^2."""
+        ce = F.cross_entropy(logits, labels)
+        if self.cfg.l2 > 0:
+            return ce + self.cfg.l2 * l2_penalty(self.model), ce
+        return ce, ce
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        logits = self(batch["tokens"], batch["mask"])  # [B, C]
+        loss, ce = self.loss(logits, batch["label"])
+        self.train_acc(logits.argmax(-1), batch["label"])
+        bs = batch["label"].size(0)
+        self.log("train_loss", ce, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
+        self.log("train_acc", self.train_acc, on_step=False, on_epoch=True, batch_size=bs)
+        return loss
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        logits = self(batch["tokens"], batch["mask"])
+        bs = batch["label"].size(0)
+        preds = logits.argmax(-1)
+        self.dev_acc(preds, batch["label"])
+        self.dev_f1(preds, batch["label"])
+        self.log("dev_loss", F.cross_entropy(logits, batch["label"]), on_epoch=True, batch_size=bs, sync_dist=True)
+        self.log("dev_acc", self.dev_acc, on_epoch=True, prog_bar=True, batch_size=bs)
+        self.log("dev_f1", self.dev_f1, on_epoch=True, batch_size=bs)
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        logits = self(batch["tokens"], batch["mask"])
+        bs = batch["label"].size(0)
+        preds = logits.argmax(-1)
+        self.test_acc(preds, batch["label"])
+        self.test_f1(preds, batch["label"])
+        self.test_confusion.update(preds, batch["label"])
+        self.log("test_loss", F.cross_entropy(logits, batch["label"]), on_epoch=True, batch_size=bs, sync_dist=True)
+        self.log("test_acc", self.test_acc, on_epoch=True, batch_size=bs)
+        self.log("test_f1", self.test_f1, on_epoch=True, batch_size=bs)
+
+    def on_test_epoch_end(self) -> None:
+        self.confusion = self.test_confusion.compute().cpu()
+        self.test_confusion.reset()
+
+    def configure_optimizers(self) -> Any:
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        opt = make_optimizer(params, self.cfg)
+        sched = make_schedule(opt, self.cfg, int(self.trainer.estimated_stepping_batches))
+        if sched is None:
+            return opt
+        return {"optimizer": opt, "lr_scheduler": sched}

@@ -1,0 +1,69 @@
+"""Optimisers, learning-rate schedules and the course's L2 penalty, shared by every task."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from dl4nlp.config import TrainConfig
+from dl4nlp.errors import ConfigError
+
+
+def l2_penalty(model: nn.Module) -> torch.Tensor:
+    """sum over weight matrices of sum(W^2) (biases and other vectors excluded; frozen weights too).
+
+    The course writes the regularised loss as  L(theta) + lambda * sum_W ||W||_F^2 ; with plain SGD
+    this equals weight decay of 2 * lr * lambda per step, which is why ``train.weight_decay`` (the
+    optimiser's decoupled form) is offered separately.
+    """
+    total = None
+    for p in model.parameters():
+        if p.requires_grad and p.dim() >= 2:
+            s = p.pow(2).sum()
+            total = s if total is None else total + s
+    if total is None:
+        return torch.zeros(())
+    return total
+
+
+def make_optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
+    name = cfg.optimizer.lower()
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    raise ConfigError(f"train.optimizer: unknown optimizer '{cfg.optimizer}' (use sgd, adam, adamw)")
+
+
+def make_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int) -> dict | None:
+    """A Lightning ``lr_scheduler`` config dict, or None for a constant learning rate."""
+    name = cfg.schedule.lower()
+    if name == "none":
+        return None
+    if name == "step":
+        sched = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+        return {"scheduler": sched, "interval": "epoch"}
+    if name == "exponential":
+        return {"scheduler": torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.gamma), "interval": "epoch"}
+    if name == "plateau":
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode=cfg.mode, factor=cfg.gamma, patience=1)
+        return {"scheduler": sched, "interval": "epoch", "monitor": cfg.monitor}
+    if name in ("linear", "cosine"):
+        warm = max(0, cfg.warmup_steps)
+        total = max(total_steps, warm + 1)
+
+        def factor(step: int) -> float:
+            if step < warm:
+                return (step + 1) / warm
+            progress = min(1.0, (step - warm) / max(1, total - warm))
+            return 1.0 - progress if name == "linear" else 0.5 * (1.0 + math.cos(math.pi * progress))
+
+        return {"scheduler": torch.optim.lr_scheduler.LambdaLR(optimizer, factor), "interval": "step"}
+    raise ConfigError(
+        f"train.schedule: unknown schedule '{cfg.schedule}' (use none, step, exponential, plateau, linear, cosine)"
+    )

@@ -1,0 +1,141 @@
+"""The training engine every task shares: a Lightning ``Trainer`` with early stopping, best/last
+checkpoints written atomically, exact resume (RNG state in the checkpoint), CSV + TensorBoard logs,
+a progress bar, and Trainer options (devices, strategy, precision, nodes) passed through from config.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from dl4nlp.config import ExperimentConfig
+from dl4nlp.io import torch_load, torch_save
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints are written to a temporary file and renamed into place, and read back with
+    ``torch.load(weights_only=True)`` (tensors and plain data only, never code)."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        torch_save(checkpoint, path)
+
+    def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: bool | None = None) -> dict:
+        return torch_load(path, map_location="cpu")
+
+
+class RNGStateCallback(Callback):
+    """Stores the Python and torch RNG states in each checkpoint and restores them on resume,
+    so a killed run continues exactly as if it had never stopped (dropout masks included)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {"python": _python_state(), "torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "python" in state:
+            random.setstate(_python_state_back(state["python"]))
+        if "torch" in state:
+            torch.set_rng_state(state["torch"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _python_state() -> list:
+    version, internal, gauss = random.getstate()
+    return [version, list(internal), gauss]
+
+
+def _python_state_back(state: list) -> tuple:
+    version, internal, gauss = state
+    return (version, tuple(internal), gauss)
+
+
+def machine_info() -> dict[str, Any]:
+    info = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": "cpu",
+    }
+    if torch.cuda.is_available():
+        info["device"] = torch.cuda.get_device_name(0)
+        info["gpus"] = torch.cuda.device_count()
+    return info
+
+
+def make_trainer(cfg: ExperimentConfig, run_dir: Path, *, monitor: str | None = None, mode: str | None = None,
+                 callbacks: list[Callback] | None = None, resuming: bool = False, **overrides: Any) -> L.Trainer:
+    """A Trainer writing ``best.ckpt``, ``last.ckpt``, ``metrics.csv`` and TensorBoard events to ``run_dir``."""
+    t, tr = cfg.train, cfg.trainer
+    monitor = monitor or t.monitor
+    mode = mode or t.mode
+    cbs: list[Callback] = [
+        ModelCheckpoint(dirpath=run_dir, filename="best", monitor=monitor, mode=mode, save_top_k=1,
+                        save_last=True, enable_version_counter=False, auto_insert_metric_name=False),
+        RNGStateCallback(),
+    ]
+    if t.patience and t.patience > 0:
+        cbs.append(EarlyStopping(monitor=monitor, mode=mode, patience=t.patience, min_delta=t.min_delta))
+    if tr.progress_bar:
+        cbs.append(TQDMProgressBar(refresh_rate=10))
+    cbs.extend(callbacks or [])
+    kwargs: dict[str, Any] = dict(
+        accelerator=tr.accelerator,
+        devices=tr.devices,
+        strategy=tr.strategy,
+        num_nodes=tr.num_nodes,
+        precision=tr.precision,
+        deterministic=tr.deterministic,
+        max_epochs=t.epochs,
+        gradient_clip_val=t.clip_norm,
+        gradient_clip_algorithm="norm",
+        accumulate_grad_batches=t.accumulate_grad_batches,
+        callbacks=cbs,
+        logger=[CSVLogger(save_dir=str(run_dir), name="", version=""),
+                TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="")],
+        plugins=[AtomicCheckpointIO()],
+        enable_progress_bar=tr.progress_bar,
+        enable_model_summary=False,
+        log_every_n_steps=tr.log_every_n_steps,
+        use_distributed_sampler=False,  # our samplers shard by rank themselves
+        num_sanity_val_steps=0 if resuming else 2,
+        default_root_dir=str(run_dir),
+    )
+    if tr.limit_train_batches is not None:
+        kwargs["limit_train_batches"] = tr.limit_train_batches
+    kwargs.update(overrides)
+    return L.Trainer(**kwargs)
+
+
+def fit(trainer: L.Trainer, task: L.LightningModule, train_loader: Any, dev_loader: Any,
+        resume_from: str | Path | None = None) -> float:
+    """Train (or continue from ``resume_from``); returns wall-clock seconds."""
+    start = time.perf_counter()
+    trainer.fit(task, train_loader, dev_loader, ckpt_path=str(resume_from) if resume_from else None)
+    return time.perf_counter() - start
+
+
+def best_checkpoint(trainer: L.Trainer, run_dir: Path) -> Path:
+    """The best checkpoint by the monitored dev metric (falls back to last.ckpt)."""
+    for cb in trainer.checkpoint_callbacks:
+        if getattr(cb, "best_model_path", None):
+            return Path(cb.best_model_path)
+    return run_dir / "last.ckpt"
+
+
+def count_parameters(module: torch.nn.Module, trainable_only: bool = False) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
