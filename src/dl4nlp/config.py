@@ -50,6 +50,8 @@ class DataConfig:
     features: str = "counts"  # bag-of-words values: counts | binary | tfidf
     bucket: bool = True  # length-bucketing sampler for sequence models
     num_workers: int = 0
+    level: str = "word"  # language models: word | char tokens
+    bptt: int = 35  # language models: truncated-BPTT window length
 
 
 @dataclass
