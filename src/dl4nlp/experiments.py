@@ -14,7 +14,10 @@ from dl4nlp.config import ExperimentConfig
 from dl4nlp.errors import ConfigError
 
 #: model name -> training function; models not listed here are sentence classifiers
-PIPELINES: dict[str, str] = {}
+PIPELINES: dict[str, str] = {
+    "lstm_lm": "dl4nlp.lm:train_lm",
+    "gru_lm": "dl4nlp.lm:train_lm",
+}
 
 
 def train_any(cfg: ExperimentConfig, resume: str | Path | None = None) -> Path:
