@@ -77,15 +77,31 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
+def quiet_lightning() -> None:
+    """Keep the console for the progress bar and results: no tips, no 'GPU available: False' lines."""
+    import logging
+    import warnings
+
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for pattern in (".*exists and is not empty.*", ".*does not have many workers.*", ".*LeafSpec.*",
+                    ".*is deprecated.*", ".*Checkpoint directory.*", ".*hparams.*"):
+        warnings.filterwarnings("ignore", message=pattern)
+
+
 def make_trainer(cfg: ExperimentConfig, run_dir: Path, *, monitor: str | None = None, mode: str | None = None,
                  callbacks: list[Callback] | None = None, resuming: bool = False, **overrides: Any) -> L.Trainer:
     """A Trainer writing ``best.ckpt``, ``last.ckpt``, ``metrics.csv`` and TensorBoard events to ``run_dir``."""
+    quiet_lightning()
     t, tr = cfg.train, cfg.trainer
     monitor = monitor or t.monitor
     mode = mode or t.mode
     cbs: list[Callback] = [
         ModelCheckpoint(dirpath=run_dir, filename="best", monitor=monitor, mode=mode, save_top_k=1,
-                        save_last=True, enable_version_counter=False, auto_insert_metric_name=False),
+                        enable_version_counter=False, auto_insert_metric_name=False),
+        # a separate callback for last.ckpt: Lightning's save_last only refreshes it when best improves
+        ModelCheckpoint(dirpath=run_dir, filename="last", monitor=None, save_top_k=1, every_n_epochs=1,
+                        enable_version_counter=False, auto_insert_metric_name=False),
         RNGStateCallback(),
     ]
     if t.patience and t.patience > 0:
@@ -132,7 +148,7 @@ def fit(trainer: L.Trainer, task: L.LightningModule, train_loader: Any, dev_load
 def best_checkpoint(trainer: L.Trainer, run_dir: Path) -> Path:
     """The best checkpoint by the monitored dev metric (falls back to last.ckpt)."""
     for cb in trainer.checkpoint_callbacks:
-        if getattr(cb, "best_model_path", None):
+        if getattr(cb, "monitor", None) and getattr(cb, "best_model_path", None):
             return Path(cb.best_model_path)
     return run_dir / "last.ckpt"
 

@@ -26,6 +26,11 @@ def complete_splits(train: Any, dev: Any | None, test: Any | None, seed: int) ->
     """
     if dev is not None and test is not None:
         return train, dev, test
+    if len(train) < 10:
+        from dl4nlp.errors import DataError
+
+        raise DataError(f"only {len(train)} training examples: need at least 10 to carve out dev/test splits "
+                        "(or give dev and test files)")
     if dev is None and test is None:
         parts = train.train_test_split(test_size=0.2, seed=seed, shuffle=True)
         rest = parts["test"].train_test_split(test_size=0.5, seed=seed, shuffle=True)

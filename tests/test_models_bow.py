@@ -1,0 +1,86 @@
+import pytest
+import torch
+
+from dl4nlp.config import ExperimentConfig, TrainConfig
+from dl4nlp.data.batching import pad_batch
+from dl4nlp.data.vocab import Vocab
+from dl4nlp.errors import ConfigError
+from dl4nlp.models.linear import LogisticRegression
+from dl4nlp.models.mlp import MLPClassifier
+from dl4nlp.tasks.classification import ClassificationTask
+from dl4nlp.tasks.optim import l2_penalty
+
+
+def _vocab():
+    docs = [["w%d" % i] for i in range(30)]
+    return Vocab.build(docs)
+
+
+def _batch():
+    torch.manual_seed(0)
+    seqs = [torch.randint(2, 32, (torch.randint(1, 8, (1,)).item(),)).tolist() for _ in range(16)]
+    b = pad_batch(seqs)
+    b["label"] = torch.arange(16) % 3
+    return b
+
+
+@pytest.mark.parametrize("name, params", [
+    ("logreg", {"features": "counts"}),
+    ("logreg", {"features": "tfidf", "normalize": True}),
+    ("mlp", {"hidden": [32, 32], "dropout": 0.1, "input_dropout": 0.1, "init": "xavier", "features": "binary"}),
+    ("mlp", {"hidden": [16], "activation": "tanh", "init": "kaiming"}),
+])
+def test_tiny_batch_is_overfitted(name, params):
+    torch.manual_seed(0)
+    cls = {"logreg": LogisticRegression, "mlp": MLPClassifier}[name]
+    model = cls.build(params, _vocab(), 3)
+    b = _batch()
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    first = None
+    for _ in range(150):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(b["tokens"], b["mask"]), b["label"])
+        first = first if first is not None else loss.item()
+        loss.backward()
+        opt.step()
+    model.eval()
+    acc = (model(b["tokens"], b["mask"]).argmax(-1) == b["label"]).float().mean().item()
+    assert loss.item() < first / 5
+    assert acc == 1.0
+
+
+def test_padding_does_not_change_bow_prediction():
+    torch.manual_seed(1)
+    model = MLPClassifier.build({"hidden": [8, 8]}, _vocab(), 2).eval()
+    alone = pad_batch([[3, 4, 5]])
+    padded = pad_batch([[3, 4, 5], [6, 7, 8, 9, 10, 11]])
+    assert torch.allclose(model(alone["tokens"], alone["mask"])[0], model(padded["tokens"], padded["mask"])[0],
+                          atol=1e-6)
+
+
+def test_unknown_model_option_is_named():
+    with pytest.raises(ConfigError, match="unknown key 'hiden'"):
+        MLPClassifier.build({"hiden": [3]}, _vocab(), 2)
+    with pytest.raises(ValueError, match="activation"):
+        MLPClassifier.build({"activation": "swishy"}, _vocab(), 2)
+
+
+def test_l2_term_is_lambda_sum_of_squared_weights():
+    torch.manual_seed(0)
+    model = MLPClassifier.build({"hidden": [4], "dropout": 0.0}, _vocab(), 3)
+    lam = 0.01
+    task = ClassificationTask(model, 3, TrainConfig(l2=lam))
+    b = _batch()
+    logits = model(b["tokens"], b["mask"])
+    total, ce = task.loss(logits, b["label"])
+    by_hand = sum((p ** 2).sum() for n, p in model.named_parameters() if p.dim() >= 2)
+    assert torch.allclose(total, ce + lam * by_hand)
+    assert torch.allclose(l2_penalty(model), by_hand)
+    # biases are not penalised
+    assert all(p.dim() >= 2 for n, p in model.named_parameters() if "weight" in n or n.endswith("input.weight"))
+    assert ClassificationTask(model, 3, TrainConfig(l2=0.0)).loss(logits, b["label"])[0].item() == ce.item()
+
+
+def test_default_config_builds():
+    cfg = ExperimentConfig()
+    assert cfg.model_name == "logreg" and cfg.run_name() == "logreg-sst2-s13"

@@ -1,0 +1,100 @@
+"""The engine: a run folder with everything promised, early stopping, exact resume, reload."""
+
+import json
+
+import pytest
+import torch
+from conftest import tiny_config
+from lightning.pytorch.callbacks import Callback
+
+from dl4nlp.classify import load_classifier, train_classifier
+from dl4nlp.config import load_config
+from dl4nlp.errors import DataError
+from dl4nlp.runs import load_state_dict
+
+
+def _cfg(sst, runs, model="mlp", **extra):
+    defaults = {"model.hidden": "[16,16]", "train.lr": 0.01} if model == "mlp" else {"train.lr": 0.5}
+    defaults.update(extra)
+    return load_config(None, tiny_config(sst, runs, model, **defaults))
+
+
+def test_run_folder_contents_and_reload_gives_same_predictions(sst_dir, tmp_path):
+    cfg = _cfg(sst_dir, tmp_path / "runs", "mlp", **{"train.epochs": 6})
+    run = train_classifier(cfg)
+    for name in ("config.yaml", "vocab.json", "labels.json", "best.ckpt", "last.ckpt", "metrics.csv",
+                 "results.json", "learning_curves.png", "confusion_matrix.png"):
+        assert (run / name).is_file(), name
+    assert (run / "tensorboard").is_dir()
+    res = json.loads((run / "results.json").read_text())
+    for key in ("dev_acc", "test_acc", "dev_f1", "test_f1", "params", "train_time_s", "machine", "date",
+                "hyper_parameters"):
+        assert key in res
+    assert res["test_acc"] >= 0.75  # the fixture is easy: sentiment words decide the label
+    # the reloaded model predicts exactly what the task's best checkpoint predicts
+    clf = load_classifier(run)
+    texts = ["the film is great fun", "a boring , dull mess", "it is"]
+    probs = clf.probabilities(texts)
+    from dl4nlp.classify import build_model
+    from dl4nlp.data.batching import encode_texts, pad_batch
+
+    model = build_model(clf.cfg, clf.vocab, 2)
+    model.load_state_dict(load_state_dict(run))
+    model.eval()
+    b = pad_batch(encode_texts(texts, clf.tokenizer, clf.vocab))
+    assert torch.allclose(torch.softmax(model(b["tokens"], b["mask"]), -1), probs)
+    assert clf.predict(["great fun"])[0][0] == "positive"
+    assert clf.predict(["awful , boring"])[0][0] == "negative"
+    with pytest.raises(DataError, match="empty text"):
+        clf.predict(["  "])
+
+
+def test_early_stopping_stops_when_dev_does_not_improve(sst_dir, tmp_path):
+    # learning rate 0: the dev score never improves, so patience 2 stops after 3 epochs
+    cfg = _cfg(sst_dir, tmp_path / "runs", "logreg", **{"train.epochs": 20, "train.patience": 2, "train.lr": 0.0,
+                                                          "train.optimizer": "sgd"})
+    run = train_classifier(cfg)
+    res = json.loads((run / "results.json").read_text())
+    assert res["epochs_run"] == 3
+
+
+class _Kill(Callback):
+    """Simulates a killed run: interrupts training in the middle of an epoch."""
+
+    def __init__(self, epoch, batch):
+        self.epoch, self.batch = epoch, batch
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
+            raise _Killed("simulated crash")
+
+
+class _Killed(RuntimeError):
+    pass
+
+
+def test_killed_run_resumes_exactly(sst_dir, tmp_path):
+    extra = {"train.epochs": 4, "model.dropout": 0.5, "train.optimizer": "adam", "train.schedule": "step",
+             "train.step_size": 1}
+    full = train_classifier(_cfg(sst_dir, tmp_path / "a", "mlp", **extra))
+    cfg = _cfg(sst_dir, tmp_path / "b", "mlp", **extra)
+    with pytest.raises(_Killed):
+        train_classifier(cfg, callbacks=[_Kill(epoch=2, batch=2)])
+    (killed,) = [p for p in (tmp_path / "b").iterdir() if p.is_dir()]
+    assert not (killed / "results.json").exists()  # unfinished: resumable
+    assert (killed / "last.ckpt").is_file()
+    resumed = train_classifier(cfg, resume=killed)
+    a, b = load_state_dict(full, "last"), load_state_dict(resumed, "last")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    ra = json.loads((full / "results.json").read_text())
+    rb = json.loads((resumed / "results.json").read_text())
+    assert ra["test_acc"] == rb["test_acc"]
+
+
+def test_checkpoints_load_with_weights_only(sst_dir, tmp_path):
+    run = train_classifier(_cfg(sst_dir, tmp_path / "runs", "logreg", **{"train.epochs": 1}))
+    ckpt = torch.load(run / "best.ckpt", weights_only=True)
+    assert "state_dict" in ckpt and "callbacks" in ckpt
+    assert not list(run.glob(".*.tmp"))  # atomic writes leave no temporary files
