@@ -57,7 +57,8 @@ def train(
 
     res = read_results(run)
     if res:
-        keys = [k for k in ("dev_acc", "test_acc", "dev_f1", "test_f1", "params", "train_time_s") if k in res]
+        keys = [k for k in ("dev_acc", "test_acc", "dev_f1", "test_f1", "dev_ppl", "test_ppl", "params",
+                             "train_time_s", "tokens_per_second") if k in res]
         typer.echo("  ".join(f"{k}={res[k]:.4f}" if isinstance(res[k], float) else f"{k}={res[k]}" for k in keys))
 
 
@@ -143,6 +144,11 @@ def sweep(
 
     summary = run_sweep(config, grid, set_ or [])
     typer.echo(summary.read_text(encoding="utf-8"))
+
+
+from dl4nlp.commands import lm as _lm_commands  # noqa: E402  (generate, transfer)
+
+_lm_commands.register(app)
 
 
 def main() -> None:

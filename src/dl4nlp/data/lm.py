@@ -1,0 +1,174 @@
+"""Language-model corpora: WikiText-2, Penn Treebank (Mikolov) and any text file, word- or character-level,
+turned into one long token stream per split and cut into truncated-BPTT windows.
+
+Stream layout (the usual recipe of Zaremba et al. 2014 and pytorch/examples ``word_language_model``,
+but batch-first)::
+
+    corpus      w_1 w_2 ... w_n <eos> w_1 ... <eos> ...        one stream, one <eos> per line
+    batchify    [B, N]   row b = tokens b*N ... (b+1)*N - 1     (the tail that does not fill a row is dropped)
+    window i    x = data[:, i*L : i*L + L]      [B, L]
+                y = data[:, i*L + 1 : i*L + L + 1]              (next token; the last window may be shorter)
+
+Row ``b`` of window ``i + 1`` continues row ``b`` of window ``i``, so the hidden state at the end of a
+window is the right initial state for the next one (truncated back-propagation through time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from dl4nlp.data.vocab import Vocab
+from dl4nlp.errors import ConfigError, DataError
+
+EOS = "<eos>"
+
+#: known corpora: name -> (train, valid, test) file names inside ``data.path``
+CORPORA: dict[str, tuple[str, str, str]] = {
+    "wikitext2": ("wiki.train.tokens", "wiki.valid.tokens", "wiki.test.tokens"),
+    "ptb": ("ptb.train.txt", "ptb.valid.txt", "ptb.test.txt"),
+}
+LEVELS = ("word", "char")
+
+
+def line_tokens(line: str, level: str = "word", lowercase: bool = False) -> list[str]:
+    """Tokens of one line plus ``<eos>``; a blank line is just ``<eos>`` (as in the WikiText-2 counts).
+
+    word level: the corpora are pre-tokenised, so tokens are whitespace-separated.
+    char level: every character of the stripped line, with ``" "`` between words.
+    """
+    text = line.strip()
+    if lowercase:
+        text = text.lower()
+    if level == "word":
+        return [*text.split(), EOS]
+    if level == "char":
+        return [*" ".join(text.split()), EOS]
+    raise ConfigError(f"data.level: unknown level '{level}' (use {', '.join(LEVELS)})")
+
+
+def read_tokens(path: str | Path, level: str = "word", lowercase: bool = False) -> list[str]:
+    """The token stream of a UTF-8 text file (one ``<eos>`` per line), with a clear error for bad files."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    out: list[str] = []
+    with open(path, encoding="utf-8", newline="") as fh:
+        line_no = 0
+        try:
+            for line_no, line in enumerate(fh, 1):  # noqa: B007 - line_no is used in the error below
+                out.extend(line_tokens(line, level, lowercase))
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}:{line_no + 1}: not UTF-8 text ({exc.reason})") from None
+    if not out or all(t == EOS for t in out):
+        raise DataError(f"{path}: no text found (the file is empty or blank)")
+    return out
+
+
+def build_lm_vocab(tokens: list[str], min_count: int = 1, max_size: int | None = None) -> Vocab:
+    """``<pad>``, ``<unk>``, ``<eos>`` then the training tokens by frequency. Corpora that already contain
+    ``<unk>`` (WikiText-2, PTB) keep it as the same id: the vocabulary is the published one plus <pad>."""
+    return Vocab.build([tokens], min_count=min_count, max_size=max_size, extra=[EOS])
+
+
+@dataclass
+class LMCorpus:
+    """Token-id streams of the three splits and the vocabulary built on train."""
+
+    vocab: Vocab
+    train: torch.Tensor  # [n_train] long
+    valid: torch.Tensor
+    test: torch.Tensor
+    level: str = "word"
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": self.train.numel(), "valid": self.valid.numel(), "test": self.test.numel()}
+
+
+def corpus_files(dataset: str, path: str | Path, train_file: str | None = None, dev_file: str | None = None,
+                 test_file: str | None = None) -> tuple[Path, Path, Path]:
+    """The three split files: a known corpus's official names, or ``data.*_file`` for ``dataset: text``."""
+    folder = Path(path)
+    if dataset in CORPORA:
+        tr, dv, te = CORPORA[dataset]
+        names = (train_file or tr, dev_file or dv, test_file or te)
+    elif dataset == "text":
+        if not (train_file and dev_file and test_file):
+            raise ConfigError("data: dataset 'text' needs train_file, dev_file, test_file (under data.path)")
+        names = (train_file, dev_file, test_file)
+    else:
+        known = ", ".join([*CORPORA, "text"])
+        raise ConfigError(f"data.dataset: unknown language-model corpus '{dataset}' (known: {known})")
+    if not folder.is_dir():
+        raise DataError(f"{folder}: corpus folder not found (set data.path)")
+    return folder / names[0], folder / names[1], folder / names[2]
+
+
+def read_corpus(dataset: str, path: str | Path, level: str = "word", lowercase: bool = False,
+                min_count: int = 1, max_vocab: int | None = None, vocab: Vocab | None = None,
+                train_file: str | None = None, dev_file: str | None = None,
+                test_file: str | None = None) -> LMCorpus:
+    """Read train/valid/test, build the vocabulary on train (unless ``vocab`` is given), encode all three."""
+    if level not in LEVELS:
+        raise ConfigError(f"data.level: unknown level '{level}' (use {', '.join(LEVELS)})")
+    files = corpus_files(dataset, path, train_file, dev_file, test_file)
+    streams = [read_tokens(f, level, lowercase) for f in files]
+    if vocab is None:
+        vocab = build_lm_vocab(streams[0], min_count, max_vocab)
+    elif EOS not in vocab:
+        raise DataError(f"vocabulary has no {EOS} token: not a language-model vocabulary")
+    ids = [torch.tensor(vocab.encode(s), dtype=torch.long) for s in streams]
+    return LMCorpus(vocab, ids[0], ids[1], ids[2], level)
+
+
+def batchify(stream: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """[n] -> [B, n // B]: B contiguous rows; the last ``n % B`` tokens are dropped."""
+    if batch_size < 1:
+        raise ConfigError("train.batch_size: must be >= 1")
+    n = stream.numel() // batch_size
+    if n < 2:
+        raise DataError(f"the text has {stream.numel()} tokens: too few for {batch_size} rows of >= 2 tokens")
+    return stream[: n * batch_size].view(batch_size, n).contiguous()  # [B, N]
+
+
+class BPTTWindows(Dataset):
+    """Truncated-BPTT windows over a batchified stream ``data`` [B, N].
+
+    Item ``i`` is ``(x [B, L_i], y [B, L_i])`` with ``y`` the next tokens of ``x``; windows are consecutive
+    and never overlap, so every target position 1..N-1 of every row occurs exactly once. Use with
+    ``DataLoader(windows, batch_size=None, shuffle=False)``: the order is what carries the hidden state.
+    """
+
+    def __init__(self, data: torch.Tensor, bptt: int):
+        if bptt < 1:
+            raise ConfigError("data.bptt: must be >= 1")
+        if data.dim() != 2 or data.size(1) < 2:
+            raise DataError("BPTT windows need a [B, N] stream with N >= 2")
+        self.data = data
+        self.bptt = bptt
+        self.starts = list(range(0, data.size(1) - 1, bptt))
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        s = self.starts[i]
+        n = min(self.bptt, self.data.size(1) - 1 - s)
+        return self.data[:, s : s + n], self.data[:, s + 1 : s + 1 + n]  # [B, n], [B, n]
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def num_targets(self) -> int:
+        return self.data.size(0) * (self.data.size(1) - 1)
+
+
+def make_lm_loader(stream: torch.Tensor, batch_size: int, bptt: int) -> torch.utils.data.DataLoader:
+    """A DataLoader of consecutive BPTT windows (no shuffling, no collation: each item is a whole batch)."""
+    return torch.utils.data.DataLoader(BPTTWindows(batchify(stream, batch_size), bptt), batch_size=None,
+                                       shuffle=False)
