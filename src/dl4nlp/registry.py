@@ -17,6 +17,12 @@ from dl4nlp.errors import ConfigError
 MODELS: dict[str, str] = {
     "logreg": "dl4nlp.models.linear:LogisticRegression",
     "mlp": "dl4nlp.models.mlp:MLPClassifier",
+    "rnn": "dl4nlp.models.recurrent:RNNClassifier",
+    "gru": "dl4nlp.models.recurrent:GRUClassifier",
+    "lstm": "dl4nlp.models.recurrent:LSTMClassifier",
+    "bigru": "dl4nlp.models.recurrent:BiGRUClassifier",
+    "bilstm": "dl4nlp.models.recurrent:BiLSTMClassifier",
+    "stacked": "dl4nlp.models.recurrent:StackedClassifier",
 }
 
 #: readers: ``data.dataset`` -> function(DataConfig) -> DatasetSplits
@@ -29,7 +35,7 @@ DATASETS: dict[str, str] = {
 }
 
 #: the sentiment ladder, bottom rung first; each has ``configs/ladder/<rung>.yaml``
-LADDER: list[str] = ["logreg", "mlp"]
+LADDER: list[str] = ["logreg", "mlp", "rnn", "gru", "lstm", "bilstm", "stacked"]
 
 
 def resolve(table: dict[str, str], name: str, kind: str) -> Any:
