@@ -151,6 +151,11 @@ from dl4nlp.commands import lm as _lm_commands  # noqa: E402  (generate, transfe
 _lm_commands.register(app)
 
 
+from dl4nlp.commands import recurrent as _recurrent_commands  # noqa: E402  (gradients, attention)
+
+_recurrent_commands.register(app)
+
+
 def main() -> None:
     """Console entry point: library errors become one line on stderr and exit status 2."""
     try:
