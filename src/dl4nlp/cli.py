@@ -69,6 +69,9 @@ def evaluate(
 ) -> None:
     """Score a trained run's best model on a split of its dataset."""
     from dl4nlp.classify import evaluate_run
+    from dl4nlp.finetune import evaluate_transformer_run, is_transformer_run
+
+    evaluate_run = evaluate_transformer_run if is_transformer_run(run) else evaluate_run
 
     _echo_json(evaluate_run(run, split))
 
@@ -92,6 +95,13 @@ def predict(
             texts.append(line)
     if not texts:
         raise DataError("nothing to predict: give sentences as arguments or --file")
+    from dl4nlp.finetune import is_transformer_run
+
+    if is_transformer_run(run):  # word pieces + [CLS] attention heatmaps
+        from dl4nlp.commands.transformer import predict_transformer
+
+        predict_transformer(run, texts)
+        return
     from dl4nlp.classify import load_classifier
 
     clf = load_classifier(run)
@@ -154,6 +164,11 @@ _lm_commands.register(app)
 from dl4nlp.commands import recurrent as _recurrent_commands  # noqa: E402  (gradients, attention)
 
 _recurrent_commands.register(app)
+
+
+from dl4nlp.commands import transformer as _transformer_commands  # noqa: E402  (explain)
+
+_transformer_commands.register(app)
 
 
 def main() -> None:

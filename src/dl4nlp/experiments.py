@@ -17,6 +17,8 @@ from dl4nlp.errors import ConfigError
 PIPELINES: dict[str, str] = {
     "lstm_lm": "dl4nlp.lm:train_lm",
     "gru_lm": "dl4nlp.lm:train_lm",
+    "transformer": "dl4nlp.finetune:train_transformer",
+    "transformer-features": "dl4nlp.finetune:train_features",
 }
 
 
