@@ -4,6 +4,7 @@
 #   bash benchmarks/recurrent.sh                       # all rungs x 3 seeds on SST-2, then SST-5
 #   DATASETS=sst2 RUNGS="gru lstm" bash benchmarks/recurrent.sh
 #   bash benchmarks/recurrent.sh speed                 # tokens/s: fused vs scratch vs a plain PyTorch loop
+#   bash benchmarks/recurrent.sh scratch               # GRU rung, seed 13, trained with impl=scratch
 # One torch thread per process: on the shared 2-core machine two OpenMP threads competing with other
 # jobs ran ~20x slower than one (measured: 1.2k vs 27k tokens/s for the same LSTM step).
 # Each (dataset, rung) group of 3 seeds takes the shared lock, so heavy runs go one at a time.
@@ -13,6 +14,11 @@ OUT=${OUT:-runs/bench-recurrent}
 LOCK=${LOCK:-/tmp/dl4nlp-bench.lock}
 if [ "${1:-}" = "speed" ]; then
   flock "$LOCK" python benchmarks/recurrent_speed.py --out "$OUT/speed.json"
+  exit 0
+fi
+if [ "${1:-}" = "scratch" ]; then  # the same GRU rung trained with our cells: same accuracy as fused?
+  flock "$LOCK" dl4nlp train configs/ladder/gru.yaml --set model.impl=scratch --set run.seed=13 \
+    --set run.dir="$OUT/scratch" --set run.name=gru-scratch-s13 --set trainer.progress_bar=false
   exit 0
 fi
 DATASETS=${DATASETS:-"sst2 sst5"}
