@@ -123,7 +123,16 @@ def train_classifier(cfg: ExperimentConfig, resume: str | Path | None = None, ev
     from dl4nlp import plots
     from dl4nlp.runs import new_run_dir, save_config, write_results
     from dl4nlp.tasks.classification import ClassificationTask
-    from dl4nlp.training import best_checkpoint, count_parameters, fit, machine_info, make_trainer
+    from dl4nlp.training import (
+        best_checkpoint,
+        count_parameters,
+        finish_distributed,
+        fit,
+        machine_info,
+        make_eval_trainer,
+        make_trainer,
+        run_dir_for,
+    )
 
     resume_ckpt = None
     vocab = None
@@ -149,7 +158,7 @@ def train_classifier(cfg: ExperimentConfig, resume: str | Path | None = None, ev
         path = Path(run_dir)
         path.mkdir(parents=True, exist_ok=True)
     else:
-        path = new_run_dir(cfg)
+        path = run_dir_for(cfg, new_run_dir)
     save_config(path, cfg)
     prep.vocab.save(path / "vocab.json")
     write_json(path / "labels.json", prep.labels)
@@ -159,9 +168,10 @@ def train_classifier(cfg: ExperimentConfig, resume: str | Path | None = None, ev
     if trainer.interrupted:
         return path
     best = best_checkpoint(trainer, path)
-    if not trainer.is_global_zero:
+    if not finish_distributed(trainer):
         return path
-    dev = trainer.validate(task, dev_loader, ckpt_path=str(best), verbose=False)[0]
+    evaluator = make_eval_trainer(cfg)
+    dev = evaluator.validate(task, dev_loader, ckpt_path=str(best), verbose=False)[0]
     results: dict[str, Any] = {
         "task": "sentiment",
         "model": cfg.model_name,
@@ -182,7 +192,7 @@ def train_classifier(cfg: ExperimentConfig, resume: str | Path | None = None, ev
         "command": " ".join(["dl4nlp", *sys.argv[1:]]) if sys.argv and "dl4nlp" in sys.argv[0] else None,
     }
     if evaluate_test:
-        test = trainer.test(task, test_loader, ckpt_path=str(best), verbose=False)[0]
+        test = evaluator.test(task, test_loader, ckpt_path=str(best), verbose=False)[0]
         results.update({"test_acc": test["test_acc"], "test_f1": test["test_f1"], "test_loss": test["test_loss"]})
         if task.confusion is not None:
             results["confusion"] = task.confusion.tolist()

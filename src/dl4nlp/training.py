@@ -137,11 +137,53 @@ def make_trainer(cfg: ExperimentConfig, run_dir: Path, *, monitor: str | None = 
     return L.Trainer(**kwargs)
 
 
+def make_eval_trainer(cfg: ExperimentConfig) -> L.Trainer:
+    """A single-device Trainer for scoring a checkpoint: no logger (metrics.csv keeps the training
+    curves only), no checkpointing, no progress bar."""
+    quiet_lightning()
+    return L.Trainer(accelerator=cfg.trainer.accelerator, devices=1, precision=cfg.trainer.precision, logger=False,
+                     enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                     plugins=[AtomicCheckpointIO()])
+
+
+def finish_distributed(trainer: L.Trainer) -> bool:
+    """After a DDP fit: synchronise, let the other ranks go, and return True on the process that
+    should evaluate and write the results (rank 0; always True without DDP)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        if not trainer.is_global_zero:
+            return False
+        torch.distributed.destroy_process_group()
+    return trainer.is_global_zero
+
+
+def run_dir_for(cfg: ExperimentConfig, new_run_dir: Any) -> Path:
+    """The run folder for this process. Under DDP every rank must write to the same folder: rank 0
+    makes it and passes it to the ranks it launches through ``DL4NLP_RUN_DIR``; with an external
+    launcher (torchrun, SLURM: WORLD_SIZE > 1 from the start) every rank uses ``<run.dir>/<run.name>``."""
+    env = os.environ.get("DL4NLP_RUN_DIR")
+    if env:
+        path = Path(env)
+    elif int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        path = Path(cfg.run.dir) / cfg.run_name()
+    else:
+        return new_run_dir(cfg)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def fit(trainer: L.Trainer, task: L.LightningModule, train_loader: Any, dev_loader: Any,
         resume_from: str | Path | None = None) -> float:
     """Train (or continue from ``resume_from``); returns wall-clock seconds."""
     start = time.perf_counter()
-    trainer.fit(task, train_loader, dev_loader, ckpt_path=str(resume_from) if resume_from else None)
+    run_dir = Path(trainer.default_root_dir)
+    inherited = "DL4NLP_RUN_DIR" in os.environ
+    os.environ["DL4NLP_RUN_DIR"] = str(run_dir)  # ranks launched by DDP inherit the folder
+    try:
+        trainer.fit(task, train_loader, dev_loader, ckpt_path=str(resume_from) if resume_from else None)
+    finally:
+        if not inherited:
+            os.environ.pop("DL4NLP_RUN_DIR", None)
     return time.perf_counter() - start
 
 

@@ -1,0 +1,149 @@
+"""The command line end to end on the tiny SST fixture, and its errors for bad input."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import tiny_config
+
+REPO = Path(__file__).resolve().parents[1]
+DL4NLP = shutil.which("dl4nlp") or str(Path(sys.executable).with_name("dl4nlp"))
+
+
+def run(*args, cwd=None, timeout=300):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.run([DL4NLP, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env,
+                          timeout=timeout)
+
+
+def _sets(sst, runs, model="logreg", **kw):
+    out = []
+    for s in tiny_config(sst, runs, model, **kw):
+        out += ["--set", s]
+    return out
+
+
+def test_train_predict_evaluate_leaderboard(sst_dir, tmp_path):
+    runs = tmp_path / "runs"
+    r = run("train", REPO / "configs/ladder/logreg.yaml", *_sets(sst_dir, runs, **{"train.lr": 0.5}))
+    assert r.returncode == 0, r.stderr
+    assert "run folder:" in r.stdout and "test_acc=" in r.stdout
+    (run_dir,) = list(runs.iterdir())
+    p = run("predict", run_dir, "great fun , wonderful and brilliant", "boring , dull and awful")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.strip().splitlines()
+    assert lines[0].startswith("positive\t") and lines[1].startswith("negative\t")
+    f = tmp_path / "in.txt"
+    f.write_text("fun , charming\ndull mess\n", encoding="utf-8")
+    p = run("predict", run_dir, "--file", f)
+    assert [ln.split("\t")[0] for ln in p.stdout.strip().splitlines()] == ["positive", "negative"]
+    e = run("evaluate", run_dir, "--split", "dev")
+    assert e.returncode == 0, e.stderr
+    ev = json.loads(e.stdout)
+    res = json.loads((run_dir / "results.json").read_text())
+    assert ev["examples"] == 16 and abs(ev["accuracy"] - res["dev_acc"]) < 1e-6
+    lb = run("leaderboard", runs)
+    assert lb.returncode == 0 and "| logreg |" in lb.stdout.replace(run_dir.name, "x")
+    assert (runs / "leaderboard.md").is_file() and (runs / "leaderboard.csv").is_file()
+
+
+def test_ladder_and_sweep(sst_dir, tmp_path):
+    runs = tmp_path / "ladder"
+    sets = ["--set", f"data.path={sst_dir}", "--set", "trainer.progress_bar=false", "--set", "train.epochs=2",
+            "--set", "train.patience=0"]
+    r = run("ladder", "--dataset", "sst2", "--configs", REPO / "configs/ladder", "--out", runs,
+            "--only", "logreg", "--only", "mlp", *sets)
+    assert r.returncode == 0, r.stderr
+    assert (runs / "ladder.png").is_file() and (runs / "leaderboard.csv").is_file()
+    rows = (runs / "leaderboard.csv").read_text().splitlines()
+    assert len(rows) == 3 and {"logreg", "mlp"} <= {ln.split(",")[2] for ln in rows[1:]}
+    # a second call keeps finished rungs instead of training them again
+    again = run("ladder", "--dataset", "sst2", "--configs", REPO / "configs/ladder", "--out", runs,
+                "--only", "logreg", *sets)
+    assert "already trained" in again.stdout
+    s = run("sweep", REPO / "configs/ladder/logreg.yaml", "--grid", "train.lr=0.5,0.05", "--grid", "l2=0,0.001",
+            *_sets(sst_dir, tmp_path / "sweep"))
+    assert s.returncode == 0, s.stderr
+    assert "(chosen)" in s.stdout and "test read once" in s.stdout
+    (sweep_dir,) = list((tmp_path / "sweep").iterdir())
+    summary = json.loads((sweep_dir / "sweep.json").read_text())
+    assert len(summary["rows"]) == 4
+    chosen = summary["chosen"]
+    assert chosen["dev_acc"] == max(r["dev_acc"] for r in summary["rows"])
+    unchosen = [r["run"] for r in summary["rows"] if r["run"] != chosen["run"]]
+    for name in unchosen:  # only the chosen model was ever scored on test
+        assert "test_acc" not in json.loads((sweep_dir / name / "results.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "missing.yaml"], "missing.yaml: config file not found"),
+        (["train", "CFG", "--set", "train.lrr=0.1"], "unknown key 'lrr'"),
+        (["train", "CFG", "--set", "model.name=nonsense"], "unknown model 'nonsense'"),
+        (["train", "CFG", "--set", "data.path=/nonexistent"], "/nonexistent: SST folder not found"),
+        (["predict", "/nonexistent-run", "hi"], "run folder not found"),
+        (["train", "CFG", "--set", "bogus"], "expected key=value"),
+    ],
+)
+def test_bad_input_gives_one_clear_line(sst_dir, tmp_path, args, message):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data:\n  path: {sst_dir}\nrun:\n  dir: {tmp_path / 'runs'}\n", encoding="utf-8")
+    r = run(*[str(cfg) if a == "CFG" else a for a in args], cwd=tmp_path)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "runs").exists()  # nothing half-written
+
+
+def test_malformed_tree_error_names_line(sst_dir, tmp_path):
+    with (sst_dir / "dev.txt").open("a") as fh:
+        fh.write("(3 (2 broken)\n")
+    n = len((sst_dir / "dev.txt").read_text().splitlines())
+    r = run("train", REPO / "configs/ladder/logreg.yaml", *_sets(sst_dir, tmp_path / "runs"))
+    assert r.returncode == 2
+    assert f"dev.txt:{n}: malformed tree" in r.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_yaml_syntax_error_names_line(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("train:\n  lr: 0.1\n  epochs: [1, 2\n", encoding="utf-8")
+    r = run("train", cfg)
+    assert r.returncode == 2 and "bad.yaml: line" in r.stderr
+
+
+def test_resume_from_cli(sst_dir, tmp_path):
+    runs = tmp_path / "runs"
+    r = run("train", REPO / "configs/ladder/logreg.yaml", *_sets(sst_dir, runs, **{"train.epochs": 1}))
+    assert r.returncode == 0, r.stderr
+    (run_dir,) = list(runs.iterdir())
+    (run_dir / "results.json").unlink()  # pretend it was killed after epoch 1
+    r = run("train", "--resume", run_dir, "--set", "train.epochs=2")
+    assert r.returncode == 0, r.stderr
+    res = json.loads((run_dir / "results.json").read_text())
+    assert res["epochs_run"] == 2
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes(sst_dir, tmp_path):
+    """Two DDP processes over gloo on CPU: the same config that runs on several GPUs or nodes."""
+    runs = tmp_path / "runs"
+    r = run("train", REPO / "configs/ladder/mlp.yaml",
+            *_sets(sst_dir, runs, "mlp", **{"trainer.devices": 2, "trainer.strategy": "ddp", "train.epochs": 2,
+                                            "model.hidden": "[8,8]"}))
+    assert r.returncode == 0, r.stderr[-3000:]
+    (run_dir,) = [p for p in runs.iterdir() if p.is_dir()]
+    res = json.loads((run_dir / "results.json").read_text())
+    assert res["epochs_run"] == 2 and 0.0 <= res["test_acc"] <= 1.0
+
+
+def test_help_lists_commands():
+    r = run("--help")
+    assert r.returncode == 0
+    for cmd in ("train", "evaluate", "predict", "leaderboard", "ladder", "sweep"):
+        assert cmd in r.stdout
