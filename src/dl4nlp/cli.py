@@ -171,6 +171,11 @@ from dl4nlp.commands import transformer as _transformer_commands  # noqa: E402  
 _transformer_commands.register(app)
 
 
+from dl4nlp.commands.serve import serve as _serve  # noqa: E402  (the web demo; gradio loads on use)
+
+app.command("serve")(_serve)
+
+
 def main() -> None:
     """Console entry point: library errors become one line on stderr and exit status 2."""
     try:

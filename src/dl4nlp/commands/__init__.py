@@ -1,0 +1,1 @@
+"""CLI commands of individual features, registered in dl4nlp.cli."""

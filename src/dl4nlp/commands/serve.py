@@ -1,0 +1,33 @@
+"""``dl4nlp serve``: the web demo over saved run folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def serve(
+    runs: Annotated[list[Path], typer.Argument(help="run folders or folders of runs (runs/ladder-sst2)")],
+    host: Annotated[str, typer.Option(help="address to bind; 0.0.0.0 exposes the demo to your network")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 7860,
+    max_chars: Annotated[int, typer.Option(help="longest text accepted per box")] = 2000,
+    max_image_pixels: Annotated[int, typer.Option(help="largest image accepted (width x height)")]
+    = 4096 * 4096,
+    concurrency: Annotated[int, typer.Option(help="requests computed at once per endpoint")] = 2,
+    queue_size: Annotated[int, typer.Option(help="waiting requests beyond which new ones are refused")] = 64,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda if available)")] = None,
+) -> None:
+    """Serve a Gradio web demo of the given runs (sentiment, leaderboard, ... one tab per run type)."""
+    from dl4nlp.demo import DemoSettings
+    from dl4nlp.demo import serve as serve_demo
+    from dl4nlp.errors import ConfigError
+
+    try:
+        settings = DemoSettings(max_chars=max_chars, max_image_pixels=max_image_pixels,
+                                concurrency=concurrency, queue_size=queue_size, device=device)
+    except ValueError as exc:
+        raise ConfigError(f"serve: {exc}") from None
+    serve_demo(list(runs), host=host, port=port, settings=settings)

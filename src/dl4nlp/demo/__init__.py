@@ -1,0 +1,16 @@
+"""The Gradio web demo over saved run folders (``dl4nlp serve RUN [RUN ...]``).
+
+One tab per run type, each a small module in :mod:`dl4nlp.demo.tabs`; see ``docs/demo.md``.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # no telemetry, before gradio is imported
+
+from dl4nlp.demo.app import build_app, expand_runs, launch, load_tabs, serve  # noqa: E402
+from dl4nlp.demo.limits import DemoSettings, InputError, check_image, check_text  # noqa: E402
+
+__all__ = ["DemoSettings", "InputError", "build_app", "check_image", "check_text", "expand_runs", "launch",
+           "load_tabs", "serve"]

@@ -1,0 +1,50 @@
+"""Demo tabs: one small module per run type, found automatically.
+
+A tab module in this package defines::
+
+    TITLE: str                         # the tab's label
+    ORDER: int                         # position (smaller first)
+    def matches(run_dir: Path, results: dict) -> bool
+        # True if this tab can show the run (usually: results["task"] == "...")
+    def load(runs: list[Path], settings: DemoSettings) -> Any | None
+        # load the matching runs' models ONCE, at server start; None -> the tab is not shown
+    def build(loaded: Any, settings: DemoSettings) -> None
+        # create the Gradio components; called inside ``with gr.Tab(TITLE):``
+
+Handlers should be wrapped with :func:`dl4nlp.demo.render.guarded` so bad input shows a message in the
+tab instead of an exception, and should call :func:`dl4nlp.demo.limits.check_text` /
+:func:`~dl4nlp.demo.limits.check_image` on what the user typed or uploaded. Give the main endpoint an
+``api_name`` (e.g. ``"sentiment"``) so scripts and the load test can call it.
+
+A tab that needs no run (e.g. the GloVe embeddings) returns its loaded state from ``load`` whatever
+``runs`` is, or ``None`` when its assets are missing. Adding a run type = adding one module here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from types import ModuleType
+
+REQUIRED = ("TITLE", "ORDER", "matches", "load", "build")
+
+
+def tab_modules() -> list[ModuleType]:
+    """Every tab module in this package, in ``ORDER``. A module that fails to import (its feature's
+    dependencies missing) is skipped with a warning rather than breaking the demo."""
+    import warnings
+
+    mods = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):
+            continue
+        try:
+            mod = importlib.import_module(f"{__name__}.{info.name}")
+        except ImportError as exc:
+            warnings.warn(f"demo tab '{info.name}' unavailable: {exc}", stacklevel=2)
+            continue
+        missing = [a for a in REQUIRED if not hasattr(mod, a)]
+        if missing:
+            raise TypeError(f"{mod.__name__}: a demo tab module needs {', '.join(missing)}")
+        mods.append(mod)
+    return sorted(mods, key=lambda m: (m.ORDER, m.__name__))

@@ -1,0 +1,163 @@
+"""Sentiment tab: one text box, every loaded sentiment run side by side (the ladder at a glance).
+
+For each run: the predicted label and the class probabilities; for models that expose attention over
+the words (attention pooling, transformer [CLS] attention), the words shaded by their weight.
+
+Attention protocol: a classifier may define ``attention_weights(tokens [B,T], mask [B,T]) -> [B,T]``
+(rows summing to 1 over the unmasked words), or set ``self.last_attention`` ([B,T]) in ``forward``.
+Runs whose model has neither simply show no attention row.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dl4nlp.demo.limits import DemoSettings, check_text, escape
+from dl4nlp.demo.render import bar, guarded, table, weighted_tokens
+
+TITLE = "Sentiment"
+ORDER = 10
+API_NAME = "sentiment"
+EXAMPLES = ["a gorgeous, witty, seductive movie.", "the plot is nothing but boilerplate clichés.",
+            "not bad at all, if a little long."]
+
+
+def matches(run_dir: Path, results: dict[str, Any]) -> bool:
+    return results.get("task") == "sentiment"
+
+
+@dataclass
+class SentimentModels:
+    """The loaded classifiers (``dl4nlp.classify.Classifier``) and their recorded dev/test accuracy."""
+
+    classifiers: list[Any]
+    scores: list[dict[str, Any]] = field(default_factory=list)
+    device: Any = "cpu"
+    # models that report attention through ``self.last_attention`` are stateful: one request at a time
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def load(runs: list[Path], settings: DemoSettings) -> SentimentModels | None:
+    if not runs:
+        return None
+    from dl4nlp.classify import Classifier
+    from dl4nlp.registry import LADDER
+    from dl4nlp.runs import read_results
+
+    device = settings.torch_device()
+    clfs, scores = [], []
+    for run in sorted(runs, key=lambda r: _ladder_position(r, LADDER)):
+        clf = Classifier(run)
+        clf.model.to(device)
+        clfs.append(clf)
+        scores.append(read_results(run) or {})
+    return SentimentModels(clfs, scores, device)
+
+
+def _ladder_position(run: Path, ladder: list[str]) -> tuple[int, str]:
+    """Runs in ladder order (bottom rung first), then by name: the ladder at a glance."""
+    from dl4nlp.runs import load_config
+
+    name = load_config(run).model_name
+    return (ladder.index(name) if name in ladder else len(ladder), run.name)
+
+
+def _attention(model: Any, tokens: Any, mask: Any) -> Any | None:
+    fn = getattr(model, "attention_weights", None)
+    if callable(fn):
+        try:
+            return fn(tokens, mask)
+        except ValueError:  # e.g. a recurrent classifier that pools with 'last', not attention
+            return None
+    return getattr(model, "last_attention", None)
+
+
+def predict_all(models: SentimentModels, text: str) -> list[dict[str, Any]]:
+    """Every model's prediction for one (already checked) text: run, model, label, probabilities,
+    the words the model saw and their attention weights (``None`` if the model has no attention)."""
+    import torch
+
+    from dl4nlp.data.batching import pad_batch
+
+    out = []
+    with torch.inference_mode():
+        for clf in models.classifiers:
+            words = clf.tokens(text)
+            ml = clf.cfg.data.max_length
+            words = words[:ml] if ml else words
+            ids = clf.vocab.encode(words) or [clf.vocab.unk_id]
+            batch = pad_batch([ids])
+            tokens, mask = batch["tokens"].to(models.device), batch["mask"].to(models.device)
+            if hasattr(clf.model, "last_attention") and not hasattr(clf.model, "attention_weights"):
+                with models.lock:
+                    clf.model.last_attention = None
+                    logits = clf.model(tokens, mask)
+                    att = clf.model.last_attention
+            else:
+                logits = clf.model(tokens, mask)
+                att = _attention(clf.model, tokens, mask)
+            probs = torch.softmax(logits, dim=-1)[0].float().cpu()
+            weights = None
+            if att is not None and words:
+                weights = [float(w) for w in att[0, : len(words)].float().cpu()]
+            out.append({
+                "run": clf.name,
+                "model": clf.cfg.model_name,
+                "label": clf.labels[int(probs.argmax())],
+                "probabilities": {lab: float(probs[j]) for j, lab in enumerate(clf.labels)},
+                "words": words if words else ["<unk>"],
+                "attention": weights,
+            })
+    return out
+
+
+def render(text: str, preds: list[dict[str, Any]], scores: list[dict[str, Any]]) -> tuple[str, str]:
+    """(predictions table HTML, attention HTML); every user-derived string is escaped."""
+    shown = text if len(text) <= 300 else text[:300] + " …"
+    rows = []
+    for p, s in zip(preds, scores, strict=True):
+        probs = "<br>".join(f"{escape(k)} {bar(v)}" for k, v in p["probabilities"].items())
+        dev = f"{100 * s['dev_acc']:.1f}" if isinstance(s.get("dev_acc"), float) else "—"
+        rows.append([escape(p["run"]), escape(p["model"]), dev,
+                     f'<b class="prediction" data-run="{escape(p["run"])}">{escape(p["label"])}</b>', probs])
+    pred_html = f'<p class="dl4nlp-input">Input: <q>{escape(shown)}</q></p>' + table(
+        ["run", "model", "dev acc %", "label", "probabilities"], rows, "dl4nlp-sentiment")
+    att_rows = [f'<p><b>{escape(p["run"])}</b> ({escape(p["model"])}): '
+                f'{weighted_tokens(p["words"], p["attention"])}</p>'
+                for p in preds if p["attention"] is not None]
+    if att_rows:
+        att_html = "<div class='dl4nlp-attention'><p>Attention over the words (darker = more weight):</p>" \
+                   + "".join(att_rows) + "</div>"
+    else:
+        att_html = "<p>No loaded model exposes attention over words (train an attention-pooling or " \
+                   "transformer run to see it here).</p>"
+    return pred_html, att_html
+
+
+def analyse(models: SentimentModels, text: str, max_chars: int) -> tuple[str, str]:
+    text = check_text(text, max_chars)
+    return render(text, predict_all(models, text), models.scores)
+
+
+def build(models: SentimentModels, settings: DemoSettings) -> None:
+    import gradio as gr
+
+    n = len(models.classifiers)
+    gr.Markdown(f"Type a sentence; each of the {n} loaded sentiment model(s) labels it.")
+    with gr.Row():
+        box = gr.Textbox(label="Sentence", lines=2, placeholder=EXAMPLES[0], elem_id="sentiment-input",
+                         scale=4)
+        go = gr.Button("Classify", variant="primary", elem_id="sentiment-submit", scale=1)
+    result = gr.HTML(elem_id="sentiment-output")
+    attention = gr.HTML(elem_id="sentiment-attention")
+    gr.Examples(EXAMPLES, inputs=box)
+
+    def classify(text: str) -> tuple[str, str]:
+        return analyse(models, text, settings.max_chars)
+
+    handler = guarded(classify, 2, "sentiment")
+    go.click(handler, box, [result, attention], api_name=API_NAME)
+    box.submit(handler, box, [result, attention], api_visibility="private")

@@ -1,0 +1,328 @@
+"""The web demo: input checks, tabs over tiny runs trained here, the HTTP API, and a real headless browser.
+
+The browser tests drive Debian's ``chromium`` (``apt-get install chromium``) through Playwright; they are
+skipped, with the reason, only when that browser or the ``playwright`` package is missing.
+Screenshots go to ``tests/artifacts/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+from conftest import tiny_config, write_sst  # noqa: E402
+
+from dl4nlp.demo.limits import DemoSettings, InputError, check_image, check_text  # noqa: E402
+from dl4nlp.demo.render import guarded  # noqa: E402
+from dl4nlp.errors import DataError, RunError  # noqa: E402
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+XSS = '<img src=x onerror="window.__xss=1"> <script>window.__xss=2</script> a great film'
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A logistic regression and a GRU with attention pooling, trained on the tiny SST fixture."""
+    from dl4nlp.config import load_config
+    from dl4nlp.experiments import train_any
+
+    root = tmp_path_factory.mktemp("demo")
+    sst = write_sst(root / "sst")
+    out = {}
+    lr = tiny_config(sst, root / "runs", "logreg", **{"run.name": "lr", "train.epochs": 2})
+    out["logreg"] = train_any(load_config(None, lr))
+    gru = tiny_config(sst, root / "runs", "gru", **{"run.name": "gru", "model.pooling": "attention",
+                                                   "model.hidden": 8, "model.attention_dim": 8,
+                                                   "model.embedding_dim": 8, "train.epochs": 2})
+    out["gru"] = train_any(load_config(None, gru))
+    return out
+
+
+@pytest.fixture(scope="module")
+def sentiment(runs: dict[str, Path]):
+    from dl4nlp.demo.tabs import sentiment
+
+    return sentiment.load([runs["logreg"], runs["gru"]], DemoSettings())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(runs: dict[str, Path]):
+    """The demo served in this process on a free loopback port; yields its URL."""
+    from dl4nlp.demo import build_app, launch
+
+    settings = DemoSettings(max_chars=500)
+    app, titles = build_app([runs["logreg"].parent], settings)  # the folder of runs: both are found
+    assert titles[0] == "Sentiment" and "Leaderboard" in titles
+    port = free_port()
+    launch(app, "127.0.0.1", port, settings, block=False, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+def call_api(url: str, api_name: str, *data: object) -> list:
+    """One request through Gradio's HTTP API (what the load test does), returning the output values."""
+    import json
+
+    import httpx
+
+    r = httpx.post(f"{url}gradio_api/call/{api_name}", json={"data": list(data)}, timeout=30)
+    r.raise_for_status()
+    event = r.json()["event_id"]
+    with httpx.stream("GET", f"{url}gradio_api/call/{api_name}/{event}", timeout=30) as s:
+        kind = None
+        for line in s.iter_lines():
+            if line.startswith("event:"):
+                kind = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and kind in ("complete", "error"):
+                assert kind == "complete", line
+                return json.loads(line[5:])
+    raise AssertionError("no result event")
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+def test_check_text_rejects_empty_and_too_long_accepts_unicode():
+    for empty in ("", "   \n\t", None):
+        with pytest.raises(InputError, match="empty"):
+            check_text(empty, 100)
+    with pytest.raises(InputError, match=r"1,048,576 characters long; the limit is 2,000"):
+        check_text("a" * 2**20, 2000)
+    assert check_text("  très bien, 映画 😀  ", 100) == "très bien, 映画 😀"
+    assert check_text("x" * 100, 100) == "x" * 100  # the limit itself is allowed
+
+
+def test_settings_reject_nonsense():
+    with pytest.raises(ValueError, match="max_chars"):
+        DemoSettings(max_chars=0)
+    with pytest.raises(ValueError, match="concurrency"):
+        DemoSettings(concurrency=-1)
+
+
+def test_check_image_validates_uploads(tmp_path: Path):
+    from PIL import Image
+
+    good = tmp_path / "cat.png"
+    Image.new("RGB", (32, 24), (200, 10, 10)).save(good)
+    img = check_image(good, max_pixels=1000)
+    assert img.size == (32, 24) and img.mode == "RGB"
+
+    fake = tmp_path / "notes.png"
+    fake.write_text("this is not an image\n", encoding="utf-8")
+    with pytest.raises(InputError, match="notes.png: not a readable image"):
+        check_image(fake, 10**6)
+    truncated = tmp_path / "broken.png"
+    truncated.write_bytes(good.read_bytes()[:40])
+    with pytest.raises(InputError, match="broken.png"):
+        check_image(truncated, 10**6)
+    with pytest.raises(InputError, match="32x24 = 768 pixels; the limit is 700"):
+        check_image(good, max_pixels=700)
+    with pytest.raises(InputError, match="no image"):
+        check_image(None, 10)
+
+
+def test_guarded_turns_errors_into_an_escaped_message():
+    def bad_input(text):
+        raise DataError(f"cannot use {text}")
+
+    def crash(text):
+        raise ZeroDivisionError("boom")
+
+    out, other = guarded(bad_input, 2, "tab")("<b>x</b>")
+    assert 'class="dl4nlp-error"' in out and "&lt;b&gt;x&lt;/b&gt;" in out and "<b>x" not in out
+    assert other is None
+    out = guarded(crash, 1, "tab")("x")
+    assert "internal error (ZeroDivisionError: boom)" in out
+
+
+# --------------------------------------------------------------------------- the sentiment tab
+
+
+def test_sentiment_tab_matches_the_classifier_and_shows_attention(runs, sentiment):
+    from dl4nlp.classify import load_classifier
+    from dl4nlp.demo.tabs.sentiment import predict_all
+
+    text = "a wonderful , charming film"
+    preds = predict_all(sentiment, text)
+    assert [p["run"] for p in preds] == ["lr", "gru"]
+    for p, run in zip(preds, (runs["logreg"], runs["gru"]), strict=True):
+        label, probs = load_classifier(run).predict([text])[0]
+        assert p["label"] == label
+        assert p["probabilities"] == pytest.approx(probs, abs=1e-5)
+    assert preds[0]["attention"] is None  # bag of words: no attention
+    att = preds[1]["attention"]
+    assert preds[1]["words"] == ["a", "wonderful", ",", "charming", "film"]
+    assert len(att) == 5 and sum(att) == pytest.approx(1.0, abs=1e-4) and min(att) >= 0
+
+
+def test_sentiment_bad_inputs(sentiment):
+    from dl4nlp.demo.tabs.sentiment import analyse
+
+    with pytest.raises(InputError, match="empty"):
+        analyse(sentiment, "  ", 2000)
+    with pytest.raises(InputError, match="limit is 2,000"):
+        analyse(sentiment, "good " * 200_000, 2000)  # 1 MB
+    table, att = analyse(sentiment, "très bien — 映画 😀 good", 2000)
+    assert "très bien — 映画 😀 good" in table and 'class="prediction"' in table
+    table, att = analyse(sentiment, XSS, 2000)
+    for html in (table, att):
+        assert "<script" not in html and "<img" not in html and "onerror=\"" not in html
+    assert "&lt;img src=x onerror=&quot;window.__xss=1&quot;&gt;" in table
+    assert "&lt;" in att  # the symbols the tokenizer kept are escaped in the attention row too
+
+
+# --------------------------------------------------------------------------- tabs and app assembly
+
+
+def test_tab_modules_follow_the_protocol_and_runs_are_assigned(runs, tmp_path):
+    from dl4nlp.demo.app import assign_runs, expand_runs, load_tabs
+    from dl4nlp.demo.tabs import REQUIRED, tab_modules
+    from dl4nlp.io import write_json
+
+    mods = tab_modules()
+    names = [m.__name__.rsplit(".", 1)[-1] for m in mods]
+    assert {"sentiment", "leaderboard"} <= set(names)
+    assert all(hasattr(m, a) for m in mods for a in REQUIRED)
+    assert [m.ORDER for m in mods] == sorted(m.ORDER for m in mods)
+
+    found = expand_runs([runs["logreg"].parent, runs["logreg"]])
+    assert sorted(p.name for p in found) == ["gru", "lr"]  # no duplicates
+    assigned = assign_runs(found, mods)
+    assert len(assigned["dl4nlp.demo.tabs.sentiment"]) == 2
+    assert len(assigned["dl4nlp.demo.tabs.leaderboard"]) == 2
+
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "config.yaml").write_text("model: {name: logreg}\n", encoding="utf-8")
+    write_json(odd / "results.json", {"task": "juggling", "dev_acc": 0.5})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assign_runs([odd], mods)
+    assert any("no demo tab for task 'juggling'" in str(w.message) for w in caught)
+    with pytest.raises(RunError, match="nothing to demo"):
+        load_tabs([odd])
+    with pytest.raises(RunError, match="run folder not found"):
+        expand_runs([tmp_path / "missing"])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(RunError, match="no finished runs"):
+        expand_runs([empty])
+
+
+def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
+    from dl4nlp.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["dl4nlp", *args])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    return exit_.value.code, capsys.readouterr().err
+
+
+def test_serve_cli_rejects_bad_arguments(tmp_path, monkeypatch, capsys):
+    code, err = _cli(monkeypatch, capsys, "serve", str(tmp_path / "nope"))
+    assert code == 2 and err.strip() == f"error: {tmp_path / 'nope'}: run folder not found"
+    code, err = _cli(monkeypatch, capsys, "serve", str(tmp_path), "--max-chars", "0")
+    assert code == 2 and err.strip() == "error: serve: max_chars must be at least 1, got 0"
+
+
+# --------------------------------------------------------------------------- the running server
+
+
+def test_http_api_survives_bad_requests(server, runs):
+    from dl4nlp.classify import load_classifier
+
+    out = call_api(server, "sentiment", "a" * 2**20)  # 1 MB through the API, past the browser's maxlength
+    assert "limit is 500" in out[0] and out[1] is None
+    out = call_api(server, "sentiment", "")
+    assert "empty" in out[0]
+    out = call_api(server, "sentiment", "boring and dull")
+    label = load_classifier(runs["logreg"]).predict(["boring and dull"])[0][0]
+    assert f'data-run="lr">{label}</b>' in out[0]
+
+
+def _browser():
+    pw = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the test extra)")
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    return pw
+
+
+def test_browser_sentiment_tab(server, runs):
+    from dl4nlp.classify import load_classifier
+
+    pw = _browser()
+    ARTIFACTS.mkdir(exist_ok=True)
+    text = "a wonderful and charming film"
+    expected = {name: load_classifier(runs[key]).predict([text])[0][0] for key, name in
+                (("logreg", "lr"), ("gru", "gru"))}
+    with pw.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1100, "height": 800})
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(server)
+        box = page.locator("#sentiment-input textarea")
+        box.fill(text)
+        page.click("#sentiment-submit")
+        page.wait_for_selector("#sentiment-output .prediction[data-run='gru']", timeout=30_000)
+        for run, label in expected.items():
+            assert page.inner_text(f"#sentiment-output .prediction[data-run='{run}']") == label
+        assert page.locator("#sentiment-attention .dl4nlp-token").count() == 5  # the GRU's 5 words
+        page.screenshot(path=str(ARTIFACTS / "demo-sentiment.png"), full_page=True)
+
+        # empty text: a message in the tab, and the server keeps answering
+        box.fill("")
+        page.click("#sentiment-submit")
+        page.wait_for_selector("#sentiment-output .dl4nlp-error", timeout=30_000)
+        assert "empty" in page.inner_text("#sentiment-output .dl4nlp-error")
+
+        # HTML/script typed by the user is shown as text, never run
+        box.fill(XSS)
+        page.click("#sentiment-submit")
+        page.wait_for_selector("#sentiment-output .prediction", timeout=30_000)
+        time.sleep(0.3)
+        assert XSS in page.inner_text("#sentiment-output .dl4nlp-input")
+        assert page.evaluate("window.__xss") is None and not dialogs
+        assert page.locator("#sentiment-output img").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "demo-sentiment-escaped.png"), full_page=True)
+        browser.close()
+
+
+def test_browser_leaderboard_tab(server, runs):
+    from dl4nlp.runs import read_results
+
+    pw = _browser()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with pw.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1100, "height": 800})
+        page.goto(server)
+        page.get_by_role("tab", name="Leaderboard").click()
+        page.wait_for_selector("#leaderboard-table", timeout=30_000)
+        table = page.inner_text("#leaderboard-table")
+        for key, name in (("logreg", "lr"), ("gru", "gru")):
+            dev = read_results(runs[key])["dev_acc"]
+            assert name in table and f"{round(100 * dev, 2):g}" in table
+        assert page.locator(".leaderboard-curve img").count() == 2
+        page.screenshot(path=str(ARTIFACTS / "demo-leaderboard.png"), full_page=True)
+        browser.close()
