@@ -156,6 +156,13 @@ def sweep(
     typer.echo(summary.read_text(encoding="utf-8"))
 
 
+from dl4nlp.commands.caption import caption as _caption  # noqa: E402
+from dl4nlp.commands.caption import caption_eval as _caption_eval  # noqa: E402
+
+app.command("caption")(_caption)
+app.command("caption-eval")(_caption_eval)
+
+
 from dl4nlp.commands import lm as _lm_commands  # noqa: E402  (generate, transfer)
 
 _lm_commands.register(app)

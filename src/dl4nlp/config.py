@@ -52,6 +52,7 @@ class DataConfig:
     num_workers: int = 0
     level: str = "word"  # language models: word | char tokens
     bptt: int = 35  # language models: truncated-BPTT window length
+    cache_dir: str = "cache"  # captioning: image features are cached in <cache_dir>/features/
 
 
 @dataclass

@@ -19,6 +19,8 @@ PIPELINES: dict[str, str] = {
     "gru_lm": "dl4nlp.lm:train_lm",
     "transformer": "dl4nlp.finetune:train_transformer",
     "transformer-features": "dl4nlp.finetune:train_features",
+    "show_attend_tell": "dl4nlp.captioning:train_captioner",
+    "show_and_tell": "dl4nlp.captioning:train_captioner",
 }
 
 

@@ -1,0 +1,103 @@
+"""A disk cache of encoder features: each image set is run through the frozen CNN once.
+
+A cache file ``<cache_dir>/features/<label>-<key>.pt`` holds ``{"fingerprint", "images", "features"}``
+with ``features`` a float16 tensor [N, L, D]. ``key`` is the sha256 of the encoder's fingerprint (name,
+weights hash, preprocessing), the image list and the size/modification time of every image source, so
+changing any of them computes new features; older files for the same label are deleted then
+(invalidated). Files are written atomically and read with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dl4nlp.data.captions import open_image
+from dl4nlp.io import torch_load, torch_save
+
+
+@dataclass
+class FeatureSet:
+    features: torch.Tensor  # [N, L, D] float16
+    images: list[str]
+    path: Path
+    reused: bool
+    seconds: float  # extraction time (0 when reused)
+
+    def index(self) -> dict[str, int]:
+        return {ref: i for i, ref in enumerate(self.images)}
+
+
+def _source_stamp(refs: list[str]) -> list[Any]:
+    """Size and mtime of every distinct source file (a zip counts once)."""
+    sources = sorted({ref.split("::", 1)[0] for ref in refs})
+    out = []
+    for s in sources:
+        try:
+            st = os.stat(s)
+            out.append([s, st.st_size, st.st_mtime_ns])
+        except OSError:
+            out.append([s, None, None])
+    return out
+
+
+def cache_key(fingerprint: dict[str, Any], refs: list[str]) -> str:
+    blob = json.dumps({"fp": fingerprint, "images": refs, "sources": _source_stamp(refs)}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+@torch.no_grad()
+def extract(
+    refs: list[str], encoder: Any, batch_size: int = 32, progress: bool = True, desc: str = "features"
+) -> torch.Tensor:
+    """Run ``encoder`` over the images; returns float16 [N, L, D]. Bad images raise DataError."""
+    from tqdm import tqdm
+
+    encoder.eval()
+    chunks = []
+    bar = tqdm(total=len(refs), desc=desc, unit="img", disable=not progress, file=sys.stderr)
+    for i in range(0, len(refs), batch_size):
+        batch = torch.stack([encoder.preprocess(open_image(r)) for r in refs[i : i + batch_size]])
+        chunks.append(encoder(batch).to(torch.float16))  # [b, L, D]
+        bar.update(len(batch))
+    bar.close()
+    return torch.cat(chunks)
+
+
+def cached_features(
+    refs: list[str],
+    encoder: Any,
+    cache_dir: str | Path,
+    label: str,
+    batch_size: int = 32,
+    progress: bool = True,
+) -> FeatureSet:
+    """Features of ``refs`` from the cache, or extracted now and stored."""
+    folder = Path(cache_dir) / "features"
+    fp = encoder.fingerprint()
+    key = cache_key(fp, refs)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+    path = folder / f"{safe}-{key}.pt"
+    if path.is_file():
+        try:
+            blob = torch_load(path)
+            if blob.get("fingerprint") == json.loads(json.dumps(fp)) and blob.get("images") == refs:
+                return FeatureSet(blob["features"], refs, path, True, 0.0)
+        except Exception:  # a damaged cache file is simply rebuilt
+            pass
+    start = time.perf_counter()
+    feats = extract(refs, encoder, batch_size, progress, desc=f"encoding {label}")
+    seconds = time.perf_counter() - start
+    torch_save({"fingerprint": fp, "images": refs, "features": feats}, path)
+    for old in folder.glob(f"{safe}-*.pt"):  # invalidate features of an older encoder/preprocessing
+        if old != path and len(old.stem) == len(safe) + 21:  # same label, other key
+            old.unlink(missing_ok=True)
+    return FeatureSet(feats, refs, path, False, seconds)

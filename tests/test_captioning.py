@@ -1,0 +1,310 @@
+"""Image captioning: readers, feature cache, attention, beam search through the decoder, overfitting two
+captions, CLI end to end. Tiny fake images and the tiny random CNN keep it fast (the real EfficientNet is
+only loaded by one test, to check that its weights are found offline)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from dl4nlp.config import DataConfig, from_dict
+from dl4nlp.data.captions import (
+    CaptionImage,
+    build_caption_vocab,
+    caption_tokens,
+    open_image,
+    read_caption_splits,
+)
+from dl4nlp.data.image_features import cached_features
+from dl4nlp.data.tokenize import Tokenizer
+from dl4nlp.errors import DataError
+from dl4nlp.generation import beam_search, length_penalty
+from dl4nlp.models.captioner import Captioner, CaptionerOptions, doubly_stochastic_penalty
+from dl4nlp.models.image_encoder import TinyCNNEncoder, build_encoder
+
+CAPTIONS = {"red.png": "a red square on the left .", "blue.png": "two blue stripes across the middle ."}
+
+
+def _image(kind: str, size: int = 32):
+    from PIL import Image
+
+    x = torch.zeros(size, size, 3, dtype=torch.uint8)
+    if kind == "red":
+        x[4:20, 2:14, 0] = 255
+    else:
+        x[10:14, :, 2] = 255
+        x[20:24, :, 2] = 255
+    return Image.fromarray(x.numpy())
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models on a shared 2-core machine run far faster on one thread (no oversubscription)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def caption_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "caps"
+    root.mkdir()
+    _image("red").save(root / "red.png")
+    _image("blue").save(root / "blue.png")
+    lines = [f"{name}\t{cap}" for name, cap in CAPTIONS.items()]
+    (root / "train.tsv").write_text("image\tcaption\n" + "\n".join(lines * 32) + "\n", encoding="utf-8")
+    (root / "dev.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (root / "test.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def _cfg(root: Path, tmp: Path, model: str = "show_attend_tell", epochs: int = 6, **model_opts: object):
+    model_cfg = {"name": model, "encoder": "tiny-cnn", "embed_dim": 24, "hidden": 48, "attn_dim": 16,
+                 "feature_proj": 16, "dropout": 0.0, "beam_size": 2, "max_len": 10}
+    model_cfg.update(model_opts)
+    return from_dict({
+        "data": {"dataset": "captions", "path": str(root), "train_file": "train.tsv", "dev_file": "dev.tsv",
+                 "test_file": "test.tsv", "cache_dir": str(tmp / "cache")},
+        "model": model_cfg,
+        "train": {"lr": 0.02, "batch_size": 8, "epochs": epochs, "patience": 0},
+        "trainer": {"progress_bar": False, "accelerator": "cpu", "log_every_n_steps": 1},
+        "run": {"dir": str(tmp / "runs"), "seed": 0},
+    })
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def test_generic_reader_and_vocab(caption_dir: Path) -> None:
+    data = DataConfig(dataset="captions", path=str(caption_dir), train_file="train.tsv", dev_file="dev.tsv",
+                      test_file="test.tsv")
+    splits = read_caption_splits(data)
+    assert [im.name for im in splits.test] == ["red.png", "blue.png"]
+    assert len(splits.train[0].captions) == 32  # the header row is skipped, repeats are kept
+    toks = caption_tokens(CAPTIONS["red.png"], Tokenizer())
+    assert toks == ["a", "red", "square", "on", "the", "left"]  # punctuation dropped
+    vocab = build_caption_vocab([toks])
+    assert vocab.itos[:4] == ["<pad>", "<unk>", "<start>", "<end>"]
+
+
+def test_rsicd_layout_from_zips(tmp_path: Path) -> None:
+    root = tmp_path / "rsicd"
+    root.mkdir()
+    rows = ["file\tsplit\tcaption_index\tcaption"]
+    for split, names in (("train", ["a.jpg", "b.jpg"]), ("val", ["c.jpg"]), ("test", ["d.jpg"])):
+        with zipfile.ZipFile(root / f"images_{split}.zip", "w") as zf:
+            for n in names:
+                path = tmp_path / n
+                _image("red").save(path, format="JPEG")
+                zf.write(path, n)
+                rows += [f"{n}\t{split}\t{k}\tcaption {k} of {n} ." for k in (1, 0)]
+    (root / "captions.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    splits = read_caption_splits(DataConfig(dataset="rsicd", path=str(root)))
+    assert [len(splits.train), len(splits.dev), len(splits.test)] == [2, 1, 1]
+    assert splits.test[0].captions == ["caption 0 of d.jpg .", "caption 1 of d.jpg ."]  # caption_index order
+    assert open_image(splits.test[0].image).size == (32, 32)
+    (root / "captions.tsv").write_text(rows[0] + "\na.jpg\ttrain\tx\tbroken .\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"captions.tsv:2: caption_index"):
+        read_caption_splits(DataConfig(dataset="rsicd", path=str(root)))
+
+
+def test_flickr8k_official_layout_skips_missing_images(tmp_path: Path) -> None:
+    root = tmp_path / "flickr8k"
+    (root / "Flicker8k_Dataset").mkdir(parents=True)
+    names = ["1_a.jpg", "2_b.jpg", "3_c.jpg", "4_d.jpg"]
+    tokens = [f"{n}#{k}\tA dog runs number {k} ." for n in names for k in range(5)]
+    (root / "Flickr8k.token.txt").write_text("\n".join(tokens) + "\n", encoding="utf-8")
+    (root / "Flickr_8k.trainImages.txt").write_bytes(b"1_a.jpg\r\n2_b.jpg")  # CRLF, no final newline
+    (root / "Flickr_8k.devImages.txt").write_text("3_c.jpg\n", encoding="utf-8")
+    (root / "Flickr_8k.testImages.txt").write_text("4_d.jpg\n", encoding="utf-8")
+    for n in names[:3] + names[3:]:
+        if n != "2_b.jpg":
+            _image("blue").save(root / "Flicker8k_Dataset" / n, format="JPEG")
+    splits = read_caption_splits(DataConfig(dataset="flickr8k", path=str(root)))
+    assert [im.name for im in splits.train] == ["1_a.jpg"] and splits.missing_images == {"train": 1}
+    assert len(splits.test[0].captions) == 5
+
+
+def test_bad_image_rejected_with_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"this is not a jpeg")
+    with pytest.raises(DataError, match=r"broken\.jpg: not a readable image"):
+        open_image(str(bad))
+    enc = TinyCNNEncoder()
+    with pytest.raises(DataError, match=r"broken\.jpg"):
+        cached_features([str(bad)], enc, tmp_path / "cache", "bad", progress=False)
+
+
+# --------------------------------------------------------------------------- encoder and feature cache
+
+
+def test_feature_cache_reuse_and_invalidation(caption_dir: Path, tmp_path: Path) -> None:
+    refs = [str(caption_dir / "red.png"), str(caption_dir / "blue.png")]
+    enc = TinyCNNEncoder(image_size=32)
+    calls = {"n": 0}
+    original = enc.feature_map
+
+    def counting(x: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        return original(x)
+
+    enc.feature_map = counting  # type: ignore[method-assign]
+    first = cached_features(refs, enc, tmp_path / "cache", "toy-test", progress=False)
+    assert not first.reused and calls["n"] == 1
+    assert first.features.shape == (2, 16, 16)  # 32 px / 8 = 4 x 4 grid, 16 channels
+    second = cached_features(refs, enc, tmp_path / "cache", "toy-test", progress=False)
+    assert second.reused and calls["n"] == 1 and torch.equal(first.features, second.features)
+    # other preprocessing (image size) -> new key, recomputed, the stale file deleted
+    enc2 = TinyCNNEncoder(image_size=48)
+    third = cached_features(refs, enc2, tmp_path / "cache", "toy-test", progress=False)
+    assert not third.reused and third.path != first.path and not first.path.exists()
+    assert third.features.shape == (2, 36, 16)
+    # other weights -> recomputed
+    enc3 = TinyCNNEncoder(image_size=48, seed=1)
+    assert not cached_features(refs, enc3, tmp_path / "cache", "toy-test", progress=False).reused
+    # a changed image file -> recomputed
+    _image("blue").save(caption_dir / "red.png")
+    fourth = cached_features(refs, enc3, tmp_path / "cache", "toy-test", progress=False)
+    assert not fourth.reused
+
+
+def test_efficientnet_lite0_weights_found_offline() -> None:
+    enc = build_encoder("efficientnet-lite0")
+    assert enc.dim == 1280 and all(not p.requires_grad for p in enc.parameters())
+    assert "site-packages" in str(enc.weights_path) or enc.weights_path.is_file()
+    grid = enc(torch.zeros(1, 3, 224, 224))
+    assert grid.shape == (1, 49, 1280)
+
+
+# --------------------------------------------------------------------------- decoder
+
+
+def _model(attention: bool = True, cell: str = "gru", vocab: int = 7, feat: int = 8, seed: int = 0) -> Captioner:
+    torch.manual_seed(seed)
+    opts = CaptionerOptions(attention=attention, cell=cell, embed_dim=8, hidden=12, attn_dim=6, feature_proj=0,
+                            dropout=0.0)
+    return Captioner(vocab, feat, opts).eval()
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_attention_sums_to_one_and_shapes(cell: str) -> None:
+    model = _model(cell=cell)
+    feats = torch.randn(3, 5, 8)  # B=3, L=5 cells, D=8
+    tokens = torch.randint(1, 7, (3, 4))
+    logits, alphas = model(feats, tokens)
+    assert logits.shape == (3, 4, 7) and alphas.shape == (3, 4, 5)
+    assert torch.allclose(alphas.sum(-1), torch.ones(3, 4), atol=1e-6)
+    assert (alphas >= 0).all()
+    mask = torch.tensor([[1, 1, 0, 0]] * 3, dtype=torch.bool)
+    expected = ((1 - alphas[:, :2].sum(1)) ** 2).sum(1).mean()
+    assert torch.allclose(doubly_stochastic_penalty(alphas, mask), expected)
+    nolatt_logits, none = _model(attention=False, cell=cell)(feats, tokens)
+    assert none is None and nolatt_logits.shape == (3, 4, 7)
+
+
+def test_attention_depends_on_image_grid() -> None:
+    model = _model()
+    feats = torch.randn(1, 5, 8)
+    _, a1 = model(feats, torch.tensor([[2, 4]]))
+    _, a2 = model(feats.flip(1), torch.tensor([[2, 4]]))
+    assert torch.allclose(a1.flip(-1), a2, atol=1e-6)  # permuting the cells permutes the attention
+
+
+def test_beam_search_finds_best_sequence_of_toy_decoder() -> None:
+    """Exhaustive check: with a beam wide enough to keep every prefix, beam search returns the caption of
+    highest log-probability under the decoder (scored independently by teacher forcing)."""
+    start, end, V, max_len = 2, 3, 6, 3
+    words = [1, 4, 5]  # <unk> and two words may be generated (<pad>, <start> too, as the model allows)
+    for seed in range(3):
+        model = _model(vocab=V, seed=seed)
+        feats = torch.randn(1, 5, 8)
+        best_score, best_seq = -math.inf, None
+        for n in range(0, max_len):
+            for seq in itertools.product([t for t in range(V) if t != end], repeat=n):
+                s = model.sequence_log_prob(feats, list(seq), start, end)
+                if s > best_score:
+                    best_score, best_seq = s, list(seq)
+        ids, score = beam_search(model.log_prob_step, start, model.init_state(feats), V**max_len, max_len,
+                                 eos_id=end, alpha=0.0)
+        assert ids == best_seq and score == pytest.approx(best_score, abs=1e-5)
+        greedy, g_score = beam_search(model.log_prob_step, start, model.init_state(feats), 1, max_len, eos_id=end)
+        assert score >= g_score - 1e-6
+        assert set(words) <= set(range(V))
+        # with length normalisation, the score is the log-prob divided by the GNMT penalty
+        ids_n, score_n = beam_search(model.log_prob_step, start, model.init_state(feats), V**max_len, max_len,
+                                     eos_id=end, alpha=1.0)
+        raw = model.sequence_log_prob(feats, ids_n, start, end)
+        assert score_n == pytest.approx(raw / length_penalty(len(ids_n), 1.0), abs=1e-5)
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def test_overfit_two_captions_then_caption_cli(caption_dir: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from dl4nlp.captioning import CaptionModel, train_captioner
+    from dl4nlp.cli import app
+
+    run = train_captioner(_cfg(caption_dir, tmp_path))
+    res = json.loads((run / "results.json").read_text())
+    assert res["task"] == "captioning" and res["attention"] is True
+    assert res["test_bleu4_beam1"] == pytest.approx(100.0) and res["test_bleu4_beam2"] == pytest.approx(100.0)
+    assert (run / "best.ckpt").is_file() and (run / "attention_example.png").is_file()
+    cm = CaptionModel(run)
+    for name, cap in CAPTIONS.items():
+        out = cm.caption(caption_dir / name, beam_size=2)
+        assert out.words == caption_tokens(cap, Tokenizer())
+        assert out.alphas.shape == (len(out.words) + 1, 16)
+    # checkpoint round trip: a second load gives the same log-probabilities
+    feats = torch.randn(1, 16, 16)
+    a = cm.model.sequence_log_prob(feats, [5, 6], 2, 3)
+    assert CaptionModel(run).model.sequence_log_prob(feats, [5, 6], 2, 3) == pytest.approx(a)
+
+    runner = CliRunner()
+    png = tmp_path / "att.png"
+    result = runner.invoke(app, ["caption", str(run), str(caption_dir / "red.png"), "--out", str(png)])
+    assert result.exit_code == 0, result.output
+    assert "a red square on the left" in result.output and png.stat().st_size > 1000
+    result = runner.invoke(app, ["caption-eval", str(run), "--beam", "1"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["bleu4_beam1"] == pytest.approx(100.0)
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    result = runner.invoke(app, ["caption", str(run), str(bad)])
+    assert result.exit_code != 0 and "not a readable image" in str(result.exception)
+
+
+def test_no_attention_baseline_trains_and_loss_decreases(caption_dir: Path, tmp_path: Path) -> None:
+    from dl4nlp.captioning import train_captioner
+    from dl4nlp.plots import read_epoch_metrics
+
+    run = train_captioner(_cfg(caption_dir, tmp_path, model="show_and_tell", epochs=3))
+    res = json.loads((run / "results.json").read_text())
+    assert res["attention"] is False and not (run / "attention_example.png").exists()
+    loss = read_epoch_metrics(run / "metrics.csv")["train_loss"]
+    assert loss[max(loss)] < 0.7 * loss[0]
+
+
+def test_train_cli_and_bad_config(caption_dir: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from dl4nlp.cli import app
+    from dl4nlp.config import dump_yaml
+
+    cfg = _cfg(caption_dir, tmp_path, epochs=2)
+    path = tmp_path / "cap.yaml"
+    path.write_text(dump_yaml(cfg))
+    result = CliRunner().invoke(app, ["train", str(path), "--set", "model.cell=transformer"])
+    assert result.exit_code != 0 and "cell must be gru or lstm" in str(result.exception)
+    result = CliRunner().invoke(app, ["train", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "run folder" in result.output
+    assert isinstance(CaptionImage("x.jpg", ["a"]).name, str)
