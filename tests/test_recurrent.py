@@ -362,3 +362,18 @@ def test_gradient_norms_vanish_faster_for_the_elman_rnn():
         assert len(g) == 40
         ratio[cell] = g[0] / g[-1]  # share of the final gradient that reaches the first step
     assert ratio["rnn"] < ratio["gru"] and ratio["rnn"] < ratio["lstm"]
+
+
+def test_ladder_trains_a_recurrent_rung(sst_dir, tmp_path):
+    from dl4nlp import registry
+    from dl4nlp.cli import app
+
+    assert registry.LADDER.index("rnn") > registry.LADDER.index("mlp")
+    out = tmp_path / "ladder"
+    sets = [f"data.path={sst_dir}", "model.embeddings=random", "model.hidden=8", "train.epochs=1",
+            "trainer.progress_bar=false"]
+    r = CliRunner().invoke(app, ["ladder", "--dataset", "sst2", "--only", "rnn", "--out", str(out),
+                                 *[a for s in sets for a in ("--set", s)]])
+    assert r.exit_code == 0, r.output
+    rows = (out / "leaderboard.csv").read_text().splitlines()
+    assert len(rows) == 2 and rows[1].split(",")[2] == "rnn"
