@@ -377,3 +377,19 @@ def test_ladder_trains_a_recurrent_rung(sst_dir, tmp_path):
     assert r.exit_code == 0, r.output
     rows = (out / "leaderboard.csv").read_text().splitlines()
     assert len(rows) == 2 and rows[1].split(",")[2] == "rnn"
+
+
+def test_pretrained_vectors_from_a_glove_text_file(tmp_path, capsys):
+    from dl4nlp.data.vocab import Vocab
+    from dl4nlp.models.recurrent import GRUClassifier
+
+    path = tmp_path / "vecs.txt"
+    path.write_text("good 1.0 2.0 3.0\nbad -1.0 -2.0 -3.0\nfilm 0.5 0.5 0.5\n", encoding="utf-8")
+    vocab = Vocab.build([["good", "film", "boring"], ["bad", "film"]])
+    model = GRUClassifier.build({"embeddings": str(path), "freeze_embeddings": True, "hidden": 4}, vocab, 2)
+    assert "3 of 4 vocabulary words found (75.0%)" in capsys.readouterr().out
+    table = model.embed(torch.tensor([[vocab.stoi["good"], vocab.stoi["bad"], vocab.stoi["boring"]]]))[0]
+    close(table[0], torch.tensor([1.0, 2.0, 3.0]))
+    close(table[1], torch.tensor([-1.0, -2.0, -3.0]))
+    assert model.embed.frozen and not bool(model.embed.found[vocab.stoi["boring"]])
+    assert model(torch.tensor([[2, 3]]), torch.tensor([[True, True]])).shape == (1, 2)
