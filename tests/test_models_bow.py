@@ -12,7 +12,7 @@ from dl4nlp.tasks.optim import l2_penalty
 
 
 def _vocab():
-    docs = [["w%d" % i] for i in range(30)]
+    docs = [[f"w{i}"] for i in range(30)]
     return Vocab.build(docs)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +188,7 @@ def train_classifier(cfg: ExperimentConfig, resume: str | Path | None = None, ev
         "vocab_size": len(prep.vocab),
         "hyper_parameters": hyper_parameters(cfg),
         "machine": machine_info(),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(["dl4nlp", *sys.argv[1:]]) if sys.argv and "dl4nlp" in sys.argv[0] else None,
     }
     if evaluate_test:

@@ -150,7 +150,7 @@ def beam_search(step_fn: StepFn, start_token: int, state: Any, beam_size: int, m
         if finished and alpha == 0 and max(new_scores) < best_finished:
             break
         idx = torch.tensor(origins, device=device)
-        state = map_state(state, lambda t: t.index_select(0, idx))
+        state = map_state(state, lambda t, idx=idx: t.index_select(0, idx))
         seqs, scores = new_seqs, torch.tensor(new_scores, device=device)
         tokens = torch.tensor(new_tokens, device=device)
     if not finished:

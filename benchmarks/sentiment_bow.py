@@ -1,0 +1,198 @@
+"""Benchmarks for rungs 1-2 of the ladder (bag-of-words logistic regression and MLP) on SST.
+
+    python benchmarks/sentiment_bow.py [--data ../shared/data/sst] [--out runs/bench-bow] [--part all]
+
+Parts:
+  ladder   LR and MLP on SST-2 and SST-5, sentence-level and phrase-level training, through the real CLI
+           (``dl4nlp train configs/ladder/<rung>.yaml --set ...``): dev/test accuracy, time, parameters.
+  sklearn  the same binary BoW features (same vocabulary) into scikit-learn's LogisticRegression
+           (C chosen on dev): test accuracy and fit time next to ours.
+  overhead Lightning vs a plain PyTorch loop: steps/second of the same MLP on the same batches.
+
+Writes ``benchmarks/results/sentiment_bow.md`` and ``<out>/bench.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PHRASE_SETS = ["train.batch_size=256", "train.epochs=6", "train.patience=2"]
+
+
+def run_cli(model: str, dataset: str, phrases: bool, data: Path, out: Path) -> dict:
+    name = f"{model}-{dataset}-{'phrases' if phrases else 'sentences'}"
+    sets = [f"data.dataset={dataset}", f"data.phrases={str(phrases).lower()}", f"data.path={data}",
+            f"run.dir={out}", f"run.name={name}", "trainer.progress_bar=false"]
+    if phrases:
+        sets += PHRASE_SETS
+    cmd = ["dl4nlp", "train", f"configs/ladder/{model}.yaml"] + [a for s in sets for a in ("--set", s)]
+    results = out / name / "results.json"
+    if not results.is_file():
+        print("$", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True, cwd=ROOT)
+    res = json.loads(results.read_text())
+    res["command"] = " ".join(cmd)
+    res["name"] = name
+    return res
+
+
+def sklearn_comparison(dataset: str, data: Path) -> dict:
+    """Same vocabulary and binary features as our LR config, into sklearn (lbfgs), C picked on dev."""
+    import numpy as np
+    import scipy.sparse as sp
+    from sklearn.linear_model import LogisticRegression as SkLR
+
+    from dl4nlp.classify import prepare
+    from dl4nlp.config import load_config
+
+    cfg = load_config(ROOT / "configs/ladder/logreg.yaml", [f"data.dataset={dataset}", f"data.path={data}"])
+    prep = prepare(cfg)
+    V = len(prep.vocab)
+
+    def matrix(ds):
+        rows, cols = [], []
+        for i, ids in enumerate(ds.ids):
+            for j in set(ids):
+                rows.append(i)
+                cols.append(j)
+        m = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(ds.ids), V))
+        return m, np.array(ds.labels)
+
+    (xtr, ytr), (xdv, ydv), (xte, yte) = matrix(prep.train), matrix(prep.dev), matrix(prep.test)
+    best = None
+    for C in (0.1, 0.3, 1.0, 3.0):
+        start = time.perf_counter()
+        clf = SkLR(C=C, max_iter=2000).fit(xtr, ytr)
+        secs = time.perf_counter() - start
+        dev = float((clf.predict(xdv) == ydv).mean())
+        if best is None or dev > best["dev_acc"]:
+            best = {"C": C, "dev_acc": dev, "test_acc": float((clf.predict(xte) == yte).mean()), "fit_s": secs}
+    return best
+
+
+def lightning_overhead(data: Path, epochs: int = 3) -> dict:
+    """Steps/second of the MLP rung: Lightning (our Trainer settings, no validation) vs a plain loop."""
+    import lightning as L
+    import torch
+
+    from dl4nlp.classify import build_model, make_loader, prepare
+    from dl4nlp.config import load_config
+    from dl4nlp.tasks.classification import ClassificationTask
+    from dl4nlp.tasks.optim import make_optimizer
+
+    cfg = load_config(ROOT / "configs/ladder/mlp.yaml", ["data.dataset=sst2", f"data.path={data}"])
+    prep = prepare(cfg)
+
+    def loader():
+        return make_loader(prep.train, cfg.train.batch_size, True, False, cfg.run.seed)
+
+    torch.manual_seed(0)
+    model = build_model(cfg, prep.vocab, 2)
+    opt = make_optimizer(model.parameters(), cfg.train)
+    steps, start = 0, time.perf_counter()
+    for epoch in range(epochs):
+        dl = loader()
+        dl.batch_sampler.set_epoch(epoch)
+        model.train()
+        for b in dl:
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(b["tokens"], b["mask"]), b["label"])
+            loss.backward()
+            opt.step()
+            steps += 1
+    plain = steps / (time.perf_counter() - start)
+
+    torch.manual_seed(0)
+    task = ClassificationTask(build_model(cfg, prep.vocab, 2), 2, cfg.train)
+    trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+                        num_sanity_val_steps=0)
+    start = time.perf_counter()
+    trainer.fit(task, loader())
+    lit = trainer.global_step / (time.perf_counter() - start)
+    return {"plain_steps_per_s": plain, "lightning_steps_per_s": lit, "ratio": lit / plain, "epochs": epochs,
+            "batch_size": cfg.train.batch_size}
+
+
+def write_markdown(res: dict, path: Path) -> None:
+    refs = {("sst2",): "NB 81.8 · SVM 79.4 · BiNB 83.1", ("sst5",): "NB 41.0 · SVM 40.7 · BiNB 41.9"}
+    lines = [
+        "## Rungs 1-2: bag-of-words logistic regression and MLP (SST)",
+        "",
+        f"Measured {res['date']} on {res['machine']}. Data: `../shared/data/sst` (official splits; dev/test "
+        "sentence-level). Metric: accuracy (%) of the best-on-dev checkpoint. Published references: Socher et "
+        "al. 2013, Table 1 (trained on phrases).",
+        "",
+        "| model | dataset | training data | dev acc | test acc | test macro-F1 | params | train time (s) | epochs "
+        "| reference (test) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in res["ladder"]:
+        lines.append(
+            f"| {r['model']} | {r['dataset'].upper()} | {'phrases' if r['phrases'] else 'sentences'} "
+            f"({r['train_examples']:,}) | {100 * r['dev_acc']:.2f} | {100 * r['test_acc']:.2f} | "
+            f"{100 * r['test_f1']:.2f} | {r['params']:,} | {r['train_time_s']:.0f} | {r['epochs_run']} | "
+            f"{refs[(r['dataset'],)]} |")
+    lines += ["", "Commands (from the repository root):", "", "```"]
+    lines += [r["command"] for r in res["ladder"]]
+    lines += ["```", ""]
+    if res.get("sklearn"):
+        lines += ["### Our logistic regression vs scikit-learn on the same features", "",
+                  "Same vocabulary, binary bag-of-words, sentence-level training; sklearn `LogisticRegression` "
+                  "(lbfgs, L2, C chosen on dev from 0.1/0.3/1/3).", "",
+                  "| dataset | ours test acc | ours train time (s) | sklearn C | sklearn test acc | sklearn fit (s) "
+                  "| difference (points) | time ratio ours/sklearn |", "|---|---|---|---|---|---|---|---|"]
+        for ds, sk in res["sklearn"].items():
+            ours = next(r for r in res["ladder"] if r["model"] == "logreg" and r["dataset"] == ds
+                        and not r["phrases"])
+            lines.append(f"| {ds.upper()} | {100 * ours['test_acc']:.2f} | {ours['train_time_s']:.1f} | {sk['C']} | "
+                         f"{100 * sk['test_acc']:.2f} | {sk['fit_s']:.1f} | "
+                         f"{100 * (ours['test_acc'] - sk['test_acc']):+.2f} | "
+                         f"{ours['train_time_s'] / sk['fit_s']:.1f}x |")
+        lines += ["", "Our time includes Lightning start-up, dev evaluation every epoch and checkpointing.", ""]
+    if res.get("overhead"):
+        o = res["overhead"]
+        lines += ["### Lightning overhead", "",
+                  f"MLP rung on SST-2 train, batch {o['batch_size']}, {o['epochs']} epochs, same batches: plain "
+                  f"PyTorch loop {o['plain_steps_per_s']:.0f} steps/s, Lightning {o['lightning_steps_per_s']:.0f} "
+                  f"steps/s, ratio **{o['ratio']:.2f}**.", ""]
+    lines += ["Reproduce: `python benchmarks/sentiment_bow.py`", ""]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "sst")
+    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-bow")
+    ap.add_argument("--part", choices=["all", "ladder", "sklearn", "overhead"], default="all")
+    args = ap.parse_args()
+    from dl4nlp.training import machine_info
+
+    bench_json = args.out / "bench.json"
+    res = json.loads(bench_json.read_text()) if bench_json.is_file() else {}
+    m = machine_info()
+    res.update({"date": str(date.today()), "machine": f"{m['cpu_count']} CPU cores, {m['device']}, torch {m['torch']}"})
+    if args.part in ("all", "ladder"):
+        res["ladder"] = [run_cli(model, ds, ph, args.data, args.out)
+                         for ds in ("sst2", "sst5") for model in ("logreg", "mlp") for ph in (False, True)]
+    if args.part in ("all", "sklearn"):
+        res["sklearn"] = {ds: sklearn_comparison(ds, args.data) for ds in ("sst2", "sst5")}
+    if args.part in ("all", "overhead"):
+        res["overhead"] = lightning_overhead(args.data)
+    args.out.mkdir(parents=True, exist_ok=True)
+    bench_json.write_text(json.dumps(res, indent=2))
+    if "ladder" in res:
+        write_markdown(res, ROOT / "benchmarks" / "results" / "sentiment_bow.md")
+    print(json.dumps({k: v for k, v in res.items() if k != "ladder"}, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
