@@ -206,7 +206,16 @@ def train_transformer(
     from dl4nlp import plots
     from dl4nlp.runs import new_run_dir, save_config, write_results
     from dl4nlp.tasks.finetune import FineTuneTask
-    from dl4nlp.training import best_checkpoint, count_parameters, fit, machine_info, make_trainer
+    from dl4nlp.training import (
+        best_checkpoint,
+        count_parameters,
+        finish_distributed,
+        fit,
+        machine_info,
+        make_eval_trainer,
+        make_trainer,
+        run_dir_for,
+    )
 
     opts = options(cfg)
     resume_ckpt = None
@@ -235,7 +244,7 @@ def train_transformer(
         path = Path(run_dir)
         path.mkdir(parents=True, exist_ok=True)
     else:
-        path = new_run_dir(cfg)
+        path = run_dir_for(cfg, new_run_dir)  # DDP: every rank writes to the same folder
     save_config(path, cfg)
     write_json(path / "labels.json", splits.labels)
 
@@ -244,9 +253,10 @@ def train_transformer(
     if trainer.interrupted:
         return path
     best = best_checkpoint(trainer, path)
-    if not trainer.is_global_zero:
+    if not finish_distributed(trainer):
         return path
-    dev = trainer.validate(task, dev_loader, ckpt_path=str(best), verbose=False)[0]  # loads best weights
+    evaluator = make_eval_trainer(cfg)  # single device, rank 0 only
+    dev = evaluator.validate(task, dev_loader, ckpt_path=str(best), verbose=False)[0]  # loads best weights
     save_hf(task.model, tokenizer, path / "hf")
     n_train = len(enc["train"])
     epochs = max(1, trainer.current_epoch)
@@ -281,7 +291,7 @@ def train_transformer(
         "command": _command(),
     }
     if evaluate_test:
-        test = trainer.test(task, test_loader, ckpt_path=str(best), verbose=False)[0]
+        test = evaluator.test(task, test_loader, ckpt_path=str(best), verbose=False)[0]
         results.update(
             {"test_acc": test["test_acc"], "test_f1": test["test_f1"], "test_loss": test["test_loss"]}
         )
