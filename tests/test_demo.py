@@ -8,6 +8,7 @@ Screenshots go to ``tests/artifacts/`` (git-ignored).
 from __future__ import annotations
 
 import os
+import random
 import socket
 import sys
 import time
@@ -28,6 +29,7 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+LM_WORDS = "the cat sat on a mat and dog ran to red big house".split()
 XSS = '<img src=x onerror="window.__xss=1"> <script>window.__xss=2</script> a great film'
 
 
@@ -49,6 +51,18 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                                                    "model.hidden": 8, "model.attention_dim": 8,
                                                    "model.embedding_dim": 8, "train.epochs": 2})
     out["gru"] = train_any(load_config(None, gru))
+
+    corpus = root / "corpus"  # a tiny word-level language model
+    corpus.mkdir()
+    rng = random.Random(0)
+    for split, n in (("train", 60), ("valid", 10), ("test", 10)):
+        lines = [" ".join(rng.choice(LM_WORDS) for _ in range(rng.randint(3, 8))) for _ in range(n)]
+        (corpus / f"{split}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    lm = [f"data.path={corpus}", "data.train_file=train.txt", "data.dev_file=valid.txt",
+          "data.test_file=test.txt", "model.emb_dim=8", "model.hidden=8", "train.epochs=1", "train.batch_size=4",
+          "train.eval_batch_size=2", "data.bptt=8", "trainer.progress_bar=false", f"run.dir={root}/runs",
+          "run.name=lm", "trainer.accelerator=cpu"]
+    out["lm"] = train_any(load_config("configs/lm/wt2_small_tied.yaml", ["data.dataset=text", *lm]))
     return out
 
 
@@ -72,7 +86,7 @@ def server(runs: dict[str, Path]):
 
     settings = DemoSettings(max_chars=500)
     app, titles = build_app([runs["logreg"].parent], settings)  # the folder of runs: both are found
-    assert titles[0] == "Sentiment" and "Leaderboard" in titles
+    assert titles == ["Sentiment", "Language model", "Leaderboard"]
     port = free_port()
     launch(app, "127.0.0.1", port, settings, block=False, quiet=True)
     yield f"http://127.0.0.1:{port}/"
@@ -194,6 +208,27 @@ def test_sentiment_bad_inputs(sentiment):
 # --------------------------------------------------------------------------- tabs and app assembly
 
 
+def test_language_model_tab_generates_and_rejects_bad_input(runs):
+    from dl4nlp.demo.tabs import language_model as tab
+    from dl4nlp.lm import LanguageModel
+
+    lms = tab.load([runs["lm"]], DemoSettings())
+    html = tab.generate(lms, "lm", "the cat", 0.0, 1.0, 6, 2, 13, 100)
+    greedy = LanguageModel(runs["lm"]).generate("the cat", n=1, max_len=6, temperature=0.0)[0]
+    assert html.count('<li class="lm-sample">') == 2 and f"<b>the cat</b> {greedy}</li>" in html
+    assert tab.generate(lms, "lm", "", 1.0, 0.9, 5, 1, 7, 100) == tab.generate(lms, "lm", "", 1.0, 0.9, 5, 1, 7, 100)
+    html = tab.generate(lms, "lm", "<script>x</script> the", 0.0, 1.0, 3, 1, 1, 100)
+    assert "<script" not in html and "&lt;script&gt;x&lt;/script&gt; the" in html
+    with pytest.raises(InputError, match="limit is 100"):
+        tab.generate(lms, "lm", "cat " * 1000, 1.0, 1.0, 5, 1, 1, 100)
+    with pytest.raises(InputError, match="length must be"):
+        tab.generate(lms, "lm", "the", 1.0, 1.0, 10_000, 1, 1, 100)
+    with pytest.raises(InputError, match="top-p"):
+        tab.generate(lms, "lm", "the", 1.0, 0.0, 5, 1, 1, 100)
+    with pytest.raises(InputError, match="unknown model"):
+        tab.generate(lms, "nope", "the", 1.0, 1.0, 5, 1, 1, 100)
+
+
 def test_tab_modules_follow_the_protocol_and_runs_are_assigned(runs, tmp_path):
     from dl4nlp.demo.app import assign_runs, expand_runs, load_tabs
     from dl4nlp.demo.tabs import REQUIRED, tab_modules
@@ -206,10 +241,11 @@ def test_tab_modules_follow_the_protocol_and_runs_are_assigned(runs, tmp_path):
     assert [m.ORDER for m in mods] == sorted(m.ORDER for m in mods)
 
     found = expand_runs([runs["logreg"].parent, runs["logreg"]])
-    assert sorted(p.name for p in found) == ["gru", "lr"]  # no duplicates
+    assert sorted(p.name for p in found) == ["gru", "lm", "lr"]  # no duplicates
     assigned = assign_runs(found, mods)
-    assert len(assigned["dl4nlp.demo.tabs.sentiment"]) == 2
-    assert len(assigned["dl4nlp.demo.tabs.leaderboard"]) == 2
+    assert sorted(p.name for p in assigned["dl4nlp.demo.tabs.sentiment"]) == ["gru", "lr"]
+    assert [p.name for p in assigned["dl4nlp.demo.tabs.language_model"]] == ["lm"]
+    assert len(assigned["dl4nlp.demo.tabs.leaderboard"]) == 3
 
     odd = tmp_path / "odd"
     odd.mkdir()
@@ -323,6 +359,6 @@ def test_browser_leaderboard_tab(server, runs):
         for key, name in (("logreg", "lr"), ("gru", "gru")):
             dev = read_results(runs[key])["dev_acc"]
             assert name in table and f"{round(100 * dev, 2):g}" in table
-        assert page.locator(".leaderboard-curve img").count() == 2
+        assert page.locator(".leaderboard-curve img").count() == 3
         page.screenshot(path=str(ARTIFACTS / "demo-leaderboard.png"), full_page=True)
         browser.close()

@@ -10,7 +10,6 @@ Runs whose model has neither simply show no attention row.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,87 +30,30 @@ def matches(run_dir: Path, results: dict[str, Any]) -> bool:
 
 @dataclass
 class SentimentModels:
-    """The loaded classifiers (``dl4nlp.classify.Classifier``) and their recorded dev/test accuracy."""
+    """The loaded runs (:mod:`dl4nlp.demo.scorers`), in ladder order, and their recorded scores."""
 
-    classifiers: list[Any]
+    scorers: list[Any]
     scores: list[dict[str, Any]] = field(default_factory=list)
-    device: Any = "cpu"
-    # models that report attention through ``self.last_attention`` are stateful: one request at a time
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def load(runs: list[Path], settings: DemoSettings) -> SentimentModels | None:
     if not runs:
         return None
-    from dl4nlp.classify import Classifier
-    from dl4nlp.registry import LADDER
+    from dl4nlp.demo.scorers import ladder_position, load_scorer
     from dl4nlp.runs import read_results
 
     device = settings.torch_device()
-    clfs, scores = [], []
-    for run in sorted(runs, key=lambda r: _ladder_position(r, LADDER)):
-        clf = Classifier(run)
-        clf.model.to(device)
-        clfs.append(clf)
-        scores.append(read_results(run) or {})
-    return SentimentModels(clfs, scores, device)
-
-
-def _ladder_position(run: Path, ladder: list[str]) -> tuple[int, str]:
-    """Runs in ladder order (bottom rung first), then by name: the ladder at a glance."""
-    from dl4nlp.runs import load_config
-
-    name = load_config(run).model_name
-    return (ladder.index(name) if name in ladder else len(ladder), run.name)
-
-
-def _attention(model: Any, tokens: Any, mask: Any) -> Any | None:
-    fn = getattr(model, "attention_weights", None)
-    if callable(fn):
-        try:
-            return fn(tokens, mask)
-        except ValueError:  # e.g. a recurrent classifier that pools with 'last', not attention
-            return None
-    return getattr(model, "last_attention", None)
+    ordered = sorted(runs, key=ladder_position)
+    scorers = [load_scorer(r, device) for r in ordered]
+    return SentimentModels(scorers, [read_results(r) or {} for r in ordered])
 
 
 def predict_all(models: SentimentModels, text: str) -> list[dict[str, Any]]:
     """Every model's prediction for one (already checked) text: run, model, label, probabilities,
     the words the model saw and their attention weights (``None`` if the model has no attention)."""
-    import torch
+    from dataclasses import asdict
 
-    from dl4nlp.data.batching import pad_batch
-
-    out = []
-    with torch.inference_mode():
-        for clf in models.classifiers:
-            words = clf.tokens(text)
-            ml = clf.cfg.data.max_length
-            words = words[:ml] if ml else words
-            ids = clf.vocab.encode(words) or [clf.vocab.unk_id]
-            batch = pad_batch([ids])
-            tokens, mask = batch["tokens"].to(models.device), batch["mask"].to(models.device)
-            if hasattr(clf.model, "last_attention") and not hasattr(clf.model, "attention_weights"):
-                with models.lock:
-                    clf.model.last_attention = None
-                    logits = clf.model(tokens, mask)
-                    att = clf.model.last_attention
-            else:
-                logits = clf.model(tokens, mask)
-                att = _attention(clf.model, tokens, mask)
-            probs = torch.softmax(logits, dim=-1)[0].float().cpu()
-            weights = None
-            if att is not None and words:
-                weights = [float(w) for w in att[0, : len(words)].float().cpu()]
-            out.append({
-                "run": clf.name,
-                "model": clf.cfg.model_name,
-                "label": clf.labels[int(probs.argmax())],
-                "probabilities": {lab: float(probs[j]) for j, lab in enumerate(clf.labels)},
-                "words": words if words else ["<unk>"],
-                "attention": weights,
-            })
-    return out
+    return [asdict(s.score(text)) for s in models.scorers]
 
 
 def render(text: str, preds: list[dict[str, Any]], scores: list[dict[str, Any]]) -> tuple[str, str]:
@@ -145,7 +87,7 @@ def analyse(models: SentimentModels, text: str, max_chars: int) -> tuple[str, st
 def build(models: SentimentModels, settings: DemoSettings) -> None:
     import gradio as gr
 
-    n = len(models.classifiers)
+    n = len(models.scorers)
     gr.Markdown(f"Type a sentence; each of the {n} loaded sentiment model(s) labels it.")
     with gr.Row():
         box = gr.Textbox(label="Sentence", lines=2, placeholder=EXAMPLES[0], elem_id="sentiment-input",

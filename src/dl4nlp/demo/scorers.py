@@ -1,0 +1,119 @@
+"""One interface over the classifier run types the demo shows: ``scorer.score(text) -> Scored``.
+
+- sentence classifiers of :mod:`dl4nlp.classify` (BoW, MLP, recurrent rungs); attention over the words
+  when the model has ``attention_weights(tokens, mask) -> [B, T]`` (attention pooling) or sets
+  ``self.last_attention`` in ``forward``;
+- transformer runs of :mod:`dl4nlp.finetune` (fine-tuned or frozen features, sentences or NLI pairs);
+  attention = the last layer's [CLS] attention over the word pieces, mean over heads.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Scored:
+    run: str
+    model: str
+    label: str
+    probabilities: dict[str, float]
+    words: list[str]  # what the model saw (tokens or word pieces)
+    attention: list[float] | None  # one weight per word, or None
+    heads: list[list[float]] | None = None  # transformer: [heads][pieces]
+
+
+class ClassifierScorer:
+    """A :class:`dl4nlp.classify.Classifier` run, on ``device``."""
+
+    def __init__(self, run: Path, device: Any):
+        from dl4nlp.classify import Classifier
+
+        self.clf = Classifier(run)
+        self.clf.model.to(device)
+        self.device = device
+        self.name, self.model_name = self.clf.name, self.clf.cfg.model_name
+        # a model reporting attention through ``self.last_attention`` is stateful: one request at a time
+        self.lock = threading.Lock()
+
+    def _attention(self, tokens: Any, mask: Any) -> Any | None:
+        fn = getattr(self.clf.model, "attention_weights", None)
+        if callable(fn):
+            try:
+                return fn(tokens, mask)
+            except ValueError:  # e.g. a recurrent classifier that pools with 'last', not attention
+                return None
+        return None
+
+    def score(self, text: str) -> Scored:
+        import torch
+
+        from dl4nlp.data.batching import pad_batch
+
+        clf, model = self.clf, self.clf.model
+        words = clf.tokens(text)
+        ml = clf.cfg.data.max_length
+        words = words[:ml] if ml else words
+        ids = clf.vocab.encode(words) or [clf.vocab.unk_id]
+        batch = pad_batch([ids])
+        tokens, mask = batch["tokens"].to(self.device), batch["mask"].to(self.device)
+        with torch.inference_mode():
+            if hasattr(model, "last_attention") and not hasattr(model, "attention_weights"):
+                with self.lock:
+                    model.last_attention = None
+                    logits = model(tokens, mask)
+                    att = model.last_attention
+            else:
+                logits = model(tokens, mask)
+                att = self._attention(tokens, mask)
+            probs = torch.softmax(logits.float(), dim=-1)[0].cpu()
+        weights = None
+        if att is not None and words:
+            weights = [float(w) for w in att[0, : len(words)].float().cpu()]
+        return Scored(self.name, self.model_name, clf.labels[int(probs.argmax())],
+                      {lab: float(probs[j]) for j, lab in enumerate(clf.labels)},
+                      words if words else ["<unk>"], weights)
+
+
+class TransformerScorer:
+    """A :class:`dl4nlp.finetune.TransformerRun` (CPU)."""
+
+    def __init__(self, run: Path, device: Any = None):
+        from dl4nlp.finetune import TransformerRun
+
+        self.tr = TransformerRun(run)
+        self.name, self.model_name = self.tr.name, self.tr.cfg.model_name
+        self.pair = self.tr.pair
+
+    def score(self, text: str) -> Scored:
+        """``text``: a sentence, or ``premise ||| hypothesis`` for an NLI run."""
+        import torch
+
+        if self.tr.features:  # frozen features + logistic regression: no attention to show
+            with torch.inference_mode():
+                label, probs = self.tr.predict([text])[0]
+            words = self.tr.tokenizer.convert_ids_to_tokens(self.tr.encode([text])[0])
+            return Scored(self.name, self.model_name, label, probs, words, None)
+        with torch.inference_mode():
+            exp = self.tr.explain(text)
+        heads = exp.cls_attention
+        mean = [sum(col) / len(heads) for col in zip(*heads, strict=True)] if heads else None
+        return Scored(self.name, self.model_name, exp.label, exp.probabilities, exp.pieces, mean, heads)
+
+
+def load_scorer(run: Path, device: Any) -> ClassifierScorer | TransformerScorer:
+    from dl4nlp.finetune import is_transformer_run
+
+    return TransformerScorer(run, device) if is_transformer_run(run) else ClassifierScorer(run, device)
+
+
+def ladder_position(run: Path) -> tuple[int, str]:
+    """Sort key: ladder order (bottom rung first), then run name: the ladder at a glance."""
+    from dl4nlp.registry import LADDER
+    from dl4nlp.runs import load_config
+
+    name = load_config(run).model_name
+    return (LADDER.index(name) if name in LADDER else len(LADDER), run.name)
