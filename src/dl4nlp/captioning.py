@@ -163,7 +163,9 @@ def prepare_captions(cfg: ExperimentConfig, vocab: Vocab | None = None) -> Capti
         s: split_features(cfg, encoder, splits.split(s), s, progress=progress)
         for s in ("train", "dev", "test")
     }
-    pairs = [(i, encode_caption(t, vocab)) for i, caps in enumerate(train_tokens) for t in caps]
+    # identical sentences of one image are trained on once (RSICD repeats sentences to reach five)
+    pairs = [(i, encode_caption(list(t), vocab)) for i, caps in enumerate(train_tokens)
+             for t in dict.fromkeys(tuple(c) for c in caps)]
 
     def images(split: str) -> ImageDataset:
         ims = splits.split(split)

@@ -1,0 +1,59 @@
+"""Extract (or reuse) the EfficientNet-Lite0 feature grids of RSICD train/val/test and NWPU-Captions test
+into the feature cache, timing each split. Run from the repo root:
+
+    flock /tmp/dl4nlp-bench.lock python benchmarks/captioning_features.py --out runs/bench-captioning/features.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+from dl4nlp.config import DataConfig
+from dl4nlp.data.captions import read_caption_splits
+from dl4nlp.data.image_features import cached_features
+from dl4nlp.io import write_json
+from dl4nlp.models.image_encoder import build_encoder
+from dl4nlp.training import machine_info
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rsicd", default="../shared/data/rsicd")
+    ap.add_argument("--nwpu", default="../shared/data/nwpu_captions")
+    ap.add_argument("--cache-dir", default="cache")
+    ap.add_argument("--out", default="runs/bench-captioning/features.json")
+    args = ap.parse_args()
+    enc = build_encoder("efficientnet-lite0")
+    rows = []
+    for dataset, path, splits in (
+        ("rsicd", args.rsicd, ("train", "dev", "test")),
+        ("nwpu_captions", args.nwpu, ("test",)),
+    ):
+        data = read_caption_splits(DataConfig(dataset=dataset, path=path))
+        for split in splits:
+            images = [im.image for im in data.split(split)]
+            start = time.perf_counter()
+            fs = cached_features(images, enc, args.cache_dir, f"{dataset}-{split}")
+            wall = time.perf_counter() - start
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "split": split,
+                    "images": len(images),
+                    "reused": fs.reused,
+                    "seconds": round(wall, 1),
+                    "images_per_s": round(len(images) / max(wall, 1e-9), 1),
+                    "grid": list(fs.features.shape[1:]),
+                    "file": str(fs.path),
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
+    write_json(args.out, {"rows": rows, "threads": torch.get_num_threads(), "machine": machine_info()})
+
+
+if __name__ == "__main__":
+    main()
