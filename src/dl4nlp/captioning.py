@@ -150,6 +150,8 @@ def prepare_captions(cfg: ExperimentConfig, vocab: Vocab | None = None) -> Capti
         g = torch.Generator().manual_seed(cfg.run.seed)
         order = torch.randperm(len(splits.train), generator=g).tolist()[: cfg.data.max_train_examples]
         splits.train = [splits.train[i] for i in sorted(order)]
+    for split, n in splits.missing_images.items():
+        print(f"note: {cfg.data.path}: {n} captioned {split} images have no image file; skipped", file=sys.stderr)
     tok = Tokenizer(lowercase=cfg.data.lowercase)
     ml = cfg.data.max_length
     train_tokens = [[caption_tokens(c, tok, ml) for c in im.captions] for im in splits.train]
