@@ -66,6 +66,20 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
+VECTORS = {  # built so that king - man + woman = queen exactly, and good/bad span the orientation axis
+    "man": [1, 0, 0, 0], "woman": [0, 1, 0, 0], "king": [1, 0, 1, 0], "queen": [0, 1, 1, 0],
+    "good": [0, 0, 0, 1], "bad": [0, 0, 0, -1], "superb": [0, 0, 0.1, 0.9], "film": [0.2, 0.2, 0.1, 0.5],
+    "movie": [0.25, 0.2, 0.1, 0.5], "dreadful": [0.1, 0, 0, -0.8],
+}
+
+
+@pytest.fixture(scope="module")
+def vectors_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("vectors") / "tiny.txt"
+    path.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in VECTORS.items()), encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="module")
 def sentiment(runs: dict[str, Path]):
     from dl4nlp.demo.tabs import sentiment
@@ -80,13 +94,13 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(runs: dict[str, Path]):
+def server(runs: dict[str, Path], vectors_file: Path):
     """The demo served in this process on a free loopback port; yields its URL."""
     from dl4nlp.demo import build_app, launch
 
-    settings = DemoSettings(max_chars=500)
+    settings = DemoSettings(max_chars=500, vectors=[str(vectors_file)])
     app, titles = build_app([runs["logreg"].parent], settings)  # the folder of runs: both are found
-    assert titles == ["Sentiment", "Language model", "Leaderboard"]
+    assert titles == ["Sentiment", "Embeddings", "Language model", "Leaderboard"]
     port = free_port()
     launch(app, "127.0.0.1", port, settings, block=False, quiet=True)
     yield f"http://127.0.0.1:{port}/"
@@ -229,6 +243,38 @@ def test_language_model_tab_generates_and_rejects_bad_input(runs):
         tab.generate(lms, "nope", "the", 1.0, 1.0, 5, 1, 1, 100)
 
 
+def test_embeddings_tab_queries(vectors_file):
+    from dl4nlp.demo.tabs import embeddings as tab
+    from dl4nlp.embeddings import load_vectors
+
+    v = tab.load([], DemoSettings(vectors=[str(vectors_file)]))
+    name = "tiny.txt"
+    assert list(v.sets) == [name]
+    vecs = load_vectors(vectors_file)
+    html = tab.neighbours(v, name, "Film", 3)  # lowercase fallback
+    words = [w for w, _ in vecs.neighbors("film", 3)]
+    assert words[0] == "movie"
+    positions = [html.index(f'<span class="emb-word">{w}</span>') for w in words]
+    assert positions == sorted(positions)
+    assert '<b class="emb-answer">queen</b>' in tab.analogy(v, name, "man", "king", "woman", 3, "add")
+    assert '<b class="emb-answer">queen</b>' in tab.analogy(v, name, "man", "king", "woman", 3, "mul")
+    html = tab.orientation(v, name, "superb, dreadful <i>zzz</i>", 100)
+    assert f"{vecs.orientation('superb'):+.3f}" in html and html.count("+") >= 1
+    assert f"{vecs.orientation('dreadful'):+.3f}".startswith("-")
+    assert "&lt;i&gt;zzz&lt;/i&gt;" in html and "<i>" not in html and "not in the vocabulary" in html
+    fig = tab.neighbourhood_map(v, name, "film", 4)
+    assert [t.get_text() for t in fig.axes[0].texts][0] == "film" and len(fig.axes[0].texts) == 5
+    for bad, msg in (("", "empty"), ("two words", "single word"), ("<b>zzz</b>", "not in the vocabulary")):
+        with pytest.raises(InputError, match=msg):
+            tab.neighbours(v, name, bad, 3)
+    with pytest.raises(InputError, match="1..50"):
+        tab.neighbours(v, name, "film", 500)
+    with pytest.raises(InputError, match="unknown vectors"):
+        tab.neighbours(v, "glove", "film", 3)
+    with pytest.raises(InputError, match="limit is 100"):
+        tab.orientation(v, name, "good " * 100, 100)
+
+
 def test_tab_modules_follow_the_protocol_and_runs_are_assigned(runs, tmp_path):
     from dl4nlp.demo.app import assign_runs, expand_runs, load_tabs
     from dl4nlp.demo.tabs import REQUIRED, tab_modules
@@ -256,7 +302,7 @@ def test_tab_modules_follow_the_protocol_and_runs_are_assigned(runs, tmp_path):
         assign_runs([odd], mods)
     assert any("no demo tab for task 'juggling'" in str(w.message) for w in caught)
     with pytest.raises(RunError, match="nothing to demo"):
-        load_tabs([odd])
+        load_tabs([odd], DemoSettings(vectors=[]))
     with pytest.raises(RunError, match="run folder not found"):
         expand_runs([tmp_path / "missing"])
     empty = tmp_path / "empty"
@@ -344,7 +390,7 @@ def test_browser_sentiment_tab(server, runs):
         browser.close()
 
 
-def test_browser_leaderboard_tab(server, runs):
+def test_browser_leaderboard_and_embeddings_tabs(server, runs, vectors_file):
     from dl4nlp.runs import read_results
 
     pw = _browser()
@@ -361,4 +407,14 @@ def test_browser_leaderboard_tab(server, runs):
             assert name in table and f"{round(100 * dev, 2):g}" in table
         assert page.locator(".leaderboard-curve img").count() == 3
         page.screenshot(path=str(ARTIFACTS / "demo-leaderboard.png"), full_page=True)
+
+        page.get_by_role("tab", name="Embeddings").click()
+        page.locator("#emb-word textarea, #emb-word input").first.fill("king")
+        page.click("#emb-neighbours-submit")
+        page.wait_for_selector("#emb-neighbours-output .emb-word", timeout=30_000)
+        from dl4nlp.embeddings import load_vectors
+
+        expected = [w for w, _ in load_vectors(vectors_file).neighbors("king", 10)]
+        assert page.locator("#emb-neighbours-output .emb-word").all_inner_texts() == expected
+        page.screenshot(path=str(ARTIFACTS / "demo-embeddings.png"), full_page=True)
         browser.close()

@@ -9,16 +9,22 @@ import typer
 
 
 def serve(
-    runs: Annotated[list[Path], typer.Argument(help="run folders or folders of runs (runs/ladder-sst2)")],
+    runs: Annotated[list[Path] | None, typer.Argument(help="run folders or folders of runs (runs/ladder-sst2)")]
+    = None,
     host: Annotated[str, typer.Option(help="address to bind; 0.0.0.0 exposes the demo to your network")]
     = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 7860,
     max_chars: Annotated[int, typer.Option(help="longest text accepted per box")] = 2000,
     max_image_pixels: Annotated[int, typer.Option(help="largest image accepted (width x height)")]
     = 4096 * 4096,
-    concurrency: Annotated[int, typer.Option(help="requests computed at once per endpoint")] = 2,
+    concurrency: Annotated[int, typer.Option(help="requests computed at once per endpoint")] = 8,
     queue_size: Annotated[int, typer.Option(help="waiting requests beyond which new ones are refused")] = 64,
     device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda if available)")] = None,
+    vectors: Annotated[list[str] | None, typer.Option(
+        help="word vectors for the embeddings tab: glove-6b-50d, a GloVe/word2vec file or an embeddings run "
+             "folder (repeat for more; 'none' for no tab)")] = None,
+    vectors_limit: Annotated[int, typer.Option(help="keep the most frequent N words of each vectors source")]
+    = 100_000,
 ) -> None:
     """Serve a Gradio web demo of the given runs (sentiment, leaderboard, ... one tab per run type)."""
     from dl4nlp.demo import DemoSettings
@@ -27,7 +33,10 @@ def serve(
 
     try:
         settings = DemoSettings(max_chars=max_chars, max_image_pixels=max_image_pixels,
-                                concurrency=concurrency, queue_size=queue_size, device=device)
+                                concurrency=concurrency, queue_size=queue_size, device=device,
+                                vectors_limit=vectors_limit)
+        if vectors:
+            settings.vectors = [] if [v.lower() for v in vectors] == ["none"] else list(vectors)
     except ValueError as exc:
         raise ConfigError(f"serve: {exc}") from None
-    serve_demo(list(runs), host=host, port=port, settings=settings)
+    serve_demo(list(runs or []), host=host, port=port, settings=settings)

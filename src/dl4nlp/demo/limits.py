@@ -7,7 +7,7 @@ shows it in its own output area (see :func:`dl4nlp.demo.render.error_box`) and t
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +25,25 @@ class DemoSettings:
     ``max_chars``: longest text accepted per box; ``max_image_pixels``: largest image (width x height);
     ``max_upload_bytes``: largest upload Gradio accepts; ``concurrency``: requests computed at the same
     time per endpoint (the rest wait in the queue); ``queue_size``: waiting requests beyond which new
-    ones are refused; ``device``: ``cpu``/``cuda`` (default: cuda if available).
+    ones are refused; ``device``: ``cpu``/``cuda`` (default: cuda if available); ``vectors``: word-vector
+    sources for the embeddings tab (names, files or run folders; empty: no tab), ``vectors_limit``: keep
+    the most frequent words only.
     """
+
+    DEFAULT_VECTORS = "glove-6b-50d"
 
     max_chars: int = 2000
     max_image_pixels: int = 4096 * 4096
     max_upload_bytes: int = 10 * 1024 * 1024
-    concurrency: int = 2
+    concurrency: int = 8
     queue_size: int = 64
     device: str | None = None
+    vectors: list[str] = field(default_factory=lambda: [DemoSettings.DEFAULT_VECTORS])
+    vectors_limit: int = 100_000
 
     def __post_init__(self) -> None:
-        for name in ("max_chars", "max_image_pixels", "max_upload_bytes", "concurrency", "queue_size"):
+        for name in ("max_chars", "max_image_pixels", "max_upload_bytes", "concurrency", "queue_size",
+                     "vectors_limit"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
 
