@@ -117,13 +117,15 @@ def test_rsicd_layout_from_zips(tmp_path: Path) -> None:
 
 def test_flickr8k_official_layout_skips_missing_images(tmp_path: Path) -> None:
     root = tmp_path / "flickr8k"
-    (root / "Flicker8k_Dataset").mkdir(parents=True)
+    (root / "Flicker8k_Dataset").mkdir(parents=True)  # Flickr8k_Dataset.zip and Flickr8k_text.zip unzipped
+    text = root / "Flickr8k_text"
+    text.mkdir()
     names = ["1_a.jpg", "2_b.jpg", "3_c.jpg", "4_d.jpg"]
     tokens = [f"{n}#{k}\tA dog runs number {k} ." for n in names for k in range(5)]
-    (root / "Flickr8k.token.txt").write_text("\n".join(tokens) + "\n", encoding="utf-8")
-    (root / "Flickr_8k.trainImages.txt").write_bytes(b"1_a.jpg\r\n2_b.jpg")  # CRLF, no final newline
-    (root / "Flickr_8k.devImages.txt").write_text("3_c.jpg\n", encoding="utf-8")
-    (root / "Flickr_8k.testImages.txt").write_text("4_d.jpg\n", encoding="utf-8")
+    (text / "Flickr8k.token.txt").write_text("\n".join(tokens) + "\n", encoding="utf-8")
+    (text / "Flickr_8k.trainImages.txt").write_bytes(b"1_a.jpg\r\n2_b.jpg")  # CRLF, no final newline
+    (text / "Flickr_8k.devImages.txt").write_text("3_c.jpg\n", encoding="utf-8")
+    (text / "Flickr_8k.testImages.txt").write_text("4_d.jpg\n", encoding="utf-8")
     for n in names[:3] + names[3:]:
         if n != "2_b.jpg":
             _image("blue").save(root / "Flicker8k_Dataset" / n, format="JPEG")
@@ -291,6 +293,19 @@ def test_no_attention_baseline_trains_and_loss_decreases(caption_dir: Path, tmp_
     assert res["attention"] is False and not (run / "attention_example.png").exists()
     loss = read_epoch_metrics(run / "metrics.csv")["train_loss"]
     assert loss[max(loss)] < 0.7 * loss[0]
+
+
+def test_resume_continues_from_last_checkpoint(caption_dir: Path, tmp_path: Path) -> None:
+    from dl4nlp.captioning import train_captioner
+    from dl4nlp.config import apply_overrides
+
+    cfg = _cfg(caption_dir, tmp_path, epochs=1)
+    run = train_captioner(cfg)
+    (run / "results.json").unlink()  # as if the run had been stopped after its first epoch
+    more = from_dict(apply_overrides(cfg.to_dict(), ["train.epochs=2"]))
+    assert train_captioner(more, resume=run) == run
+    res = json.loads((run / "results.json").read_text())
+    assert res["epochs_run"] == 2 and all(res["features_reused"].values())
 
 
 def test_train_cli_and_bad_config(caption_dir: Path, tmp_path: Path) -> None:

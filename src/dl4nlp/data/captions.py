@@ -271,7 +271,8 @@ def _check_nonempty(
 def read_flickr8k(data: Any, seed: int = 0) -> CaptionSplits:
     """Flickr8k: official caption file + split lists; images in the official folder or the shared zips."""
     root = Path(data.path)
-    token_file = root / "Flickr8k.token.txt"
+    text = root / "Flickr8k_text" if not (root / "Flickr8k.token.txt").is_file() else root  # unzipped layout
+    token_file = text / "Flickr8k.token.txt"
     captions = read_caption_lines(token_file)
     missing: dict[str, int] = {}
     parts = {}
@@ -280,7 +281,7 @@ def read_flickr8k(data: Any, seed: int = 0) -> CaptionSplits:
         ("dev", "dev", "dev"),
         ("test", "test", "test"),
     ):
-        list_file = root / f"Flickr_8k.{list_name}Images.txt"
+        list_file = text / f"Flickr_8k.{list_name}Images.txt"
         folders = _folders(
             root,
             f"images_{zip_split}.zip",
