@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,37 @@ class ExperimentConfig:
 _SECTIONS = {"data": DataConfig, "train": TrainConfig, "trainer": TrainerConfig, "run": RunConfig}
 
 
+def _coerce(value: Any, hint: Any, where: str, key: str) -> Any:
+    """Check a value against a simple annotation (int, float, bool, str, Optional of those);
+    numbers written as text (YAML reads ``1e-5`` as a string) become numbers."""
+    args = typing.get_args(hint)
+    if value is None:
+        if hint is Any or type(None) in args:
+            return None
+        raise ConfigError(f"{where}: '{key}' must not be empty")
+    simple = [a for a in (args or (hint,)) if a in (int, float, bool, str)]
+    if not simple or hint is Any or any(a in (list, dict) or typing.get_origin(a) in (list, dict) for a in args):
+        return value
+    if isinstance(value, bool):
+        if bool in simple:
+            return value
+    elif float in simple and isinstance(value, int | float):
+        return float(value) if int not in simple or isinstance(value, float) else value
+    elif int in simple and isinstance(value, int):
+        return value
+    elif str in simple and isinstance(value, str):
+        return value
+    if isinstance(value, str) and (float in simple or int in simple):
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+        else:
+            return int(number) if int in simple and float not in simple and number.is_integer() else number
+    names = " or ".join(t.__name__ for t in simple)
+    raise ConfigError(f"{where}: '{key}' must be {names}, got {value!r}")
+
+
 def _build_section(cls: type, values: dict[str, Any], where: str) -> Any:
     if not isinstance(values, dict):
         raise ConfigError(f"{where}: section must be a mapping, got {type(values).__name__}")
@@ -133,7 +165,8 @@ def _build_section(cls: type, values: dict[str, Any], where: str) -> Any:
         if key not in known:
             hint = ", ".join(sorted(known))
             raise ConfigError(f"{where}: unknown key '{key}' (known keys: {hint})")
-    return cls(**values)
+    hints = typing.get_type_hints(cls)
+    return cls(**{k: _coerce(v, hints.get(k, Any), where, k) for k, v in values.items()})
 
 
 def from_dict(raw: dict[str, Any], source: str = "<config>") -> ExperimentConfig:

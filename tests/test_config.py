@@ -1,0 +1,40 @@
+import pytest
+
+from dl4nlp.config import apply_overrides, dump_yaml, from_dict, load_config
+from dl4nlp.errors import ConfigError
+
+
+def test_overrides_and_yaml_roundtrip(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("model:\n  name: mlp\n  hidden: [8, 8]\ntrain:\n  lr: 0.1\n", encoding="utf-8")
+    cfg = load_config(f, ["train.lr=1e-3", "model.dropout=0.2", "trainer.devices=2", "data.labels=[a, b]"])
+    assert cfg.train.lr == 0.001 and cfg.model["dropout"] == 0.2 and cfg.trainer.devices == 2
+    assert cfg.model["hidden"] == [8, 8] and cfg.data.labels == ["a", "b"]
+    again = from_dict(__import__("yaml").safe_load(dump_yaml(cfg)))
+    assert again == cfg
+
+
+def test_numbers_written_as_text_are_numbers():
+    # YAML 1.1 reads 1e-5 (no dot) as a string; the config still gets a float
+    cfg = from_dict({"train": {"l2": "1e-5", "epochs": "3"}})
+    assert cfg.train.l2 == 1e-5 and isinstance(cfg.train.l2, float)
+    assert cfg.train.epochs == 3 and isinstance(cfg.train.epochs, int)
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"train": {"lrr": 1}}, "train: unknown key 'lrr'"),
+    ({"trian": {}}, "unknown section 'trian'"),
+    ({"train": {"epochs": "many"}}, "'epochs' must be int"),
+    ({"data": {"phrases": 3}}, "'phrases' must be bool"),
+    ({"model": {"hidden": 3}}, "needs a 'name'"),
+])
+def test_bad_config_is_named(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        from_dict(raw, "my.yaml")
+
+
+def test_override_syntax_errors():
+    with pytest.raises(ConfigError, match="expected key=value"):
+        apply_overrides({}, ["train.lr"])
+    with pytest.raises(ConfigError, match="needs a section"):
+        apply_overrides({}, ["lr=0.1"])
