@@ -38,8 +38,21 @@ XSS = '<img src=x onerror="window.__xss=1"> <script>window.__xss=2</script> a gr
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A logistic regression and a GRU with attention pooling, trained on the tiny SST fixture."""
-    from dl4nlp.config import load_config
+    """Tiny runs of each demo-able kind: a logistic regression and a GRU with attention pooling (tiny SST
+    fixture), a word-level LSTM language model, a show-attend-tell captioner (two synthetic images)."""
+    import torch
+
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models on a shared 2-core machine: no oversubscription
+    try:
+        return _train_runs(tmp_path_factory)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from dl4nlp.config import from_dict, load_config
     from dl4nlp.experiments import train_any
 
     root = tmp_path_factory.mktemp("demo")
@@ -63,7 +76,39 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
           "train.eval_batch_size=2", "data.bptt=8", "trainer.progress_bar=false", f"run.dir={root}/runs",
           "run.name=lm", "trainer.accelerator=cpu"]
     out["lm"] = train_any(load_config("configs/lm/wt2_small_tied.yaml", ["data.dataset=text", *lm]))
+
+    images = root / "images"  # a tiny show-attend-tell captioner on two synthetic images
+    images.mkdir()
+    write_images(images)
+    lines = "\n".join(f"{name}\t{cap}" for name, cap in CAPTIONS.items())
+    (images / "train.tsv").write_text("image\tcaption\n" + "\n".join([lines] * 8) + "\n", encoding="utf-8")
+    for split in ("dev", "test"):
+        (images / f"{split}.tsv").write_text(lines + "\n", encoding="utf-8")
+    out["captioner"] = train_any(from_dict({
+        "data": {"dataset": "captions", "path": str(images), "train_file": "train.tsv", "dev_file": "dev.tsv",
+                 "test_file": "test.tsv", "cache_dir": str(root / "cache")},
+        "model": {"name": "show_attend_tell", "encoder": "tiny-cnn", "embed_dim": 16, "hidden": 16,
+                  "attn_dim": 8, "feature_proj": 8, "dropout": 0.0, "beam_size": 2, "max_len": 8},
+        "train": {"lr": 0.02, "batch_size": 8, "epochs": 2, "patience": 0},
+        "trainer": {"progress_bar": False, "accelerator": "cpu"},
+        "run": {"dir": str(root / "runs"), "name": "captioner", "seed": 0},
+    }))
     return out
+
+
+CAPTIONS = {"red.png": "a red square on the left .", "blue.png": "two blue stripes across the middle ."}
+
+
+def write_images(folder: Path) -> None:
+    from PIL import Image
+
+    red = Image.new("RGB", (32, 32))
+    red.paste((255, 0, 0), (2, 4, 14, 20))
+    red.save(folder / "red.png")
+    blue = Image.new("RGB", (32, 32))
+    blue.paste((0, 0, 255), (0, 10, 32, 14))
+    blue.paste((0, 0, 255), (0, 20, 32, 24))
+    blue.save(folder / "blue.png")
 
 
 VECTORS = {  # built so that king - man + woman = queen exactly, and good/bad span the orientation axis
@@ -100,7 +145,7 @@ def server(runs: dict[str, Path], vectors_file: Path):
 
     settings = DemoSettings(max_chars=500, vectors=[str(vectors_file)])
     app, titles = build_app([runs["logreg"].parent], settings)  # the folder of runs: both are found
-    assert titles == ["Sentiment", "Embeddings", "Language model", "Leaderboard"]
+    assert titles == ["Sentiment", "Embeddings", "Language model", "Captioning", "Leaderboard"]
     port = free_port()
     launch(app, "127.0.0.1", port, settings, block=False, quiet=True)
     yield f"http://127.0.0.1:{port}/"
@@ -275,6 +320,28 @@ def test_embeddings_tab_queries(vectors_file):
         tab.orientation(v, name, "good " * 100, 100)
 
 
+def test_captioning_tab_captions_and_rejects_bad_uploads(runs, tmp_path):
+    from dl4nlp.captioning import CaptionModel
+    from dl4nlp.demo.tabs import captioning as tab
+
+    caps = tab.load([runs["captioner"]], DemoSettings())
+    write_images(tmp_path)
+    html, grid = tab.caption(caps, "captioner", str(tmp_path / "red.png"), 2, 10**6)
+    words = CaptionModel(runs["captioner"]).caption(tmp_path / "red.png", beam_size=2).words
+    assert f'<b>{" ".join(words)}</b>' in html
+    assert grid is not None and Path(grid).stat().st_size > 1000  # the attention-grid PNG
+    fake = tmp_path / "holiday.jpg"
+    fake.write_bytes(b"<html><script>alert(1)</script></html>")
+    for upload, msg in ((str(fake), "holiday.jpg: not a readable image"), (None, "no image"),
+                        (str(tmp_path / "red.png"), "the limit is 1,000")):
+        with pytest.raises(InputError, match=msg):
+            tab.caption(caps, "captioner", upload, 2, 1000)
+    out, grid = guarded(lambda f: tab.caption(caps, "captioner", f, 2, 10**6), 2, "captioning")(str(fake))
+    assert "dl4nlp-error" in out and grid is None
+    with pytest.raises(InputError, match="beam size"):
+        tab.caption(caps, "captioner", str(tmp_path / "red.png"), 50, 10**6)
+
+
 def test_tab_modules_follow_the_protocol_and_runs_are_assigned(runs, tmp_path):
     from dl4nlp.demo.app import assign_runs, expand_runs, load_tabs
     from dl4nlp.demo.tabs import REQUIRED, tab_modules
@@ -287,11 +354,12 @@ def test_tab_modules_follow_the_protocol_and_runs_are_assigned(runs, tmp_path):
     assert [m.ORDER for m in mods] == sorted(m.ORDER for m in mods)
 
     found = expand_runs([runs["logreg"].parent, runs["logreg"]])
-    assert sorted(p.name for p in found) == ["gru", "lm", "lr"]  # no duplicates
+    assert sorted(p.name for p in found) == ["captioner", "gru", "lm", "lr"]  # no duplicates
     assigned = assign_runs(found, mods)
     assert sorted(p.name for p in assigned["dl4nlp.demo.tabs.sentiment"]) == ["gru", "lr"]
     assert [p.name for p in assigned["dl4nlp.demo.tabs.language_model"]] == ["lm"]
-    assert len(assigned["dl4nlp.demo.tabs.leaderboard"]) == 3
+    assert [p.name for p in assigned["dl4nlp.demo.tabs.captioning"]] == ["captioner"]
+    assert len(assigned["dl4nlp.demo.tabs.leaderboard"]) == 4
 
     odd = tmp_path / "odd"
     odd.mkdir()
@@ -405,7 +473,7 @@ def test_browser_leaderboard_and_embeddings_tabs(server, runs, vectors_file):
         for key, name in (("logreg", "lr"), ("gru", "gru")):
             dev = read_results(runs[key])["dev_acc"]
             assert name in table and f"{round(100 * dev, 2):g}" in table
-        assert page.locator(".leaderboard-curve img").count() == 3
+        assert page.locator(".leaderboard-curve img").count() == 4
         page.screenshot(path=str(ARTIFACTS / "demo-leaderboard.png"), full_page=True)
 
         page.get_by_role("tab", name="Embeddings").click()
