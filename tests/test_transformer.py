@@ -450,3 +450,17 @@ def test_frozen_features_rung(tmp_path: Path, bert_dir: Path):
     preds = clf.probabilities(list(dev["text"])).argmax(-1)
     acc = float((preds == torch.tensor(list(dev["label"]))).float().mean())
     assert acc == pytest.approx(res["dev_acc"], abs=1e-6)  # the saved head reproduces the reported score
+
+
+def test_ladder_top_rungs_registered_and_skippable(tmp_path: Path, bert_dir: Path):
+    from dl4nlp.ladder import run_ladder
+    from dl4nlp.registry import LADDER
+
+    assert LADDER[-2:] == ["transformer-features", "transformer"]
+    sst = write_sst(tmp_path / "sst")
+    root = Path(__file__).resolve().parents[1]
+    md = run_ladder("sst2", root / "configs" / "ladder", tmp_path / "ladder", ["transformer-features", "transformer"],
+                    ["transformer"], [f"data.path={sst}", f"model.checkpoint={bert_dir}", "model.c_grid=[1.0]"])
+    text = md.read_text()
+    assert "transformer-features-sst2" in text and "| transformer-sst2" not in text
+    assert not (tmp_path / "ladder" / "transformer-sst2").exists()  # skipped rung: nothing trained
