@@ -57,13 +57,13 @@ def read_tokens(path: str | Path, level: str = "word", lowercase: bool = False) 
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     out: list[str] = []
-    with open(path, encoding="utf-8", newline="") as fh:
-        line_no = 0
-        try:
-            for line_no, line in enumerate(fh, 1):  # noqa: B007 - line_no is used in the error below
-                out.extend(line_tokens(line, level, lowercase))
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{path}:{line_no + 1}: not UTF-8 text ({exc.reason})") from None
+    with open(path, "rb") as fh:
+        for line_no, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}:{line_no}: not UTF-8 text ({exc.reason})") from None
+            out.extend(line_tokens(line, level, lowercase))
     if not out or all(t == EOS for t in out):
         raise DataError(f"{path}: no text found (the file is empty or blank)")
     return out
