@@ -136,7 +136,9 @@ def open_image(ref: str) -> Any:
         img = Image.open(io.BytesIO(data))
         img.load()
         return img.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except UnidentifiedImageError:
+        raise DataError(f"{ref}: not a readable image (unknown or damaged image format)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"{ref}: not a readable image ({exc})") from None
 
 
