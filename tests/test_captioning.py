@@ -280,6 +280,9 @@ def test_overfit_two_captions_then_caption_cli(caption_dir: Path, tmp_path: Path
     result = runner.invoke(app, ["caption-eval", str(run), "--beam", "1"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["bleu4_beam1"] == pytest.approx(100.0)
+    result = runner.invoke(app, ["evaluate", str(run), "--split", "dev"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["bleu4_beam3"] == pytest.approx(100.0)
     bad = tmp_path / "bad.jpg"
     bad.write_text("not an image")
     result = runner.invoke(app, ["caption", str(run), str(bad)])

@@ -110,9 +110,7 @@ class CaptionData:
 
 def check_model(cfg: ExperimentConfig) -> CaptionerOptions:
     if cfg.model_name not in MODEL_NAMES:
-        raise ConfigError(
-            f"model: '{cfg.model_name}' is not a captioning model (use {', '.join(MODEL_NAMES)})"
-        )
+        raise ConfigError(f"model: '{cfg.model_name}' is not a captioning model (use {', '.join(MODEL_NAMES)})")
     try:
         return make_options(cfg.model_name, cfg.model_params, f"model ({cfg.model_name})")
     except (ValueError, TypeError) as exc:
@@ -156,18 +154,16 @@ def prepare_captions(cfg: ExperimentConfig, vocab: Vocab | None = None) -> Capti
     ml = cfg.data.max_length
     train_tokens = [[caption_tokens(c, tok, ml) for c in im.captions] for im in splits.train]
     if vocab is None:
-        vocab = build_caption_vocab(
-            [t for caps in train_tokens for t in caps], cfg.data.min_count, cfg.data.max_vocab
-        )
+        vocab = build_caption_vocab([t for caps in train_tokens for t in caps], cfg.data.min_count, cfg.data.max_vocab)
     encoder = encoder_for(opts)
     progress = cfg.trainer.progress_bar
-    feats = {
-        s: split_features(cfg, encoder, splits.split(s), s, progress=progress)
-        for s in ("train", "dev", "test")
-    }
+    feats = {s: split_features(cfg, encoder, splits.split(s), s, progress=progress) for s in ("train", "dev", "test")}
     # identical sentences of one image are trained on once (RSICD repeats sentences to reach five)
-    pairs = [(i, encode_caption(list(t), vocab)) for i, caps in enumerate(train_tokens)
-             for t in dict.fromkeys(tuple(c) for c in caps)]
+    pairs = [
+        (i, encode_caption(list(t), vocab))
+        for i, caps in enumerate(train_tokens)
+        for t in dict.fromkeys(tuple(c) for c in caps)
+    ]
 
     def images(split: str) -> ImageDataset:
         ims = splits.split(split)
@@ -190,9 +186,7 @@ def make_loader(
     ds: PairDataset | ImageDataset, batch_size: int, shuffle: bool, seed: int
 ) -> torch.utils.data.DataLoader:
     gen = torch.Generator().manual_seed(seed)
-    return torch.utils.data.DataLoader(
-        ds, batch_size=batch_size, shuffle=shuffle, collate_fn=ds.collate, generator=gen
-    )
+    return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=shuffle, collate_fn=ds.collate, generator=gen)
 
 
 def special_ids(vocab: Vocab) -> dict[str, int]:
@@ -304,9 +298,7 @@ def train_captioner(
     data.vocab.save(path / "vocab.json")
 
     monitor, mode = (t.monitor, t.mode) if t.monitor != "dev_acc" else ("dev_bleu4", "max")
-    trainer = make_trainer(
-        cfg, path, monitor=monitor, mode=mode, callbacks=callbacks, resuming=resume is not None
-    )
+    trainer = make_trainer(cfg, path, monitor=monitor, mode=mode, callbacks=callbacks, resuming=resume is not None)
     wall = fit(trainer, task, train_loader, dev_loader, resume_ckpt)
     if trainer.interrupted or not trainer.is_global_zero:
         return path
@@ -414,9 +406,7 @@ class CaptionModel:
         self.model.eval()
 
     @torch.no_grad()
-    def caption(
-        self, image: str | Path, beam_size: int | None = None, max_len: int | None = None
-    ) -> CaptionResult:
+    def caption(self, image: str | Path, beam_size: int | None = None, max_len: int | None = None) -> CaptionResult:
         """Caption one image file (or ``zip::member``); a bad image raises DataError naming the file."""
         from dl4nlp.generation import beam_search
 
@@ -443,6 +433,17 @@ class CaptionModel:
         _, alphas = self.model(feats, torch.tensor([[sp["start"], *ids]]))
         score = self.model.sequence_log_prob(feats, ids, sp["start"], sp["end"])
         return CaptionResult(words, None if alphas is None else alphas[0], grid, score, pre.resized(img))
+
+
+def is_captioning_run(run_dir: str | Path) -> bool:
+    """True for a run folder whose config names a captioning model."""
+    from dl4nlp.config import read_yaml
+
+    cfg_path = Path(run_dir) / "config.yaml"
+    if not cfg_path.is_file():
+        return False
+    model = read_yaml(cfg_path).get("model") or {}
+    return isinstance(model, dict) and model.get("name") in MODEL_NAMES
 
 
 def evaluate_captions(

@@ -68,6 +68,10 @@ def evaluate(
     split: Annotated[str, typer.Option(help="train, dev or test")] = "test",
 ) -> None:
     """Score a trained run's best model on a split of its dataset."""
+    from dl4nlp.captioning import evaluate_captions, is_captioning_run
+
+    if is_captioning_run(run):  # BLEU-1..4, beam 1 and 3
+        return _echo_json(evaluate_captions(run, split=split))
     from dl4nlp.classify import evaluate_run
     from dl4nlp.finetune import evaluate_transformer_run, is_transformer_run
 
@@ -181,6 +185,11 @@ _transformer_commands.register(app)
 from dl4nlp.commands.serve import serve as _serve  # noqa: E402  (the web demo; gradio loads on use)
 
 app.command("serve")(_serve)
+
+
+from dl4nlp.commands import embeddings as _embeddings_commands  # noqa: E402  (embeddings train|neighbors|...)
+
+_embeddings_commands.register(app)
 
 
 def main() -> None:
