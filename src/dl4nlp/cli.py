@@ -187,6 +187,11 @@ from dl4nlp.commands.serve import serve as _serve  # noqa: E402  (the web demo; 
 app.command("serve")(_serve)
 
 
+from dl4nlp.commands import embeddings as _embeddings_commands  # noqa: E402  (embeddings train|neighbors|...)
+
+_embeddings_commands.register(app)
+
+
 def main() -> None:
     """Console entry point: library errors become one line on stderr and exit status 2."""
     try:

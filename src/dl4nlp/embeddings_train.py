@@ -1,0 +1,327 @@
+"""Training word2vec (CBOW / skip-gram with negative sampling) on a text file, in PyTorch or with gensim.
+
+The pipeline, as in the reference word2vec C code (Mikolov et al., 2013):
+
+1. **Corpus**: one sentence per non-empty line, tokens split on whitespace (optionally lowercased);
+   windows never cross a line.
+2. **Vocabulary**: words seen at least ``min_count`` times (most frequent first); rarer words are
+   removed from the token stream before windows are taken.
+3. **Sub-sampling** of frequent words, each epoch: a token of word ``w`` with corpus frequency
+   ``f(w) = count(w) / total`` is kept with probability ``(sqrt(f/t) + 1) * t/f`` (``t`` = ``sample``).
+4. **Dynamic window**: each centre word draws ``b`` uniformly in ``1..window`` and uses the ``b``
+   words on each side, so near words count more.
+5. **Negative sampling**: ``K`` noise words per positive pair from ``P(w) ∝ count(w)^0.75``.
+6. **Learning rate** decays linearly from ``lr`` to ``min_lr`` over all epochs.
+
+Why a plain loop and not the Lightning engine: word2vec has no dev set, no early stopping and no
+model selection; its "batches" are index arrays generated on the fly by vectorised numpy from the
+token stream, and each step is a few milliseconds of sparse work, so per-step framework hooks would be
+a large share of the time. The loop is short, seeded, writes vectors and a checkpoint every epoch
+atomically, and reports words/second like the C tool.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dl4nlp.embeddings import WordVectors
+from dl4nlp.errors import ConfigError, DataError
+
+
+@dataclass
+class TrainOptions:
+    """Every option of ``dl4nlp embeddings train`` (names follow gensim where they overlap)."""
+
+    arch: str = "skipgram"  # skipgram | cbow
+    dim: int = 100
+    window: int = 5
+    negative: int = 5
+    min_count: int = 5
+    sample: float = 1e-3  # sub-sampling threshold t (0: off)
+    epochs: int = 1
+    lr: float | None = None  # start learning rate; default 0.025 (skip-gram) / 0.05 (CBOW), as word2vec
+    min_lr: float = 1e-4
+    batch_size: int = 4096  # positive examples per step (pairs for skip-gram, windows for CBOW)
+    chunk_tokens: int = 200_000  # tokens turned into examples (and shuffled) at a time
+    max_vocab: int | None = None
+    lowercase: bool = False
+    seed: int = 0
+    threads: int = 2  # CPU threads (torch.set_num_threads; gensim workers)
+    device: str = "cpu"  # torch backend: cpu | cuda | cuda:N
+    backend: str = "torch"  # torch | gensim
+    max_tokens: int | None = None  # read only this many tokens of the corpus (quick runs)
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.arch in ("skipgram", "cbow"), f"arch must be skipgram or cbow, not '{self.arch}'"),
+            (self.backend in ("torch", "gensim"), f"backend must be torch or gensim, not '{self.backend}'"),
+            (self.dim >= 1 and self.window >= 1 and self.negative >= 1, "dim, window, negative must be >= 1"),
+            (self.epochs >= 1 and self.batch_size >= 1 and self.min_count >= 1,
+             "epochs, batch_size, min_count must be >= 1"),
+            (self.sample >= 0, "sample must be >= 0"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ConfigError(f"embeddings train: {msg}")
+
+    @property
+    def start_lr(self) -> float:
+        return self.lr if self.lr is not None else (0.025 if self.arch == "skipgram" else 0.05)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], where: str = "options") -> TrainOptions:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"{where}: unknown option(s) {', '.join(unknown)} "
+                              f"(known: {', '.join(sorted(known))})")
+        return cls(**values)
+
+
+# -- corpus -------------------------------------------------------------------------------------------
+
+def read_sentences(path: str | Path, lowercase: bool = False,
+                   max_tokens: int | None = None) -> list[list[str]]:
+    """One sentence per non-empty line, split on whitespace."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: corpus file not found")
+    out: list[list[str]] = []
+    n = 0
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                toks = (line.lower() if lowercase else line).split()
+                if toks:
+                    out.append(toks)
+                    n += len(toks)
+                    if max_tokens is not None and n >= max_tokens:
+                        break
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if not out:
+        raise DataError(f"{path}: corpus has no tokens")
+    return out
+
+
+@dataclass
+class Corpus:
+    """The corpus as ids: ``ids[i]`` the word of token i, ``sent[i]`` its sentence number (int32 arrays)."""
+
+    words: list[str]  # most frequent first
+    counts: np.ndarray  # [V] int64
+    ids: np.ndarray  # [T] tokens of in-vocabulary words only
+    sent: np.ndarray  # [T]
+    raw_tokens: int  # tokens before min_count filtering
+
+    @classmethod
+    def build(cls, sentences: list[list[str]], min_count: int = 5, max_vocab: int | None = None) -> Corpus:
+        counts = Counter(t for s in sentences for t in s)
+        words = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
+        if max_vocab is not None:
+            words = words[:max_vocab]
+        if not words:
+            raise DataError(f"no word occurs at least min_count={min_count} times")
+        index = {w: i for i, w in enumerate(words)}
+        ids, sent = [], []
+        for k, s in enumerate(sentences):
+            row = [index[t] for t in s if t in index]
+            ids.extend(row)
+            sent.extend([k] * len(row))
+        return cls(words, np.array([counts[w] for w in words], dtype=np.int64),
+                   np.array(ids, dtype=np.int32), np.array(sent, dtype=np.int32),
+                   sum(len(s) for s in sentences))
+
+
+def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
+    """word2vec's sub-sampling: P(keep w) = (sqrt(c/(t N)) + 1) t N / c, capped at 1 (``[V]``)."""
+    if sample <= 0:
+        return np.ones(len(counts))
+    thr = sample * counts.sum()
+    return np.minimum(1.0, (np.sqrt(counts / thr) + 1.0) * thr / counts)
+
+
+def noise_distribution(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
+    """Negative-sampling distribution ``P(w) ∝ count(w)^0.75`` (``[V]``, sums to 1)."""
+    p = counts.astype(np.float64) ** power
+    return p / p.sum()
+
+
+class NoiseSampler:
+    """Draws noise words by inverting the cumulative distribution (vectorised ``searchsorted``)."""
+
+    def __init__(self, probs: np.ndarray, rng: np.random.Generator):
+        self.cdf = np.cumsum(probs)
+        self.cdf[-1] = 1.0
+        self.rng = rng
+
+    def __call__(self, shape: tuple[int, ...]) -> np.ndarray:
+        return np.searchsorted(self.cdf, self.rng.random(shape), side="right").astype(np.int64)
+
+
+def context_windows(ids: np.ndarray, sent: np.ndarray, window: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """For every token, the ids of its context words under a dynamic window.
+
+    Returns ``ctx`` ``[T, 2W]`` (offsets -W..-1, 1..W) and ``mask`` ``[T, 2W]``, True where the offset is
+    within the token's drawn window ``b`` in ``1..W`` and inside the same sentence.
+    """
+    n = len(ids)
+    b = rng.integers(1, window + 1, size=n)  # [T]
+    offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])  # [2W]
+    pos = np.arange(n)[:, None] + offsets[None, :]  # [T, 2W]
+    inside = (pos >= 0) & (pos < n)
+    pos_c = np.clip(pos, 0, n - 1)
+    mask = inside & (np.abs(offsets)[None, :] <= b[:, None]) & (sent[pos_c] == sent[:, None])
+    return ids[pos_c], mask
+
+
+def examples(corpus: Corpus, opts: TrainOptions, rng: np.random.Generator) -> Iterator[tuple[int, dict]]:
+    """One epoch of shuffled positive examples, chunk by chunk: yields (tokens consumed, arrays).
+
+    skip-gram arrays: ``inputs`` ``[P]`` centre ids, ``targets`` ``[P]`` context ids.
+    CBOW arrays: ``inputs`` ``[P, 2W]`` context ids, ``mask`` ``[P, 2W]``, ``targets`` ``[P]`` centres.
+    """
+    keep = keep_probabilities(corpus.counts, opts.sample)[corpus.ids] > rng.random(len(corpus.ids))
+    ids, sent = corpus.ids[keep], corpus.sent[keep]
+    total = len(corpus.ids)
+    for start in range(0, len(ids), opts.chunk_tokens):
+        c_ids, c_sent = ids[start:start + opts.chunk_tokens], sent[start:start + opts.chunk_tokens]
+        ctx, mask = context_windows(c_ids, c_sent, opts.window, rng)  # [n, 2W] each
+        consumed = round(total * min(len(ids), start + opts.chunk_tokens) / max(len(ids), 1)) - \
+            round(total * start / max(len(ids), 1))
+        if opts.arch == "skipgram":
+            rows, cols = np.nonzero(mask)
+            order = rng.permutation(len(rows))
+            yield consumed, {"inputs": c_ids[rows[order]].astype(np.int64), "targets": ctx[rows, cols][order]
+                             .astype(np.int64)}
+        else:
+            has = mask.any(1)
+            order = rng.permutation(int(has.sum()))
+            yield consumed, {"inputs": ctx[has][order].astype(np.int64), "mask": mask[has][order],
+                             "targets": c_ids[has][order].astype(np.int64)}
+
+
+# -- training -----------------------------------------------------------------------------------------
+
+def train_word2vec(corpus_path: str | Path, opts: TrainOptions, out_dir: str | Path | None = None,
+                   progress: bool = True,
+                   sentences: list[list[str]] | None = None) -> tuple[WordVectors, dict]:
+    """Train on ``corpus_path`` and return the vectors and a summary (time, words/second, sizes).
+
+    With ``out_dir``: writes ``options.json``, ``vectors.txt`` (word2vec text format, rewritten after
+    every epoch), ``checkpoints/epoch<N>.pt`` (model weights), ``train_log.json``.
+    """
+    if sentences is None:
+        sentences = read_sentences(corpus_path, opts.lowercase, opts.max_tokens)
+    corpus = Corpus.build(sentences, opts.min_count, opts.max_vocab)
+    if opts.backend == "gensim":
+        return _train_gensim(sentences, corpus, opts, out_dir)
+    return _train_torch(corpus, opts, out_dir, progress)
+
+
+def _train_torch(corpus: Corpus, opts: TrainOptions, out_dir: str | Path | None,
+                 progress: bool) -> tuple[WordVectors, dict]:
+    import torch
+
+    from dl4nlp.io import torch_save, write_json
+    from dl4nlp.models.word2vec import Word2Vec
+
+    torch.set_num_threads(opts.threads)
+    torch.manual_seed(opts.seed)
+    rng = np.random.default_rng(opts.seed)
+    model = Word2Vec(len(corpus.words), opts.dim, opts.arch, seed=opts.seed).to(opts.device)
+    dev = torch.device(opts.device)
+    noise = NoiseSampler(noise_distribution(corpus.counts), rng)
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        write_json(out / "options.json", asdict(opts))
+    total_words = len(corpus.ids) * opts.epochs
+    done_words, log = 0, []
+    bar = _progress(total_words, progress)
+    t0 = time.perf_counter()
+    for epoch in range(1, opts.epochs + 1):
+        loss_sum, n_ex = torch.zeros((), device=dev), 0
+        for consumed, ex in examples(corpus, opts, rng):
+            n = len(ex["targets"])
+            for s in range(0, n, opts.batch_size):
+                frac = done_words + consumed * s / max(n, 1)
+                lr = max(opts.min_lr, opts.start_lr * (1.0 - frac / total_words))
+                sl = slice(s, s + opts.batch_size)
+                targets = torch.from_numpy(ex["targets"][sl]).to(dev)  # [B]
+                negatives = torch.from_numpy(noise((len(targets), opts.negative))).to(dev)  # [B, K]
+                mask = torch.from_numpy(ex["mask"][sl]).to(dev) if "mask" in ex else None  # [B, 2W] (CBOW)
+                inputs = torch.from_numpy(ex["inputs"][sl]).to(dev)  # [B] or [B, 2W]
+                loss_sum += model.sgd_step(inputs, targets, negatives, lr, mask)
+                n_ex += len(targets)
+            done_words += consumed
+            if bar is not None:
+                bar.update(consumed)
+                bar.set_postfix(epoch=epoch, loss=f"{float(loss_sum) / max(n_ex, 1):.3f}", lr=f"{lr:.5f}",
+                                words_s=f"{done_words / (time.perf_counter() - t0):,.0f}")
+        elapsed = time.perf_counter() - t0
+        log.append({"epoch": epoch, "loss_per_example": float(loss_sum) / max(n_ex, 1), "examples": n_ex,
+                    "elapsed_s": elapsed})
+        vecs = WordVectors(corpus.words, model.vectors.cpu().numpy().copy(), str(out or "<memory>"))
+        if out is not None:
+            state = {k: v.cpu() for k, v in model.state_dict().items()}
+            torch_save({"state_dict": state, "epoch": epoch, "words": corpus.words},
+                       out / "checkpoints" / f"epoch{epoch}.pt")
+            vecs.save(out / "vectors.txt")
+            write_json(out / "train_log.json", log)
+    if bar is not None:
+        bar.close()
+    elapsed = time.perf_counter() - t0
+    summary = _summary(corpus, opts, elapsed, log)
+    return vecs, summary
+
+
+def _summary(corpus: Corpus, opts: TrainOptions, elapsed: float, log: list) -> dict:
+    return {"backend": opts.backend, "vocab_size": len(corpus.words), "corpus_tokens": corpus.raw_tokens,
+            "train_tokens": int(len(corpus.ids)), "epochs": opts.epochs, "train_time_s": elapsed,
+            # words/second as word2vec and gensim count them: in-vocabulary corpus words (before
+            # sub-sampling) processed per second
+            "words_per_s": len(corpus.ids) * opts.epochs / max(elapsed, 1e-9), "log": log}
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="word", unit_scale=True, desc="word2vec", dynamic_ncols=True)
+
+
+def _train_gensim(sentences: list[list[str]], corpus: Corpus, opts: TrainOptions,
+                  out_dir: str | Path | None) -> tuple[WordVectors, dict]:
+    """The same configuration trained by gensim's optimised C code; same vectors object back."""
+    try:
+        from gensim.models import Word2Vec as GensimWord2Vec
+    except ImportError:
+        raise ConfigError("backend gensim: the gensim package is not installed (pip install gensim)") \
+            from None
+    from dl4nlp.io import write_json
+
+    model = GensimWord2Vec(
+        vector_size=opts.dim, window=opts.window, negative=opts.negative, hs=0,
+        min_count=opts.min_count, sample=opts.sample, sg=int(opts.arch == "skipgram"), cbow_mean=1,
+        alpha=opts.start_lr, min_alpha=opts.min_lr, epochs=opts.epochs, workers=opts.threads, seed=opts.seed,
+        max_final_vocab=opts.max_vocab)
+    model.build_vocab(sentences)
+    t0 = time.perf_counter()  # timed like ours: training only, vocabulary already built
+    model.train(sentences, total_examples=model.corpus_count, epochs=opts.epochs)
+    elapsed = time.perf_counter() - t0
+    vecs = WordVectors(list(model.wv.index_to_key), np.asarray(model.wv.vectors, dtype=np.float32),
+                       str(out_dir or "<memory>"))
+    if out_dir is not None:
+        out = Path(out_dir)
+        write_json(out / "options.json", asdict(opts))
+        vecs.save(out / "vectors.txt")
+    return vecs, _summary(corpus, opts, elapsed, [])
