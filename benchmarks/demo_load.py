@@ -94,6 +94,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=800, help="requests in all (after the warm-up)")
     ap.add_argument("--warmup", type=int, default=16, help="requests sent first and not measured")
     ap.add_argument("--concurrency", type=int, default=2, help="dl4nlp serve --concurrency")
+    ap.add_argument("--threads", type=int, default=1, help="dl4nlp serve --threads")
     ap.add_argument("--sst", type=Path, default=Path("../shared/data/sst"))
     ap.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = ap.parse_args()
@@ -104,7 +105,8 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     cmd = [sys.executable, "-m", "dl4nlp.cli", "serve", *args.runs, "--port", str(port),
-           "--concurrency", str(args.concurrency), "--queue-size", str(max(64, 4 * args.clients))]
+           "--concurrency", str(args.concurrency), "--threads", str(args.threads), "--vectors", "none",
+           "--queue-size", str(max(64, 4 * args.clients))]
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     try:
@@ -148,6 +150,7 @@ def main() -> None:
     ms = [1000 * x for x in latencies]
     result = {
         "runs": args.runs, "clients": args.clients, "requests": len(ms), "server_concurrency": args.concurrency,
+        "server_threads": args.threads,
         "errors": len(errors), "first_errors": errors[:5],
         "p50_ms": round(percentile(ms, 0.50), 1), "p95_ms": round(percentile(ms, 0.95), 1),
         "p99_ms": round(percentile(ms, 0.99), 1), "mean_ms": round(statistics.mean(ms), 1),

@@ -19,6 +19,7 @@ def serve(
     = 4096 * 4096,
     concurrency: Annotated[int, typer.Option(help="requests computed at once per endpoint")] = 8,
     queue_size: Annotated[int, typer.Option(help="waiting requests beyond which new ones are refused")] = 64,
+    threads: Annotated[int, typer.Option(help="torch CPU threads (1 suits small models and many clients)")] = 1,
     device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda if available)")] = None,
     vectors: Annotated[list[str] | None, typer.Option(
         help="word vectors for the embeddings tab: glove-6b-50d, a GloVe/word2vec file or an embeddings run "
@@ -34,7 +35,7 @@ def serve(
     try:
         settings = DemoSettings(max_chars=max_chars, max_image_pixels=max_image_pixels,
                                 concurrency=concurrency, queue_size=queue_size, device=device,
-                                vectors_limit=vectors_limit)
+                                vectors_limit=vectors_limit, threads=threads)
         if vectors:
             settings.vectors = [] if [v.lower() for v in vectors] == ["none"] else list(vectors)
     except ValueError as exc:

@@ -27,7 +27,7 @@ class DemoSettings:
     time per endpoint (the rest wait in the queue); ``queue_size``: waiting requests beyond which new
     ones are refused; ``device``: ``cpu``/``cuda`` (default: cuda if available); ``vectors``: word-vector
     sources for the embeddings tab (names, files or run folders; empty: no tab), ``vectors_limit``: keep
-    the most frequent words only.
+    the most frequent words only; ``threads``: torch CPU threads (``torch.set_num_threads``).
     """
 
     DEFAULT_VECTORS = "glove-6b-50d"
@@ -40,10 +40,11 @@ class DemoSettings:
     device: str | None = None
     vectors: list[str] = field(default_factory=lambda: [DemoSettings.DEFAULT_VECTORS])
     vectors_limit: int = 100_000
+    threads: int = 1  # torch intra-op threads per request (small models answer fastest on one each)
 
     def __post_init__(self) -> None:
         for name in ("max_chars", "max_image_pixels", "max_upload_bytes", "concurrency", "queue_size",
-                     "vectors_limit"):
+                     "vectors_limit", "threads"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
 
