@@ -18,6 +18,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -108,9 +109,15 @@ def main() -> None:
            "--concurrency", str(args.concurrency), "--threads", str(args.threads), "--vectors", "none",
            "--queue-size", str(max(64, 4 * args.clients))]
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False")
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    log = tempfile.NamedTemporaryFile("w+", prefix="demo-load-server-", suffix=".log", delete=False)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
     try:
-        wait_ready(url, proc)
+        try:
+            wait_ready(url, proc)
+        except SystemExit:
+            log.flush()
+            print(Path(log.name).read_text(encoding="utf-8")[-3000:], file=sys.stderr)
+            raise
         with httpx.Client(timeout=60) as c:
             for i in range(args.warmup):
                 one_request(c, url, texts[i % len(texts)])
