@@ -48,7 +48,9 @@ class TrainOptions:
     epochs: int = 1
     lr: float | None = None  # start learning rate; default 0.025 (skip-gram) / 0.05 (CBOW), as word2vec
     min_lr: float = 1e-4
-    batch_size: int = 4096  # positive examples per step (pairs for skip-gram, windows for CBOW)
+    # positive examples per step (pairs for skip-gram, windows for CBOW). Updates within a step are
+    # summed, so keep it well below the number of distinct words in use (tiny corpora: 16-64)
+    batch_size: int = 4096
     chunk_tokens: int = 200_000  # tokens turned into examples (and shuffled) at a time
     max_vocab: int | None = None
     lowercase: bool = False

@@ -1,0 +1,198 @@
+"""word2vec: gradients vs autograd, noise distribution, sub-sampling, windows, training, run folder, CLI."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from dl4nlp.cli import app
+from dl4nlp.embeddings import load_vectors
+from dl4nlp.embeddings_train import (
+    Corpus,
+    NoiseSampler,
+    TrainOptions,
+    context_windows,
+    examples,
+    keep_probabilities,
+    noise_distribution,
+    train_word2vec,
+)
+from dl4nlp.errors import ConfigError, DataError
+from dl4nlp.models.word2vec import Word2Vec
+
+GROUP_A = [f"a{i}" for i in range(6)]
+GROUP_B = [f"b{i}" for i in range(6)]
+
+
+def topic_corpus(path: Path, n: int = 1500, seed: int = 0) -> Path:
+    """Each line uses words of one group only: a-words co-occur with a-words, b-words with b-words."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for i in range(n):
+        group = GROUP_A if i % 2 == 0 else GROUP_B
+        lines.append(" ".join(rng.choice(group, size=8)))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def mean_cos(vecs, xs, ys) -> float:
+    return float(np.mean([vecs.similarity(x, y) for x in xs for y in ys if x != y]))
+
+
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_sgd_step_matches_autograd(arch: str) -> None:
+    torch.manual_seed(0)
+    model = Word2Vec(30, 8, arch, seed=1)
+    with torch.no_grad():
+        model.out.weight.normal_(0, 0.3)  # non-zero output vectors so every gradient term is exercised
+    ref = copy.deepcopy(model)
+    targets = torch.randint(0, 30, (16,))
+    negatives = torch.randint(0, 30, (16, 4))
+    if arch == "skipgram":
+        inputs, mask, scale = torch.randint(0, 30, (16,)), None, 1.0
+    else:  # every row has 3 real context words: the reference code gives each the full dL/dh = 3x autograd's
+        inputs, mask, scale = torch.randint(0, 30, (16, 4)), torch.tensor([[True, True, True, False]] * 16), 3.0
+    before_inp = ref.inp.weight.detach().clone()
+    opt = torch.optim.SGD(ref.parameters(), lr=0.1)
+    loss_ref = ref(inputs, targets, negatives, mask)
+    loss_ref.backward()
+    opt.step()
+    loss = model.sgd_step(inputs, targets, negatives, 0.1, mask)
+    assert float(loss) == pytest.approx(float(loss_ref), rel=1e-5)
+    torch.testing.assert_close(model.out.weight, ref.out.weight)
+    torch.testing.assert_close(model.inp.weight - before_inp, scale * (ref.inp.weight.detach() - before_inp))
+
+
+def test_noise_distribution_is_unigram_to_the_three_quarters() -> None:
+    counts = np.array([1000, 300, 100, 30, 10, 1])
+    probs = noise_distribution(counts)
+    expected = counts ** 0.75 / (counts ** 0.75).sum()
+    np.testing.assert_allclose(probs, expected)
+    draws = NoiseSampler(probs, np.random.default_rng(0))((200_000,))
+    freq = np.bincount(draws, minlength=len(counts)) / len(draws)
+    np.testing.assert_allclose(freq, expected, atol=0.005)
+    assert abs(freq[0] - counts[0] / counts.sum()) > 0.05  # flatter than the raw unigram distribution
+
+
+def test_subsampling_keeps_rare_words_and_thins_frequent_ones() -> None:
+    counts = np.array([10_000, 1_000, 10, 1])
+    keep = keep_probabilities(counts, 1e-3)
+    t = 1e-3 * counts.sum()
+    assert keep[0] == pytest.approx((np.sqrt(counts[0] / t) + 1) * t / counts[0])
+    assert keep[0] < keep[1] and keep[2] == keep[3] == 1.0
+    assert (keep_probabilities(counts, 0) == 1).all()
+    # the per-epoch draw keeps each word at its probability
+    ids = np.repeat(np.arange(4), counts).astype(np.int32)
+    corpus = Corpus(["w0", "w1", "w2", "w3"], counts, ids, np.zeros_like(ids), len(ids))
+    opts = TrainOptions(sample=1e-3, window=1, chunk_tokens=10**9)
+    (_, ex), = list(examples(corpus, opts, np.random.default_rng(0)))
+    kept = np.bincount(ex["inputs"], minlength=4)  # window 1 inside one sentence: ~2 pairs per kept token
+    assert kept[0] / (2 * counts[0]) == pytest.approx(keep[0], abs=0.03)
+    assert kept[3] >= 1
+
+
+def test_context_windows_respect_sentences_and_dynamic_window() -> None:
+    ids = np.arange(10, dtype=np.int32)
+    sent = np.array([0] * 4 + [1] * 6, dtype=np.int32)
+    ctx, mask = context_windows(ids, sent, 3, np.random.default_rng(0))
+    assert ctx.shape == mask.shape == (10, 6)
+    offsets = np.array([-3, -2, -1, 1, 2, 3])
+    for i in range(10):
+        for j in np.nonzero(mask[i])[0]:
+            assert sent[ctx[i, j]] == sent[i] and ctx[i, j] == i + offsets[j]
+        b = np.abs(offsets[mask[i]]).max(initial=0)
+        assert set(np.abs(offsets[mask[i]])) <= set(range(1, b + 1))
+    assert mask[:, [2, 3]].any()  # distance-1 neighbours are always used when they exist
+
+
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_tiny_corpus_puts_co_occurring_words_closer(tmp_path: Path, arch: str) -> None:
+    corpus = topic_corpus(tmp_path / "c.txt")
+    opts = TrainOptions(arch=arch, dim=16, window=3, negative=5, min_count=1, sample=0, epochs=3,
+                        batch_size=32, threads=1, seed=0)  # 12-word vocabulary: small batches
+    vecs, summary = train_word2vec(corpus, opts, tmp_path / "run", progress=False)
+    within = (mean_cos(vecs, GROUP_A, GROUP_A) + mean_cos(vecs, GROUP_B, GROUP_B)) / 2
+    across = mean_cos(vecs, GROUP_A, GROUP_B)
+    assert within > across + 0.3
+    assert summary["vocab_size"] == 12 and summary["words_per_s"] > 0
+    assert summary["log"][-1]["loss_per_example"] < summary["log"][0]["loss_per_example"]
+    # run folder: vectors in word2vec text format + one checkpoint per epoch, loadable back
+    run = tmp_path / "run"
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["epoch1.pt", "epoch2.pt", "epoch3.pt"]
+    back = load_vectors(run)
+    assert back.words == vecs.words
+    np.testing.assert_allclose(back.vectors, vecs.vectors, atol=1e-5)
+
+
+def test_training_is_reproducible(tmp_path: Path) -> None:
+    corpus = topic_corpus(tmp_path / "c.txt", n=200)
+    opts = TrainOptions(dim=8, min_count=1, epochs=1, threads=1, seed=3)
+    v1, _ = train_word2vec(corpus, opts, progress=False)
+    v2, _ = train_word2vec(corpus, opts, progress=False)
+    np.testing.assert_array_equal(v1.vectors, v2.vectors)
+
+
+def test_gensim_backend_gives_the_same_vectors_object(tmp_path: Path) -> None:
+    pytest.importorskip("gensim")
+    corpus = topic_corpus(tmp_path / "c.txt", n=300)
+    opts = TrainOptions(dim=8, min_count=1, epochs=1, threads=1, backend="gensim")
+    vecs, summary = train_word2vec(corpus, opts, tmp_path / "g", progress=False)
+    assert sorted(vecs.words) == sorted(GROUP_A + GROUP_B) and vecs.dim == 8
+    assert load_vectors(tmp_path / "g").words == vecs.words
+
+
+def test_bad_options_and_corpus(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown option"):
+        TrainOptions.from_dict({"epochz": 3})
+    with pytest.raises(ConfigError, match="arch must be"):
+        TrainOptions(arch="glove")
+    with pytest.raises(DataError, match="corpus file not found"):
+        train_word2vec(tmp_path / "none.txt", TrainOptions(), progress=False)
+    (tmp_path / "rare.txt").write_text("a b c\n", encoding="utf-8")
+    with pytest.raises(DataError, match="min_count=5"):
+        train_word2vec(tmp_path / "rare.txt", TrainOptions(), progress=False)
+
+
+def test_cli_end_to_end(tmp_path: Path) -> None:
+    runner = CliRunner()
+    corpus = topic_corpus(tmp_path / "c.txt", n=400)
+    run = tmp_path / "run"
+    res = runner.invoke(app, ["embeddings", "train", str(corpus), "--set", "dim=8", "--set", "min_count=1",
+                              "--set", "epochs=1", "--set", "threads=1", "--out", str(run),
+                              "--eval-data", str(tmp_path / "none"), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert (run / "vectors.txt").is_file() and (run / "results.json").is_file()
+    res = runner.invoke(app, ["embeddings", "neighbors", "a1", "--vectors", str(run), "-k", "3"])
+    assert res.exit_code == 0 and res.output.startswith("a1:") and len(res.output.splitlines()) == 4
+    # hand-built vectors in GloVe text format: analogy, orientation, similarity, evaluate, plot
+    rows = {"king": [1, -1, 0, 0], "queen": [1, 1, 0, 0], "man": [0.1, -1, 0, 0], "woman": [0.1, 1, 0, 0],
+            "apple": [0, 0, 1, 0], "good": [0, 0, 0.1, 1], "bad": [0, 0, 0.1, -1], "great": [0.1, 0, 0, 0.9]}
+    glove = tmp_path / "g.txt"
+    glove.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in rows.items()), encoding="utf-8")
+    res = runner.invoke(app, ["embeddings", "analogy", "king", "man", "woman", "--vectors", str(glove)])
+    assert res.exit_code == 0 and res.output.splitlines()[1].split()[1] == "queen"
+    res = runner.invoke(app, ["embeddings", "orientation", "great", "--vectors", str(glove),
+                              "--positive", "good", "--negative", "bad"])
+    assert res.exit_code == 0 and "positive" in res.output
+    res = runner.invoke(app, ["embeddings", "similarity", "king", "King", "--vectors", str(glove)])
+    assert res.exit_code == 0 and float(res.output) == pytest.approx(1.0)
+    data = tmp_path / "ws"
+    data.mkdir()
+    (data / "questions-words.txt").write_text(": family\nman king woman queen\n", encoding="utf-8")
+    (data / "wordsim353.tsv").write_text("king\tman\t8\nking\tapple\t1\ngood\tgreat\t9\n", encoding="utf-8")
+    (data / "simlex999.txt").write_text("king\tman\t8\nking\tapple\t1\n", encoding="utf-8")
+    res = runner.invoke(app, ["embeddings", "evaluate", "--vectors", str(glove), "--data", str(data),
+                              "--sst", str(tmp_path / "none"), "--json", str(tmp_path / "e.json")])
+    assert res.exit_code == 0, res.output
+    assert "| **analogy total** | 100.0 | 1 | 0 |" in res.output and (tmp_path / "e.json").is_file()
+    png = tmp_path / "map.png"
+    res = runner.invoke(app, ["embeddings", "plot", "king", "queen", "man", "woman", "--vectors", str(glove),
+                              "--out", str(png)])
+    assert res.exit_code == 0 and png.stat().st_size > 1000
+    res = runner.invoke(app, ["embeddings", "neighbors", "zzz", "--vectors", str(glove)])
+    assert isinstance(res.exception, DataError) and "'zzz' is not in the vocabulary" in str(res.exception)
