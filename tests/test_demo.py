@@ -342,6 +342,42 @@ def test_captioning_tab_captions_and_rejects_bad_uploads(runs, tmp_path):
         tab.caption(caps, "captioner", str(tmp_path / "red.png"), 50, 10**6)
 
 
+@pytest.fixture(scope="module")
+def nli_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BERT fine-tuned for one epoch on a tiny SNLI-format fixture (see test_transformer)."""
+    from test_transformer import make_tiny_bert, write_nli
+
+    from dl4nlp.config import load_config
+    from dl4nlp.experiments import train_any
+
+    root = tmp_path_factory.mktemp("nli")
+    bert, snli = make_tiny_bert(root / "bert"), write_nli(root / "snli")
+    sets = tiny_config(snli, root / "runs", "transformer", **{
+        "data.dataset": "snli", "model.checkpoint": str(bert), "train.optimizer": "adamw", "train.lr": 3e-3,
+        "train.epochs": 1, "data.max_length": 32, "run.name": "nli"})
+    return train_any(load_config(None, sets))
+
+
+def test_nli_tab_labels_pairs_and_draws_the_heatmap(nli_run):
+    from dl4nlp.demo.tabs import nli as tab
+    from dl4nlp.finetune import load_transformer_run
+
+    models = tab.load([nli_run], DemoSettings())
+    html, png = tab.analyse(models, "a dog runs", "a cat sleeps <b>x</b>", 200)
+    label, probs = load_transformer_run(nli_run).predict(["a dog runs\ta cat sleeps <b>x</b>"])[0]
+    assert f'data-run="nli">{label}</b>' in html
+    pred = tab.predict_all(models, "a dog runs", "a cat sleeps <b>x</b>", 200)[0]
+    assert pred["probabilities"] == pytest.approx(probs, abs=1e-5)
+    assert pred["words"][0] == "[CLS]" and len(pred["heads"]) == 2  # the tiny BERT has 2 heads
+    assert all(len(h) == len(pred["words"]) for h in pred["heads"])
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html
+    assert png is not None and Path(png).stat().st_size > 1000
+    with pytest.raises(InputError, match="premise is empty"):
+        tab.analyse(models, " ", "a dog runs", 200)
+    with pytest.raises(InputError, match="hypothesis is 1,000 characters long"):
+        tab.analyse(models, "a dog runs", "x" * 1000, 200)
+
+
 def test_tab_modules_follow_the_protocol_and_runs_are_assigned(runs, tmp_path):
     from dl4nlp.demo.app import assign_runs, expand_runs, load_tabs
     from dl4nlp.demo.tabs import REQUIRED, tab_modules
