@@ -167,3 +167,18 @@ def test_sst_polarity_and_orientation(tmp_path: Path) -> None:
     assert pol == {"great": 1, "bad": 0}
     res = evaluate_orientation(tiny(), pol, ["good"], ["woman"])
     assert res["words"] == 2 and res["accuracy"] == 1.0
+
+
+def test_word2vec_files_interoperate_with_gensim(tmp_path: Path) -> None:
+    gensim_models = pytest.importorskip("gensim.models")
+    kv = gensim_models.KeyedVectors(4)
+    kv.add_vectors(["a", "bé", "c"], np.random.default_rng(0).random((3, 4)).astype(np.float32))
+    kv.save_word2vec_format(str(tmp_path / "g.bin"), binary=True)
+    kv.save_word2vec_format(str(tmp_path / "g.txt"))
+    for name in ("g.bin", "g.txt"):
+        got = load_vectors(tmp_path / name)
+        assert got.words == ["a", "bé", "c"]
+        np.testing.assert_allclose(got.vectors, kv.vectors, atol=1e-6)
+    tiny().save(tmp_path / "ours.bin", binary=True)
+    back = gensim_models.KeyedVectors.load_word2vec_format(str(tmp_path / "ours.bin"), binary=True)
+    assert back.index_to_key == WORDS
