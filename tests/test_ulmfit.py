@@ -198,6 +198,10 @@ def test_transfer_runs_three_stages_and_records_each(fixtures):
         "config.yaml",
     ):
         assert (path / sub).is_file(), sub
+    reuse = run_transfer(load_transfer_config(cfg_path, ["run.name=re", f"target.run={path}/2-target-lm"]))
+    rres = json.loads((reuse / "results.json").read_text())
+    assert rres["stages"]["target_lm"]["reused"].endswith("2-target-lm")
+    assert not (reuse / "2-target-lm").exists()
     scratch = run_transfer(load_transfer_config(cfg_path, ["run.name=sc", "classifier.init=scratch"]))
     sres = json.loads((scratch / "results.json").read_text())
     assert set(sres["stages"]) == {"classifier"}

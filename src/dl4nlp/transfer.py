@@ -14,6 +14,7 @@ stages 1-2: the baseline of the "how many labels do I need" experiment (``benchm
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ from dl4nlp.io import write_json, write_text
 class GeneralSection:
     run: str | None = None  # an existing LM run folder to start from
     config: str | None = None  # or an LM config to train (configs/lm/*.yaml)
-    set: list[str] = field(default_factory=list)  # overrides for that config
+    set: list[str] | None = None  # overrides for that config
 
 
 @dataclass
@@ -40,6 +41,7 @@ class TargetSection:
     """Stage 2: LM fine-tuning on the classifier's training text (never dev or test text)."""
 
     skip: bool = False  # go straight from the general LM to the classifier
+    run: str | None = None  # reuse the 2-target-lm folder of an earlier transfer run (same target text)
     max_tokens: int | None = 200_000  # cap on the target text (CPU budget)
     dev_fraction: float = 0.05  # of the target text, for the dev perplexity
     min_count: int = 2
@@ -205,7 +207,7 @@ def _stage_general(cfg: TransferConfig, path: Path) -> Path:
             raise RunError(f"{run}: not a finished language-model run (no best.ckpt)")
         write_text(path / "1-general-lm.txt", f"reused run: {run.resolve()}\n")
         return run
-    lm_cfg = load_config(cfg.general.config, cfg.general.set)
+    lm_cfg = load_config(cfg.general.config, cfg.general.set or [])
     return train_lm(lm_cfg, run_dir=path / "1-general-lm")
 
 
@@ -270,6 +272,14 @@ def run_transfer(cfg: TransferConfig) -> Path:
         lm_opts = general.model.opts
         if t.skip:
             vocab, lm = general.vocab, general.model
+        elif t.run:
+            prev = Path(t.run)
+            if not (prev / "best.ckpt").is_file() or not (prev / "vocab.json").is_file():
+                raise RunError(f"{prev}: not a 2-target-lm folder (needs best.ckpt and vocab.json)")
+            vocab = Vocab.load(prev / "vocab.json")
+            lm = RNNLanguageModel(len(vocab), lm_opts)
+            lm.load_state_dict(load_state_dict(prev, "best"))
+            stages["target_lm"] = {"reused": str(prev), **json.loads((prev / "results.json").read_text("utf-8"))}
         else:
             # ---- stage 2: target-task LM fine-tuning on the labelled split's TRAIN text (all of it: it is
             # unlabelled text as far as the LM is concerned; dev/test text is never seen)
@@ -411,7 +421,7 @@ def _scratch_lm_opts(cfg: TransferConfig) -> Any:
     if cfg.general.run:
         lm_cfg = run_config(cfg.general.run)
     elif cfg.general.config:
-        lm_cfg = load_config(cfg.general.config, cfg.general.set)
+        lm_cfg = load_config(cfg.general.config, cfg.general.set or [])
     else:
         return LMOptions()
     params = {k: v for k, v in lm_cfg.model_params.items()}
