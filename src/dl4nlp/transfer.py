@@ -285,10 +285,12 @@ def run_transfer(cfg: TransferConfig) -> Path:
             # unlabelled text as far as the LM is concerned; dev/test text is never seen)
             stage = path / "2-target-lm"
             stage.mkdir()
-            lines = [" ".join(tok(x)) for x in splits_train_text(cls_cfg, seed)]
-            stream = [w for line in lines for w in line_tokens(line)]
-            if t.max_tokens:
-                stream = stream[: t.max_tokens]
+            stream: list[str] = []
+            for x in splits_train_text(cls_cfg, seed):  # one <eos> per document; stop at max_tokens
+                stream.extend(line_tokens(" ".join(tok(x))))
+                if t.max_tokens and len(stream) >= t.max_tokens:
+                    stream = stream[: t.max_tokens]
+                    break
             n_dev = max(2 * 10 * 2, int(len(stream) * t.dev_fraction))
             train_toks, dev_toks = stream[:-n_dev], stream[-n_dev:]
             vocab = build_lm_vocab(train_toks, t.min_count, t.max_vocab)
