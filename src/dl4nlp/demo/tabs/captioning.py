@@ -69,7 +69,7 @@ def caption(caps: Captioners, run: str, upload: Any, beam: float, max_pixels: in
 
     os.close(fd)
     with caps.plot_lock:
-        attention_grid(res.image, res.words, res.alphas, res.grid, out, f"{run}: {text}")
+        attention_grid(res.image, res.words, res.alphas, res.grid, out, run)
     return html, out
 
 
