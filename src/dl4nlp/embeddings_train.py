@@ -157,15 +157,18 @@ def noise_distribution(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
 
 
 class NoiseSampler:
-    """Draws noise words by inverting the cumulative distribution (vectorised ``searchsorted``)."""
+    """Draws noise words from a table in which word ``w`` fills a share ``P(w)`` of the cells, as the
+    word2vec C code does: one uniform integer per draw, no search (``table_size`` cells)."""
 
-    def __init__(self, probs: np.ndarray, rng: np.random.Generator):
-        self.cdf = np.cumsum(probs)
-        self.cdf[-1] = 1.0
+    def __init__(self, probs: np.ndarray, rng: np.random.Generator, table_size: int = 1 << 22):
+        cdf = np.cumsum(probs)
+        cdf[-1] = 1.0
+        cells = (np.arange(table_size) + 0.5) / table_size  # [S] cell centres in (0, 1)
+        self.table = np.searchsorted(cdf, cells, side="right").astype(np.int64)  # [S] word of each cell
         self.rng = rng
 
     def __call__(self, shape: tuple[int, ...]) -> np.ndarray:
-        return np.searchsorted(self.cdf, self.rng.random(shape), side="right").astype(np.int64)
+        return self.table[self.rng.integers(0, len(self.table), size=shape)]
 
 
 def context_windows(ids: np.ndarray, sent: np.ndarray, window: int,

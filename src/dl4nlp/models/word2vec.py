@@ -95,8 +95,8 @@ class Word2Vec(nn.Module):
         arguments as :meth:`forward`). Rows repeated in a batch get the sum of their updates."""
         inp, out = self.inp.weight, self.out.weight  # [V, D] each
         h = self.hidden(inputs, mask)  # [B, D]
-        u_o = out[targets]  # [B, D]
-        u_n = out[negatives]  # [B, K, D]
+        u_o = out.index_select(0, targets)  # [B, D]  (index_select: faster than out[idx] on CPU)
+        u_n = out.index_select(0, negatives.reshape(-1)).view(*negatives.shape, -1)  # [B, K, D]
         pos = (u_o * h).sum(-1)  # [B]
         neg = torch.bmm(u_n, h.unsqueeze(-1)).squeeze(-1)  # [B, K]
         loss = -(F.logsigmoid(pos).sum() + F.logsigmoid(-neg).sum())
