@@ -36,6 +36,16 @@ XSS = '<img src=x onerror="window.__xss=1"> <script>window.__xss=2</script> a gr
 # --------------------------------------------------------------------------- fixtures
 
 
+@pytest.fixture(scope="module", autouse=True)
+def keep_torch_threads():
+    """build_app sets torch's thread count (a serving choice); give the next test modules theirs back."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Tiny runs of each demo-able kind: a logistic regression and a GRU with attention pooling (tiny SST
@@ -422,6 +432,21 @@ def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
     with pytest.raises(SystemExit) as exit_:
         main()
     return exit_.value.code, capsys.readouterr().err
+
+
+def test_safe_defaults(runs):
+    import inspect
+
+    from dl4nlp.commands.serve import serve as serve_command
+    from dl4nlp.demo import build_app, launch
+
+    assert inspect.signature(serve_command).parameters["host"].default == "127.0.0.1"
+    assert inspect.signature(launch).parameters["host"].default == "127.0.0.1"
+    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
+    settings = DemoSettings(concurrency=3, queue_size=5, vectors=[])
+    app, _ = build_app([runs["logreg"]], settings)
+    assert app.analytics_enabled is False
+    assert (app._queue.max_size, app._queue.default_concurrency_limit) == (5, 3)
 
 
 def test_serve_cli_rejects_bad_arguments(tmp_path, monkeypatch, capsys):
