@@ -129,6 +129,8 @@ _SECTIONS = {"data": DataConfig, "train": TrainConfig, "trainer": TrainerConfig,
 def _coerce(value: Any, hint: Any, where: str, key: str) -> Any:
     """Check a value against a simple annotation (int, float, bool, str, Optional of those);
     numbers written as text (YAML reads ``1e-5`` as a string) become numbers."""
+    if typing.get_origin(hint) in (list, dict, tuple):
+        return value
     args = typing.get_args(hint)
     if value is None:
         if hint is Any or type(None) in args:
