@@ -388,6 +388,22 @@ def test_nli_tab_labels_pairs_and_draws_the_heatmap(nli_run):
         tab.analyse(models, "a dog runs", "x" * 1000, 200)
 
 
+def test_embeddings_tab_default_glove_and_missing_assets(tmp_path, monkeypatch):
+    from dl4nlp.demo.tabs import embeddings as tab
+    from dl4nlp.embeddings import load_vectors
+
+    v = tab.load([], DemoSettings(vectors_limit=2000))  # the packaged GloVe 6B 50d, offline
+    assert list(v.sets) == ["glove-6b-50d"] and len(v.sets["glove-6b-50d"]) == 2000
+    first = load_vectors("glove-6b-50d", limit=2000).neighbors("good", 1)[0][0]
+    assert f'<span class="emb-word">{first}</span>' in tab.neighbours(v, "glove-6b-50d", "good", 1)
+
+    monkeypatch.setenv("DL4NLP_GLOVE_DIR", str(tmp_path))  # assets missing: the tab is left out, with a warning
+    with pytest.warns(UserWarning, match="embeddings tab off"):
+        assert tab.load([], DemoSettings()) is None
+    with pytest.raises(DataError, match="vectors file not found"):  # but a file the user named must exist
+        tab.load([], DemoSettings(vectors=[str(tmp_path / "missing.txt")]))
+
+
 def test_tab_modules_follow_the_protocol_and_runs_are_assigned(runs, tmp_path):
     from dl4nlp.demo.app import assign_runs, expand_runs, load_tabs
     from dl4nlp.demo.tabs import REQUIRED, tab_modules
