@@ -550,6 +550,7 @@ def test_browser_leaderboard_and_embeddings_tabs(server, runs, vectors_file):
         for key, name in (("logreg", "lr"), ("gru", "gru")):
             dev = read_results(runs[key])["dev_acc"]
             assert name in table and f"{round(100 * dev, 2):g}" in table
+        assert "test ppl" in table and f"{round(read_results(runs['lm'])['test_ppl'], 2):g}" in table
         assert page.locator(".leaderboard-curve img").count() == 4
         page.screenshot(path=str(ARTIFACTS / "demo-leaderboard.png"), full_page=True)
 
