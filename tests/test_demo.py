@@ -564,3 +564,41 @@ def test_browser_leaderboard_and_embeddings_tabs(server, runs, vectors_file):
         assert page.locator("#emb-neighbours-output .emb-word").all_inner_texts() == expected
         page.screenshot(path=str(ARTIFACTS / "demo-embeddings.png"), full_page=True)
         browser.close()
+
+
+def test_browser_captioning_upload(server, runs, tmp_path):
+    from dl4nlp.captioning import CaptionModel
+
+    pw = _browser()
+    ARTIFACTS.mkdir(exist_ok=True)
+    write_images(tmp_path)
+    fake = tmp_path / "notes.png"
+    fake.write_text("not an image <script>window.__xss=3</script>\n", encoding="utf-8")
+    words = CaptionModel(runs["captioner"]).caption(tmp_path / "red.png", beam_size=3).words
+    with pw.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1100, "height": 800})
+        page.goto(server)
+        page.get_by_role("tab", name="Captioning").click()
+        upload = page.locator("#caption-upload input[type=file]")
+        upload.set_input_files(str(fake))  # a text file named .png: refused in the tab
+        clear = "#caption-upload button[aria-label='Clear']"
+        page.wait_for_selector(clear, timeout=30_000)  # uploaded
+        assert "notes" in page.inner_text("#caption-upload")
+        page.click("#caption-submit")
+        page.wait_for_selector("#caption-output .dl4nlp-error", timeout=30_000)
+        assert "notes.png: not a readable image" in page.inner_text("#caption-output")
+        page.screenshot(path=str(ARTIFACTS / "demo-captioning-bad-upload.png"), full_page=True)
+
+        page.click(clear)
+        page.wait_for_selector(clear, state="detached", timeout=30_000)
+        upload = page.locator("#caption-upload input[type=file]")
+        upload.set_input_files(str(tmp_path / "red.png"))  # the server still works: a real image
+        page.wait_for_selector(clear, timeout=30_000)
+        assert "red" in page.inner_text("#caption-upload")
+        page.click("#caption-submit")
+        page.wait_for_selector("#caption-output .caption-text", timeout=30_000)
+        assert page.inner_text("#caption-output .caption-text") == " ".join(words)
+        assert page.evaluate("window.__xss") is None
+        page.screenshot(path=str(ARTIFACTS / "demo-captioning.png"), full_page=True)
+        browser.close()
