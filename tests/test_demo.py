@@ -149,13 +149,13 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(runs: dict[str, Path], vectors_file: Path):
+def server(runs: dict[str, Path], vectors_file: Path, nli_run: Path):
     """The demo served in this process on a free loopback port; yields its URL."""
     from dl4nlp.demo import build_app, launch
 
     settings = DemoSettings(max_chars=500, vectors=[str(vectors_file)])
-    app, titles = build_app([runs["logreg"].parent], settings)  # the folder of runs: both are found
-    assert titles == ["Sentiment", "Embeddings", "Language model", "Captioning", "Leaderboard"]
+    app, titles = build_app([runs["logreg"].parent, nli_run], settings)  # a folder of runs, and a run
+    assert titles == ["Sentiment", "Embeddings", "Language model", "NLI", "Captioning", "Leaderboard"]
     port = free_port()
     launch(app, "127.0.0.1", port, settings, block=False, quiet=True)
     yield f"http://127.0.0.1:{port}/"
@@ -551,7 +551,7 @@ def test_browser_leaderboard_and_embeddings_tabs(server, runs, vectors_file):
             dev = read_results(runs[key])["dev_acc"]
             assert name in table and f"{round(100 * dev, 2):g}" in table
         assert "test ppl" in table and f"{round(read_results(runs['lm'])['test_ppl'], 2):g}" in table
-        assert page.locator(".leaderboard-curve img").count() == 4
+        assert page.locator(".leaderboard-curve img").count() == 5
         page.screenshot(path=str(ARTIFACTS / "demo-leaderboard.png"), full_page=True)
 
         page.get_by_role("tab", name="Embeddings").click()
@@ -601,4 +601,38 @@ def test_browser_captioning_upload(server, runs, tmp_path):
         assert page.inner_text("#caption-output .caption-text") == " ".join(words)
         assert page.evaluate("window.__xss") is None
         page.screenshot(path=str(ARTIFACTS / "demo-captioning.png"), full_page=True)
+        browser.close()
+
+
+def test_browser_language_model_and_nli_tabs(server, runs, nli_run):
+    from dl4nlp.finetune import load_transformer_run
+    from dl4nlp.lm import LanguageModel
+
+    pw = _browser()
+    ARTIFACTS.mkdir(exist_ok=True)
+    greedy = LanguageModel(runs["lm"]).generate("the cat", n=1, max_len=30, temperature=0.0)[0]
+    label = load_transformer_run(nli_run).predict(["a dog runs\tthe dog sleeps"])[0][0]
+    with pw.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1100, "height": 800})
+        page.goto(server)
+        page.get_by_role("tab", name="Language model").click()
+        page.fill("#lm-prompt textarea", "the cat")
+        page.locator("#lm-output").scroll_into_view_if_needed()
+        page.get_by_label("Temperature (0 = greedy)").first.fill("0")  # the slider's number box
+        page.keyboard.press("Enter")
+        page.click("#lm-submit")
+        page.wait_for_selector("#lm-output .lm-sample", timeout=30_000)
+        samples = page.locator("#lm-output .lm-sample").all_inner_texts()
+        assert samples and all(s == f"the cat {greedy}" for s in samples)  # greedy: every sample alike
+        page.screenshot(path=str(ARTIFACTS / "demo-language-model.png"), full_page=True)
+
+        page.get_by_role("tab", name="NLI").click()
+        page.fill("#nli-premise textarea", "a dog runs")
+        page.fill("#nli-hypothesis textarea", "the dog sleeps")
+        page.click("#nli-submit")
+        page.wait_for_selector("#nli-output .nli-label", timeout=30_000)
+        assert page.inner_text("#nli-output .nli-label") == label
+        page.wait_for_selector("#nli-heatmap img", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "demo-nli.png"), full_page=True)
         browser.close()
