@@ -433,6 +433,14 @@ def test_tab_modules_follow_the_protocol_and_runs_are_assigned(runs, tmp_path):
     assert any("no demo tab for task 'juggling'" in str(w.message) for w in caught)
     with pytest.raises(RunError, match="nothing to demo"):
         load_tabs([odd], DemoSettings(vectors=[]))
+
+    stage = tmp_path / "ulmfit" / "3-classifier"  # results.json but no config.yaml (a ULMFiT stage folder)
+    stage.mkdir(parents=True)
+    write_json(stage / "results.json", {"task": "sentiment", "dev_acc": 0.8})
+    with pytest.warns(UserWarning, match=r"Sentiment tab: skipping .*3-classifier: .*no config.yaml"):
+        loaded = load_tabs([tmp_path / "ulmfit", runs["logreg"]], DemoSettings(vectors=[]))
+    sentiment = dict((m.TITLE, s) for m, s in loaded)["Sentiment"]
+    assert [s.name for s in sentiment.scorers] == ["lr"]
     with pytest.raises(RunError, match="run folder not found"):
         expand_runs([tmp_path / "missing"])
     empty = tmp_path / "empty"

@@ -24,16 +24,33 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import warnings
+from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 REQUIRED = ("TITLE", "ORDER", "matches", "load", "build")
+
+
+def load_each(runs: list[Path], loader: Callable[[Path], Any], tab: str) -> list[tuple[Path, Any]]:
+    """``(run, loader(run))`` for every run that loads; a run that cannot be loaded (a clear
+    :class:`~dl4nlp.errors.Dl4nlpError`, e.g. a stage folder of a ULMFiT run with no ``config.yaml``) is
+    left out with a warning naming it, so one bad folder does not stop the demo."""
+    from dl4nlp.errors import Dl4nlpError
+
+    out = []
+    for run in runs:
+        try:
+            out.append((run, loader(run)))
+        except Dl4nlpError as exc:
+            warnings.warn(f"{tab} tab: skipping {run}: {exc}", stacklevel=2)
+    return out
 
 
 def tab_modules() -> list[ModuleType]:
     """Every tab module in this package, in ``ORDER``. A module that fails to import (its feature's
     dependencies missing) is skipped with a warning rather than breaking the demo."""
-    import warnings
-
     mods = []
     for info in pkgutil.iter_modules(__path__):
         if info.name.startswith("_"):

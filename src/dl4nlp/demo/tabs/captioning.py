@@ -37,14 +37,16 @@ def load(runs: list[Path], settings: DemoSettings) -> Captioners | None:
     if not runs:
         return None
     from dl4nlp.captioning import CaptionModel
+    from dl4nlp.demo.tabs import load_each
     from dl4nlp.runs import read_results
 
     models, bleu = {}, {}
-    for run in runs:
-        models[run.name] = CaptionModel(run)
+    for run, model in load_each(runs, CaptionModel, TITLE):
+        name = run.name if run.name not in models else f"{run.parent.name}/{run.name}"
+        models[name] = model
         res = read_results(run) or {}
-        bleu[run.name] = res.get("test_bleu4", res.get("test_bleu"))
-    return Captioners(models, bleu)
+        bleu[name] = res.get("test_bleu4", res.get("test_bleu"))
+    return Captioners(models, bleu) if models else None
 
 
 def caption(caps: Captioners, run: str, upload: Any, beam: float, max_pixels: int) -> tuple[str, str | None]:

@@ -33,15 +33,17 @@ class LanguageModels:
 def load(runs: list[Path], settings: DemoSettings) -> LanguageModels | None:
     if not runs:
         return None
+    from dl4nlp.demo.tabs import load_each
     from dl4nlp.lm import LanguageModel
     from dl4nlp.runs import read_results
 
     models, ppl = {}, {}
-    for run in runs:
-        models[run.name] = LanguageModel(run)
+    for run, lm in load_each(runs, LanguageModel, TITLE):
+        name = run.name if run.name not in models else f"{run.parent.name}/{run.name}"
+        models[name] = lm
         res = read_results(run) or {}
-        ppl[run.name] = res.get("test_ppl", res.get("test_perplexity"))
-    return LanguageModels(models, ppl)
+        ppl[name] = res.get("test_ppl", res.get("test_perplexity"))
+    return LanguageModels(models, ppl) if models else None
 
 
 def generate(lms: LanguageModels, run: str, prompt: str | None, temperature: float, top_p: float,

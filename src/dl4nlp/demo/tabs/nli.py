@@ -41,10 +41,14 @@ def load(runs: list[Path], settings: DemoSettings) -> NLIModels | None:
     if not runs:
         return None
     from dl4nlp.demo.scorers import load_scorer
+    from dl4nlp.demo.tabs import load_each
     from dl4nlp.runs import read_results
 
     device = settings.torch_device()
-    return NLIModels([load_scorer(r, device) for r in runs], [read_results(r) or {} for r in runs])
+    loaded = load_each(runs, lambda r: load_scorer(r, device), TITLE)
+    if not loaded:
+        return None
+    return NLIModels([s for _, s in loaded], [read_results(r) or {} for r, _ in loaded])
 
 
 def predict_all(models: NLIModels, premise: str, hypothesis: str, max_chars: int) -> list[dict[str, Any]]:

@@ -40,12 +40,15 @@ def load(runs: list[Path], settings: DemoSettings) -> SentimentModels | None:
     if not runs:
         return None
     from dl4nlp.demo.scorers import ladder_position, load_scorer
+    from dl4nlp.demo.tabs import load_each
     from dl4nlp.runs import read_results
 
     device = settings.torch_device()
-    ordered = sorted(runs, key=ladder_position)
-    scorers = [load_scorer(r, device) for r in ordered]
-    return SentimentModels(scorers, [read_results(r) or {} for r in ordered])
+    loaded = load_each(runs, lambda r: load_scorer(r, device), TITLE)
+    loaded.sort(key=lambda pair: ladder_position(pair[0]))
+    if not loaded:
+        return None
+    return SentimentModels([s for _, s in loaded], [read_results(r) or {} for r, _ in loaded])
 
 
 def predict_all(models: SentimentModels, text: str) -> list[dict[str, Any]]:
