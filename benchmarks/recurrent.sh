@@ -7,7 +7,7 @@
 #   bash benchmarks/recurrent.sh scratch               # GRU rung, seed 13, trained with impl=scratch
 # One torch thread per process: on the shared 2-core machine two OpenMP threads competing with other
 # jobs ran ~20x slower than one (measured: 1.2k vs 27k tokens/s for the same LSTM step).
-# Each (dataset, rung) group of 3 seeds takes the shared lock, so heavy runs go one at a time.
+# Each (dataset, seed) pass over the rungs takes the shared lock, so heavy runs go one at a time.
 set -euo pipefail
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 OUT=${OUT:-runs/bench-recurrent}
@@ -25,12 +25,12 @@ DATASETS=${DATASETS:-"sst2 sst5"}
 RUNGS=${RUNGS:-"rnn gru lstm bilstm stacked"}
 SEEDS=${SEEDS:-"13 14 15"}
 for ds in $DATASETS; do
-  for rung in $RUNGS; do
+  for s in $SEEDS; do  # one seed over every rung per lock hold, so an interrupted sweep has every rung
     flock "$LOCK" bash -c '
-      for s in '"$SEEDS"'; do
-        if [ -f "'"$OUT/$ds"'/'"$rung"'-s$s/results.json" ]; then continue; fi
-        dl4nlp train configs/ladder/'"$rung"'.yaml --set data.dataset='"$ds"' --set run.seed=$s \
-          --set run.dir='"$OUT/$ds"' --set run.name='"$rung"'-s$s --set trainer.progress_bar=false
+      for rung in '"$RUNGS"'; do
+        if [ -f "'"$OUT/$ds"'/$rung-s'"$s"'/results.json" ]; then continue; fi
+        dl4nlp train configs/ladder/$rung.yaml --set data.dataset='"$ds"' --set run.seed='"$s"' \
+          --set run.dir='"$OUT/$ds"' --set run.name=$rung-s'"$s"' --set trainer.progress_bar=false
       done'
   done
 done
