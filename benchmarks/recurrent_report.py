@@ -42,8 +42,9 @@ def ms(xs: list[float], scale: float = 100.0) -> str:
     if not xs:
         return "-"
     m = statistics.mean(xs) * scale
-    s = statistics.stdev(xs) * scale if len(xs) > 1 else 0.0
-    return f"{m:.2f} ± {s:.2f}"
+    if len(xs) == 1:
+        return f"{m:.2f} (one seed)"
+    return f"{m:.2f} ± {statistics.stdev(xs) * scale:.2f}"
 
 
 def main(root: Path) -> None:
