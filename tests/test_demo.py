@@ -25,6 +25,7 @@ from dl4nlp.demo.limits import DemoSettings, InputError, check_image, check_text
 from dl4nlp.demo.render import guarded  # noqa: E402
 from dl4nlp.errors import DataError, RunError  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -85,7 +86,7 @@ def _train_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
           "data.test_file=test.txt", "model.emb_dim=8", "model.hidden=8", "train.epochs=1", "train.batch_size=4",
           "train.eval_batch_size=2", "data.bptt=8", "trainer.progress_bar=false", f"run.dir={root}/runs",
           "run.name=lm", "trainer.accelerator=cpu"]
-    out["lm"] = train_any(load_config("configs/lm/wt2_small_tied.yaml", ["data.dataset=text", *lm]))
+    out["lm"] = train_any(load_config(ROOT / "configs/lm/wt2_small_tied.yaml", ["data.dataset=text", *lm]))
 
     images = root / "images"  # a tiny show-attend-tell captioner on two synthetic images
     images.mkdir()
