@@ -472,6 +472,9 @@ def test_safe_defaults(runs):
     app, _ = build_app([runs["logreg"]], settings)
     assert app.analytics_enabled is False
     assert (app._queue.max_size, app._queue.default_concurrency_limit) == (5, 3)
+    import torch
+
+    assert torch.is_grad_enabled()  # building the app leaves autograd alone for the rest of the process
 
 
 def test_serve_cli_rejects_bad_arguments(tmp_path, monkeypatch, capsys):

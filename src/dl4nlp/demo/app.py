@@ -85,8 +85,7 @@ def build_app(runs: list[str | Path], settings: DemoSettings | None = None) -> t
     from dl4nlp.demo.render import CSS
 
     settings = settings or DemoSettings()
-    torch.set_grad_enabled(False)
-    torch.set_num_threads(settings.threads)
+    torch.set_num_threads(settings.threads)  # handlers run under inference_mode / no_grad themselves
     loaded = load_tabs(runs, settings)
     with gr.Blocks(title="dl4nlp demo", analytics_enabled=False) as app:
         gr.Markdown("# dl4nlp demo\nModels from saved run folders; inputs are capped at "
