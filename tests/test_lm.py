@@ -312,3 +312,12 @@ def test_generate_rejects_bad_runs_and_options(lm_run, tmp_path):
 def test_vocab_keeps_corpus_unk_as_the_unk_id():
     v = build_lm_vocab(["a", "<unk>", "b", "a", EOS])
     assert v.stoi["<unk>"] == v.unk_id and v.encode(["zzz"]) == [v.unk_id]
+
+
+def test_evaluate_cli_reproduces_the_recorded_test_perplexity(lm_run):
+    res = json.loads((lm_run / "results.json").read_text())
+    out = CliRunner().invoke(app, ["evaluate", str(lm_run), "--split", "test"], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    ev = json.loads(out.output)
+    assert ev["perplexity"] == pytest.approx(res["test_ppl"], rel=1e-4)
+    assert ev["tokens"] == res["corpus_tokens"]["test"] - res["corpus_tokens"]["test"] % 2 - 2

@@ -72,6 +72,10 @@ def evaluate(
 
     if is_captioning_run(run):  # BLEU-1..4, beam 1 and 3
         return _echo_json(evaluate_captions(run, split=split))
+    from dl4nlp.lm import evaluate_lm_run, is_lm_run
+
+    if is_lm_run(run):  # language models: perplexity
+        return _echo_json(evaluate_lm_run(run, split))
     from dl4nlp.classify import evaluate_run
     from dl4nlp.finetune import evaluate_transformer_run, is_transformer_run
 

@@ -215,3 +215,32 @@ class LanguageModel:
 
 def load_language_model(run_dir: str | Path) -> LanguageModel:
     return LanguageModel(run_dir)
+
+
+def is_lm_run(run_dir: str | Path) -> bool:
+    """True when ``run_dir`` holds a language-model run (its config names an LM model)."""
+    try:
+        return load_config(run_dir).model_name in LM_MODELS
+    except Exception:  # noqa: BLE001 - not a readable run: the caller's own loader reports it
+        return False
+
+
+@torch.no_grad()
+def evaluate_lm_run(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
+    """Perplexity of a run's best LM on a split of its corpus (the same streams and batching as training)."""
+    import time
+
+    if split not in ("train", "dev", "test"):
+        raise ConfigError(f"--split: unknown split '{split}' (use train, dev, test)")
+    lm = LanguageModel(run_dir)
+    corpus = read_lm_corpus(lm.cfg, lm.vocab)
+    stream = {"train": corpus.train, "dev": corpus.valid, "test": corpus.test}[split]
+    start = time.perf_counter()
+    total, count, state = 0.0, 0, None
+    for x, y in make_lm_loader(stream, lm.cfg.train.eval_batch_size, lm.cfg.data.bptt):
+        logits, state = lm.model(x, state)  # [B, L, V]
+        total += float(torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1),
+                                                         reduction="sum"))
+        count += y.numel()
+    return {"run": lm.run_dir.name, "split": split, "tokens": count, "perplexity": math.exp(total / count),
+            "loss": total / count, "seconds": round(time.perf_counter() - start, 3)}
