@@ -144,14 +144,15 @@ def gradient_report(runs: Sequence[str | Path], cells: Sequence[str], cfg: Any, 
     return path, curves
 
 
-def attention_figure(run: str | Path, text: str, out_png: str | Path) -> tuple[Path, list[str], list[float]]:
-    """Heatmap of a trained attention-pooling run's weights over one sentence."""
+def attention_figure(run: Any, text: str, out_png: str | Path) -> tuple[Path, list[str], list[float]]:
+    """Heatmap of a trained attention-pooling run's weights over one sentence (``run``: a run folder
+    or an already loaded :class:`~dl4nlp.classify.Classifier`)."""
     from dl4nlp import plots
     from dl4nlp.classify import Classifier
     from dl4nlp.data.batching import pad_batch
     from dl4nlp.errors import DataError, RunError
 
-    clf = Classifier(run)
+    clf = run if isinstance(run, Classifier) else Classifier(run)
     if not isinstance(clf.model, RecurrentClassifier) or clf.model.attention is None:
         raise RunError(f"{run}: not a recurrent classifier with 'pooling: attention'")
     toks = clf.tokens(text)
@@ -161,5 +162,5 @@ def attention_figure(run: str | Path, text: str, out_png: str | Path) -> tuple[P
     weights = clf.model.attention_weights(b["tokens"], b["mask"])[0].tolist()  # [T]
     label, _ = clf.predict([text])[0]
     path = plots.attention_heatmap([weights], ["attention"], toks, out_png,
-                                   title=f"{Path(run).name}: predicted {label}")
+                                   title=f"{clf.name}: predicted {label}")
     return path, toks, weights

@@ -54,11 +54,13 @@ def attention(
     ] = Path("attention.png"),
 ) -> None:
     """Heatmap of the attention-pooling weights over each sentence."""
+    from dl4nlp.classify import Classifier
     from dl4nlp.rnn_diagnostics import attention_figure
 
+    clf = Classifier(run)  # loaded once for every sentence
     for i, t in enumerate(text):
         target = out if len(text) == 1 else out.with_name(f"{out.stem}-{i + 1}{out.suffix}")
-        path, toks, weights = attention_figure(run, t, target)
+        path, toks, weights = attention_figure(clf, t, target)
         typer.echo("  ".join(f"{w}:{a:.2f}" for w, a in zip(toks, weights, strict=True)))
         typer.echo(f"wrote {path}")
 
