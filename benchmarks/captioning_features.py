@@ -29,10 +29,8 @@ def main() -> None:
     args = ap.parse_args()
     enc = build_encoder("efficientnet-lite0")
     rows = []
-    for dataset, path, splits in (
-        ("rsicd", args.rsicd, ("train", "dev", "test")),
-        ("nwpu_captions", args.nwpu, ("test",)),
-    ):
+    sets = [("rsicd", args.rsicd, ("train", "dev", "test")), ("nwpu_captions", args.nwpu, ("test",))]
+    for dataset, path, splits in [s for s in sets if s[1]]:  # --nwpu "" skips NWPU-Captions
         data = read_caption_splits(DataConfig(dataset=dataset, path=path))
         for split in splits:
             images = [im.image for im in data.split(split)]

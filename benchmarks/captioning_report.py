@@ -26,6 +26,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name in ("attention", "no-attention"):
         run = out / f"rsicd-{name}"
+        if not (run / "results.json").is_file():
+            continue
         res = json.loads((run / "results.json").read_text())
         for k in (1, res["hyper_parameters"].get("beam_size", 3)):
             b = [res[f"test_bleu{n}_beam{k}"] for n in range(1, 5)]
@@ -43,7 +45,7 @@ def main() -> None:
                     print(
                         f"| {res['model']} | NWPU-Captions test ({ev['images']}) | {k} | "
                         + " | ".join(f"{x:.1f}" for x in b)
-                        + " | | | |"
+                        + f" | features {ev['feature_time_s']} s{' (cached)' if ev['features_reused'] else ''} | | |"
                     )
 
 
