@@ -16,7 +16,7 @@ case "${1:-}" in
   sst2-features) $LOCK dl4nlp train configs/transformer/features.yaml "${COMMON[@]}" --set run.name=minilm-features-sst2 ;;
   sst2-frozen) $LOCK dl4nlp train configs/transformer/sst2.yaml "${COMMON[@]}" --set model.freeze_encoder=true \
       --set train.lr=1e-3 --set run.name=minilm-frozen-sst2 ;;
-  speed) $LOCK python benchmarks/transformer_speed.py "${2:-$OUT/minilm-sst2}" ;;
+  speed) $LOCK python benchmarks/transformer_speed.py "${2:-$OUT/minilm-sst2}" --repeats 1 ;;
   sst5) $LOCK dl4nlp train configs/transformer/sst5.yaml "${COMMON[@]}" --set run.name=minilm-sst5 ;;
   snli) $LOCK dl4nlp train configs/transformer/snli.yaml "${COMMON[@]}" --set run.name=minilm-snli ;;
   *) echo "usage: $0 sst2|sst2-features|sst2-frozen|speed [RUN]|sst5|snli" >&2; exit 2 ;;
