@@ -438,10 +438,12 @@ def test_tab_modules_follow_the_protocol_and_runs_are_assigned(runs, tmp_path):
     stage = tmp_path / "ulmfit" / "3-classifier"  # results.json but no config.yaml (a ULMFiT stage folder)
     stage.mkdir(parents=True)
     write_json(stage / "results.json", {"task": "sentiment", "dev_acc": 0.8})
-    with pytest.warns(UserWarning, match=r"Sentiment tab: skipping .*3-classifier: .*no config.yaml"):
-        loaded = load_tabs([tmp_path / "ulmfit", runs["logreg"]], DemoSettings(vectors=[]))
+    with pytest.warns(UserWarning, match=r"Sentiment tab: skipped .*3-classifier: not a run folder"):
+        loaded = load_tabs([stage, runs["logreg"]], DemoSettings(vectors=[]))
     sentiment = dict((m.TITLE, s) for m, s in loaded)["Sentiment"]
     assert [s.name for s in sentiment.scorers] == ["lr"]
+    write_json(tmp_path / "ulmfit" / "results.json", {"task": "transfer", "dev_acc": 0.8})
+    assert expand_runs([tmp_path / "ulmfit"]) == [tmp_path / "ulmfit"]  # not its stage folders
     with pytest.raises(RunError, match="run folder not found"):
         expand_runs([tmp_path / "missing"])
     empty = tmp_path / "empty"

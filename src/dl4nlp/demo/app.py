@@ -24,7 +24,8 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # no telemetry, before gradio 
 
 def expand_runs(paths: list[str | Path]) -> list[Path]:
     """Run folders from the arguments: a run folder stands for itself, any other folder for every
-    finished run below it (e.g. ``runs/ladder-sst2``)."""
+    finished run below it (e.g. ``runs/ladder-sst2``), except runs nested in another run (the stage
+    folders of a ULMFiT run, whose own ``results.json`` sums them up)."""
     from dl4nlp.runs import find_runs
 
     out: list[Path] = []
@@ -35,6 +36,8 @@ def expand_runs(paths: list[str | Path]) -> list[Path]:
             found = [p]
         else:
             found = find_runs(p)
+            tops = set(found)
+            found = [f for f in found if not any(a in tops for a in f.parents)]
             if not found:
                 raise RunError(f"{p}: no finished runs (results.json) in this folder")
         out.extend(f for f in found if f not in out)

@@ -44,7 +44,7 @@ def load_each(runs: list[Path], loader: Callable[[Path], Any], tab: str) -> list
         try:
             out.append((run, loader(run)))
         except Dl4nlpError as exc:
-            warnings.warn(f"{tab} tab: skipping {run}: {exc}", stacklevel=2)
+            warnings.warn(f"{tab} tab: skipped a run that cannot be loaded: {exc}", stacklevel=2)
     return out
 
 
