@@ -23,6 +23,7 @@ usual ``config.yaml``, ``labels.json``, ``best.ckpt``/``last.ckpt`` and ``result
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -39,6 +40,7 @@ import torch
 
 from dl4nlp.config import ExperimentConfig, build_options
 from dl4nlp.data.batching import BucketBatchSampler, EncodedDataset, pad_batch
+from dl4nlp.data.nli import NLI_DATASETS, NLI_LABELS  # noqa: F401  (re-exported)
 from dl4nlp.data.splits import DatasetSplits
 from dl4nlp.errors import ConfigError, DataError, RunError
 from dl4nlp.io import torch_load, torch_save, write_json
@@ -52,65 +54,24 @@ from dl4nlp.models.transformer import (
 )
 
 FAMILY = ("transformer", "transformer-features")
-NLI_DATASETS = ("snli", "nli")
-NLI_LABELS = ["entailment", "neutral", "contradiction"]
 
 # --------------------------------------------------------------------------- data
 
 
 def read_nli_pairs(cfg: ExperimentConfig) -> DatasetSplits:
-    """The reduced NLI protocol of ../shared/data/README.md: train = SNLI ``train_1pct.tsv`` + MultiNLI
-    dev matched + mismatched (25,145 pairs), dev = SNLI dev, test = SNLI test.
+    """The NLI pairs of :func:`dl4nlp.data.nli.read_nli` (reduced protocol: SNLI ``train_1pct.tsv`` +
+    MultiNLI dev matched + mismatched for training, SNLI dev and test), without the train subset."""
+    from dl4nlp.data.nli import read_nli
 
-    ``data.path`` is the SNLI folder; MultiNLI is its sibling ``multinli/`` (left out if absent).
-    Rows: ``{"text": premise, "text_pair": hypothesis, "label": id}``.
-    """
-    import csv
-
-    import datasets
-
-    folder = Path(cfg.data.path)
-    if not folder.is_dir():
-        raise DataError(f"{folder}: SNLI folder not found (set data.path to the folder with dev.tsv)")
-
-    def read(path: Path) -> list[dict[str, Any]]:
-        if not path.is_file():
-            raise DataError(f"{path}: file not found")
-        rows = []
-        with open(path, encoding="utf-8", newline="") as fh:
-            reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-            header = next(reader, None)
-            if not header or header[:3] != ["premise", "hypothesis", "label"]:
-                raise DataError(f"{path}:1: expected the header premise<TAB>hypothesis<TAB>label")
-            for n, rec in enumerate(reader, 2):
-                if len(rec) < 3:
-                    raise DataError(f"{path}:{n}: expected 3 tab-separated fields, got {len(rec)}")
-                if rec[2] not in NLI_LABELS:
-                    raise DataError(f"{path}:{n}: unknown label '{rec[2]}' (use {', '.join(NLI_LABELS)})")
-                if not rec[0].strip() or not rec[1].strip():
-                    raise DataError(f"{path}:{n}: empty premise or hypothesis")
-                rows.append({"text": rec[0], "text_pair": rec[1], "label": NLI_LABELS.index(rec[2])})
-        return rows
-
-    train_files = [folder / (cfg.data.train_file or "train_1pct.tsv")]
-    mnli = folder.parent / "multinli"
-    if cfg.data.train_file is None and mnli.is_dir():
-        train_files += [mnli / "dev_matched.tsv", mnli / "dev_mismatched.tsv"]
-    train = [r for f in train_files for r in read(f)]
-    dev = read(folder / (cfg.data.dev_file or "dev.tsv"))
-    test = read(folder / (cfg.data.test_file or "test.tsv"))
-    as_ds = datasets.Dataset.from_list
-    return DatasetSplits(as_ds(train), as_ds(dev), as_ds(test), list(NLI_LABELS))
+    return read_nli(dataclasses.replace(cfg.data, max_train_examples=None), cfg.run.seed)
 
 
 def read_splits(cfg: ExperimentConfig) -> DatasetSplits:
     """Sentence datasets through the shared readers; ``snli``/``nli`` through the pair reader."""
     if cfg.data.dataset in NLI_DATASETS:
-        splits = read_nli_pairs(cfg)
-        if cfg.data.max_train_examples:
-            n = min(cfg.data.max_train_examples, len(splits.train))
-            splits.train = splits.train.shuffle(seed=cfg.run.seed).select(range(n))
-        return splits
+        from dl4nlp.data.nli import read_nli
+
+        return read_nli(cfg.data, cfg.run.seed)
     from dl4nlp.classify import read_splits as read_sentences
 
     return read_sentences(cfg)

@@ -1,0 +1,184 @@
+"""Natural language inference pairs: SNLI / MultiNLI files (TSV, official JSONL or TXT) or the HF hub.
+
+Rows are ``{"text": premise, "text_pair": hypothesis, "label": id}`` with the label ids of
+:data:`NLI_LABELS` (entailment, neutral, contradiction); pairs whose gold label is ``-`` (no annotator
+majority) are dropped. Formats, recognised by the file name:
+
+* ``*.tsv``  — header ``premise<TAB>hypothesis<TAB>label[...]`` (../shared/data/snli, multinli), or the
+  official ``snli_1.0_*.txt`` / ``multinli_1.0_*.txt`` header (``gold_label ... sentence1 sentence2 ...``);
+  read with quoting off (fields hold bare ``"`` characters);
+* ``*.jsonl`` (optionally ``.gz``) — the official SNLI / MultiNLI JSONL (``sentence1``, ``sentence2``,
+  ``gold_label``), what online users download;
+* the hub — ``data.hub_name: stanfordnlp/snli`` (or ``nyu-mll/multi_nli``), label ``-1`` dropped.
+
+Splits (:func:`read_nli`): ``data.path`` is a folder. Without ``data.train_file`` the reduced protocol of
+../shared/data/README.md is used when ``train_1pct.tsv`` is there: train = SNLI ``train_1pct.tsv`` +
+MultiNLI dev matched + mismatched (the sibling ``multinli/`` folder; 25,145 pairs), dev = SNLI dev,
+test = SNLI test. A folder holding the official ``snli_1.0_train.jsonl`` uses it instead, and
+``data.train_file=/path/to/snli_1.0_train.jsonl`` (any format above) trains on that file alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+from dl4nlp.data.splits import DatasetSplits
+from dl4nlp.errors import ConfigError, DataError
+
+NLI_LABELS = ["entailment", "neutral", "contradiction"]
+NLI_DATASETS = ("snli", "nli")  # data.dataset values read by this module
+
+_SPLIT_FILES = {
+    "train": ["train_1pct.tsv", "train.tsv", "snli_1.0_train.jsonl", "snli_1.0_train.jsonl.gz",
+              "snli_1.0_train.txt"],
+    "dev": ["dev.tsv", "snli_1.0_dev.jsonl", "snli_1.0_dev.jsonl.gz", "snli_1.0_dev.txt"],
+    "test": ["test.tsv", "snli_1.0_test.jsonl", "snli_1.0_test.jsonl.gz", "snli_1.0_test.txt"],
+}
+MULTINLI_FILES = ["dev_matched.tsv", "dev_mismatched.tsv"]
+
+
+def _label(value: Any, where: str) -> int | None:
+    """Label id, or None for '-' (no gold label: the pair is dropped)."""
+    if value == "-":
+        return None
+    if value not in NLI_LABELS:
+        raise DataError(f"{where}: unknown label '{value}' (use {', '.join(NLI_LABELS)} or '-')")
+    return NLI_LABELS.index(value)
+
+
+def _row(premise: Any, hypothesis: Any, label: int, where: str) -> dict[str, Any]:
+    if not isinstance(premise, str) or not isinstance(hypothesis, str):
+        raise DataError(f"{where}: premise and hypothesis must be text")
+    if not premise.strip() or not hypothesis.strip():
+        raise DataError(f"{where}: empty premise or hypothesis")
+    return {"text": premise, "text_pair": hypothesis, "label": label}
+
+
+def _open(path: Path) -> Any:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def _read_table(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with _open(path) as fh:
+        reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(reader, None)
+        if header and header[:3] == ["premise", "hypothesis", "label"]:
+            cols = (0, 1, 2)
+        elif header and {"gold_label", "sentence1", "sentence2"} <= set(header):
+            cols = (header.index("sentence1"), header.index("sentence2"), header.index("gold_label"))
+        else:
+            raise DataError(f"{path}:1: expected the header premise<TAB>hypothesis<TAB>label "
+                            "(or the official gold_label ... sentence1 sentence2 header)")
+        need = max(cols) + 1
+        for n, rec in enumerate(reader, 2):
+            if not rec:
+                continue
+            if len(rec) < need:
+                raise DataError(f"{path}:{n}: expected at least {need} tab-separated fields, got {len(rec)}")
+            label = _label(rec[cols[2]], f"{path}:{n}")
+            if label is not None:
+                rows.append(_row(rec[cols[0]], rec[cols[1]], label, f"{path}:{n}"))
+    return rows
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with _open(path) as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{n}: invalid JSON ({exc.msg})") from None
+            if not isinstance(rec, dict):
+                raise DataError(f"{path}:{n}: expected a JSON object")
+            missing = [k for k in ("sentence1", "sentence2", "gold_label") if k not in rec]
+            if missing:
+                raise DataError(f"{path}:{n}: missing field(s) {', '.join(missing)}")
+            label = _label(rec["gold_label"], f"{path}:{n}")
+            if label is not None:
+                rows.append(_row(rec["sentence1"], rec["sentence2"], label, f"{path}:{n}"))
+    return rows
+
+
+def read_nli_file(path: str | Path) -> list[dict[str, Any]]:
+    """Pairs of one file (format from its name: ``.jsonl[.gz]``, otherwise tab-separated with a header)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    name = path.name.removesuffix(".gz")
+    rows = _read_jsonl(path) if name.endswith(".jsonl") else _read_table(path)
+    if not rows:
+        raise DataError(f"{path}: no labelled pairs")
+    return rows
+
+
+def _find(folder: Path, split: str) -> Path:
+    for name in _SPLIT_FILES[split]:
+        if (folder / name).is_file():
+            return folder / name
+    raise DataError(f"{folder}: no {split} file (looked for {', '.join(_SPLIT_FILES[split])}; "
+                    f"or set data.{split}_file)")
+
+
+def _read_hub(name: str, config: str | None) -> DatasetSplits:  # pragma: no cover - needs the network
+    import datasets
+
+    ds = datasets.load_dataset(name, config)
+
+    def norm(d: Any) -> Any:
+        for col in ("premise", "hypothesis", "label"):
+            if col not in d.column_names:
+                raise DataError(f"hub dataset {name}: missing column '{col}'")
+        d = d.filter(lambda r: r["label"] is not None and 0 <= r["label"] < 3)
+        return d.select_columns(["premise", "hypothesis", "label"]).rename_columns(
+            {"premise": "text", "hypothesis": "text_pair"})
+
+    def split(*names: str) -> Any:
+        for n in names:
+            if n in ds:
+                return norm(ds[n])
+        raise DataError(f"hub dataset {name}: no split among {', '.join(names)}")
+
+    return DatasetSplits(split("train"), split("validation", "validation_matched"),
+                         split("test", "validation_mismatched"), list(NLI_LABELS))
+
+
+def read_nli(data: Any, seed: int = 13) -> DatasetSplits:
+    """Train / dev / test pairs for the ``data`` section of a config (see the module docstring);
+    ``data.max_train_examples`` keeps a seeded random subset of train (nested: 5k within 12k within 25k)."""
+    import datasets
+
+    if data.hub_name:
+        splits = _read_hub(data.hub_name, data.hub_config)
+    else:
+        folder = Path(data.path)
+        if not folder.is_dir():
+            raise DataError(f"{folder}: NLI folder not found (set data.path to the folder with dev.tsv)")
+
+        def file(split: str) -> Path:
+            given = getattr(data, f"{split}_file")
+            return folder / given if given else _find(folder, split)
+
+        train_files = [file("train")]
+        mnli = folder.parent / "multinli"
+        if data.train_file is None and train_files[0].name == "train_1pct.tsv" and mnli.is_dir():
+            train_files += [mnli / f for f in MULTINLI_FILES if (mnli / f).is_file()]
+        as_ds = datasets.Dataset.from_list
+        splits = DatasetSplits(as_ds([r for f in train_files for r in read_nli_file(f)]),
+                               as_ds(read_nli_file(file("dev"))), as_ds(read_nli_file(file("test"))),
+                               list(NLI_LABELS))
+    if data.max_train_examples:
+        if data.max_train_examples < 1:
+            raise ConfigError(f"data.max_train_examples must be >= 1, got {data.max_train_examples}")
+        n = min(data.max_train_examples, len(splits.train))
+        splits.train = splits.train.shuffle(seed=seed).select(range(n))
+    return splits
