@@ -21,6 +21,9 @@ PIPELINES: dict[str, str] = {
     "transformer-features": "dl4nlp.finetune:train_features",
     "show_attend_tell": "dl4nlp.captioning:train_captioner",
     "show_and_tell": "dl4nlp.captioning:train_captioner",
+    "nli_conditional": "dl4nlp.nli:train_nli",
+    "nli_attention": "dl4nlp.nli:train_nli",
+    "nli_word_by_word": "dl4nlp.nli:train_nli",
 }
 
 

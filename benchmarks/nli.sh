@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# NLI with attention (issue #6; Rocktäschel et al. 2016): conditional encoding, attention, word-by-word attention
+# on the reduced protocol (train SNLI train_1pct + MultiNLI dev m/mm = 25,145 pairs, select on SNLI dev, report
+# SNLI test), through the real CLI (`dl4nlp train configs/nli/<model>.yaml --set run.seed=N`).
+# Run from the repo root; reads ../shared/data.
+#   bash benchmarks/nli.sh                   # seed 13 at 25k, learning curve (5k, 12k; seed 13), seeds 14 and 15
+#   MODELS="attention" SEEDS="13" CURVE="" bash benchmarks/nli.sh
+# Order: one full pass of the three models first, then the learning-curve points, then more seeds, so an
+# interrupted benchmark has the most useful runs. Each run takes the shared lock (one heavy job at a time).
+# One torch thread per process (the shared 2-core machine).
+set -euo pipefail
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+OUT=${OUT:-runs/bench-nli}
+LOCK=${LOCK:-/tmp/dl4nlp-bench.lock}
+MODELS=${MODELS:-"conditional attention word_by_word"}
+FIRST_SEED=${FIRST_SEED:-13}
+MORE_SEEDS=${MORE_SEEDS:-"14 15"}
+CURVE=${CURVE-"5000 12000"}
+
+train() {  # model seed n_train(or "all")
+  local m=$1 s=$2 n=$3 name dir sets=()
+  if [ "$n" = "all" ]; then name="$m-s$s"; dir="$OUT/full"; else name="$m-n$n-s$s"; dir="$OUT/curve"
+    sets=(--set data.max_train_examples="$n"); fi
+  if [ -f "$dir/$name/results.json" ]; then return 0; fi
+  if [ -f "$dir/$name/last.ckpt" ]; then
+    flock "$LOCK" dl4nlp train --resume "$dir/$name"
+  else
+    flock "$LOCK" dl4nlp train "configs/nli/$m.yaml" --set run.seed="$s" --set run.dir="$dir" --set run.name="$name" \
+      --set trainer.progress_bar=false "${sets[@]}"
+  fi
+}
+
+for m in $MODELS; do train "$m" "$FIRST_SEED" all; done
+for n in $CURVE; do for m in $MODELS; do train "$m" "$FIRST_SEED" "$n"; done; done
+for s in $MORE_SEEDS; do for m in $MODELS; do train "$m" "$s" all; done; done
+python benchmarks/nli_report.py "$OUT"
