@@ -76,6 +76,10 @@ def evaluate(
 
     if is_lm_run(run):  # language models: perplexity
         return _echo_json(evaluate_lm_run(run, split))
+    from dl4nlp.nli import evaluate_nli_run, is_nli_run
+
+    if is_nli_run(run):  # premise/hypothesis pairs
+        return _echo_json(evaluate_nli_run(run, split))
     from dl4nlp.classify import evaluate_run
     from dl4nlp.finetune import evaluate_transformer_run, is_transformer_run
 
@@ -103,6 +107,12 @@ def predict(
             texts.append(line)
     if not texts:
         raise DataError("nothing to predict: give sentences as arguments or --file")
+    from dl4nlp.nli import is_nli_run
+
+    if is_nli_run(run):  # "premise ||| hypothesis" (or a tab between them)
+        from dl4nlp.commands.nli import predict_nli
+
+        return predict_nli(run, texts)
     from dl4nlp.finetune import is_transformer_run
 
     if is_transformer_run(run):  # word pieces + [CLS] attention heatmaps
@@ -184,6 +194,11 @@ _recurrent_commands.register(app)
 from dl4nlp.commands import transformer as _transformer_commands  # noqa: E402  (explain)
 
 _transformer_commands.register(app)
+
+
+from dl4nlp.commands import nli as _nli_commands  # noqa: E402  (nli, nli-ladder)
+
+_nli_commands.register(app)
 
 
 from dl4nlp.commands.serve import serve as _serve  # noqa: E402  (the web demo; gradio loads on use)

@@ -1,0 +1,120 @@
+"""CLI of the recurrent NLI models (:mod:`dl4nlp.nli`): ``dl4nlp nli RUN`` and ``dl4nlp nli-ladder``.
+
+``dl4nlp nli RUN --premise P --hypothesis H`` (or ``--index I`` for a test pair) prints the label with
+its probabilities and writes the attention map: premise x hypothesis heatmap for word-by-word attention,
+a bar per premise word for single attention (conditional encoding has no attention to draw).
+``dl4nlp predict RUN "premise ||| hypothesis"`` and ``dl4nlp evaluate RUN`` also take NLI runs.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def _slug(premise: str, hypothesis: str) -> str:
+    words = re.sub(r"[^a-z0-9]+", "-", f"{premise} {hypothesis}".lower()).strip("-")[:48]
+    return words or "pair"
+
+
+def _fmt_probs(probs: dict[str, float]) -> str:
+    return "  ".join(f"{k}={v:.3f}" for k, v in probs.items())
+
+
+def predict_nli(run: Path, texts: list[str]) -> None:
+    """``dl4nlp predict`` for NLI runs: each text is ``premise ||| hypothesis`` (or a tab between them)."""
+    from dl4nlp.errors import DataError
+    from dl4nlp.nli import load_nli_run
+
+    model = load_nli_run(run)
+    for t in texts:
+        sep = "\t" if "\t" in t else "|||"
+        if sep not in t:
+            raise DataError(f"'{t[:40]}': an NLI run needs 'premise ||| hypothesis' (or a tab between them)")
+        premise, hypothesis = (x.strip() for x in t.split(sep, 1))
+        pred = model.predict(premise, hypothesis)
+        typer.echo(f"{pred.label}\t{_fmt_probs(pred.probabilities)}\t{t}")
+
+
+def nli(
+    run: Annotated[Path, typer.Argument(help="an NLI run folder (configs/nli/*.yaml)")],
+    premise: Annotated[str | None, typer.Option(help="premise sentence")] = None,
+    hypothesis: Annotated[str | None, typer.Option(help="hypothesis sentence")] = None,
+    index: Annotated[int | None, typer.Option(help="instead of a pair: example INDEX (0-based) of --split")] = None,
+    split: Annotated[str, typer.Option(help="split for --index: train, dev or test")] = "test",
+    out: Annotated[Path | None, typer.Option(help="PNG to write (default RUN/attention/<words>.png)")] = None,
+) -> None:
+    """Label, probabilities and attention map of one premise/hypothesis pair."""
+    from dl4nlp.errors import ConfigError
+    from dl4nlp.nli import load_nli_run
+
+    if index is None and (premise is None or hypothesis is None):
+        raise ConfigError("give --premise and --hypothesis, or --index N for a pair of --split")
+    if index is not None and (premise is not None or hypothesis is not None):
+        raise ConfigError("give either --index or --premise/--hypothesis, not both")
+    model = load_nli_run(run)
+    gold = None
+    if index is not None:
+        premise, hypothesis, gold = model.example(index, split)
+    assert premise is not None and hypothesis is not None
+    pred = model.predict(premise, hypothesis)
+    typer.echo(f"{pred.label}\t{_fmt_probs(pred.probabilities)}" + (f"\tgold={gold}" if gold else ""))
+    typer.echo(f"premise:    {' '.join(pred.premise)}")
+    typer.echo(f"hypothesis: {' '.join(pred.hypothesis)}")
+    if pred.attention is None:
+        typer.echo("(conditional encoding: no attention to draw)")
+        return
+    if model.kind == "single":
+        typer.echo("attention: " + "  ".join(f"{w}:{a:.2f}" for w, a in zip(pred.premise, pred.attention,
+                                                                            strict=True)))
+    else:
+        for w, row in zip(pred.hypothesis, pred.attention, strict=True):
+            top = max(range(len(row)), key=row.__getitem__)
+            typer.echo(f"  {w:>14} -> {pred.premise[top]} ({row[top]:.2f})")
+    stem = f"{split}-{index}" if index is not None else _slug(premise, hypothesis)
+    target = out or run / "attention" / f"{stem}.png"
+    model.attention_map(pred, target)
+    typer.echo(f"wrote {target}")
+
+
+def nli_ladder(
+    configs: Annotated[Path, typer.Option(help="folder with <model>.yaml")] = Path("configs/nli"),
+    out: Annotated[Path, typer.Option(help="runs folder")] = Path("runs/nli-ladder"),
+    only: Annotated[list[str] | None, typer.Option(help="train only these models")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", "-s", help="override a config key")] = None,
+) -> None:
+    """Train conditional encoding, attention and word-by-word attention side by side; leaderboard + plot."""
+    from dl4nlp import plots
+    from dl4nlp.config import load_config
+    from dl4nlp.errors import ConfigError
+    from dl4nlp.experiments import train_any
+    from dl4nlp.nli import NLI_LADDER
+    from dl4nlp.runs import leaderboard_markdown, write_leaderboard
+
+    unknown = [m for m in only or [] if m not in NLI_LADDER]
+    if unknown:
+        raise ConfigError(f"unknown NLI model(s) {', '.join(unknown)} (known: {', '.join(NLI_LADDER)})")
+    cfgs = [load_config(configs / f"{m}.yaml", [f"run.dir={out}", f"run.name={m}", *(set_ or [])])
+            for m in NLI_LADDER if not only or m in only]
+    for cfg in cfgs:
+        run = out / cfg.run_name()
+        if (run / "results.json").is_file():
+            typer.echo(f"[nli-ladder] {cfg.run_name()}: already trained, kept")
+        elif (run / "last.ckpt").is_file():
+            train_any(cfg, resume=run)
+        else:
+            train_any(cfg)
+    md, _, rows = write_leaderboard(out)
+    order = {f"nli_{m}": i for i, m in enumerate(NLI_LADDER)}
+    rows = sorted(rows, key=lambda r: order.get(str(r["model"]), 99))
+    plots.ladder_comparison(rows, out / "ladder.png", "NLI: SNLI dev / test accuracy")
+    typer.echo(leaderboard_markdown(rows))
+    typer.echo(f"leaderboard: {md}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("nli")(nli)
+    app.command("nli-ladder")(nli_ladder)
