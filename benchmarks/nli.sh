@@ -4,9 +4,10 @@
 # SNLI test), through the real CLI (`dl4nlp train configs/nli/<model>.yaml --set run.seed=N`).
 # Run from the repo root; reads ../shared/data.
 #   bash benchmarks/nli.sh                   # seed 13 at 25k, learning curve (5k, 12k; seed 13), seeds 14 and 15
-#   MODELS="attention" SEEDS="13" CURVE="" bash benchmarks/nli.sh
+#   MODELS="attention" MORE_SEEDS="" CURVE="" bash benchmarks/nli.sh
 # Order: one full pass of the three models first, then the learning-curve points, then more seeds, so an
-# interrupted benchmark has the most useful runs. Each run takes the shared lock (one heavy job at a time).
+# interrupted benchmark has the most useful runs. Each pass (three models) holds the shared lock, so heavy jobs
+# run one at a time; finished runs are skipped and unfinished ones resumed when the script is run again.
 # One torch thread per process (the shared 2-core machine).
 set -euo pipefail
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -14,23 +15,24 @@ OUT=${OUT:-runs/bench-nli}
 LOCK=${LOCK:-/tmp/dl4nlp-bench.lock}
 MODELS=${MODELS:-"conditional attention word_by_word"}
 FIRST_SEED=${FIRST_SEED:-13}
-MORE_SEEDS=${MORE_SEEDS:-"14 15"}
+MORE_SEEDS=${MORE_SEEDS-"14 15"}
 CURVE=${CURVE-"5000 12000"}
 
-train() {  # model seed n_train(or "all")
-  local m=$1 s=$2 n=$3 name dir sets=()
-  if [ "$n" = "all" ]; then name="$m-s$s"; dir="$OUT/full"; else name="$m-n$n-s$s"; dir="$OUT/curve"
-    sets=(--set data.max_train_examples="$n"); fi
-  if [ -f "$dir/$name/results.json" ]; then return 0; fi
-  if [ -f "$dir/$name/last.ckpt" ]; then
-    flock "$LOCK" dl4nlp train --resume "$dir/$name"
-  else
-    flock "$LOCK" dl4nlp train "configs/nli/$m.yaml" --set run.seed="$s" --set run.dir="$dir" --set run.name="$name" \
-      --set trainer.progress_bar=false "${sets[@]}"
-  fi
+pass() {  # seed n_train(or "all"): the three models, one after the other, under one hold of the lock
+  local s=$1 n=$2
+  flock "$LOCK" bash -c '
+    s='"$s"' n='"$n"'
+    for m in '"$MODELS"'; do
+      if [ "$n" = all ]; then name=$m-s$s dir='"$OUT"'/full sets=""
+      else name=$m-n$n-s$s dir='"$OUT"'/curve sets="--set data.max_train_examples=$n"; fi
+      if [ -f "$dir/$name/results.json" ]; then continue; fi
+      if [ -f "$dir/$name/last.ckpt" ]; then dl4nlp train --resume "$dir/$name"; continue; fi
+      dl4nlp train configs/nli/$m.yaml --set run.seed=$s --set run.dir=$dir --set run.name=$name \
+        --set trainer.progress_bar=false $sets
+    done'
 }
 
-for m in $MODELS; do train "$m" "$FIRST_SEED" all; done
-for n in $CURVE; do for m in $MODELS; do train "$m" "$FIRST_SEED" "$n"; done; done
-for s in $MORE_SEEDS; do for m in $MODELS; do train "$m" "$s" all; done; done
+pass "$FIRST_SEED" all
+for n in $CURVE; do pass "$FIRST_SEED" "$n"; done
+for s in $MORE_SEEDS; do pass "$s" all; done
 python benchmarks/nli_report.py "$OUT"
