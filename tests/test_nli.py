@@ -314,3 +314,27 @@ def test_cli_nli_heatmap_bar_index_predict_evaluate_and_resume(trained: dict[str
     r = cli("train", "--resume", wbw, "--set", "train.epochs=3")
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads((wbw / "results.json").read_text())["epochs_run"] == 3
+
+
+def test_demo_nli_tab_shows_recurrent_runs_and_the_word_by_word_heatmap(trained: dict[str, Path]):
+    pytest.importorskip("gradio")
+    from dl4nlp.demo.limits import DemoSettings
+    from dl4nlp.demo.tabs import nli as tab
+    from dl4nlp.nli import load_nli_run
+
+    runs = [trained["word_by_word"], trained["attention"], trained["conditional"]]
+    models = tab.load(runs, DemoSettings())
+    assert models is not None and len(models.scorers) == 3
+    html, png = tab.analyse(models, "a man runs in the park", "a man sleeps <b>x</b>", 200)
+    for run in runs:
+        label = load_nli_run(run).predict("a man runs in the park", "a man sleeps <b>x</b>").label
+        assert f'data-run="{run.name}">{label}</b>' in html
+    assert "attention over the premise, mean over hypothesis words" in html  # word by word
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html
+    preds = tab.predict_all(models, "a man runs in the park", "a man sleeps", 200)
+    wbw, att, cond = preds
+    assert wbw["rows"] == ["a", "man", "sleeps"] and len(wbw["heads"]) == 3
+    assert all(len(r) == len(wbw["words"]) for r in wbw["heads"])
+    assert att["attention"] is not None and att["heads"] is None and cond["attention"] is None
+    assert sum(att["attention"]) == pytest.approx(1.0, abs=1e-5)
+    assert png is not None and Path(png).stat().st_size > 1000

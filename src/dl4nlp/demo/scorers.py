@@ -4,7 +4,9 @@
   when the model has ``attention_weights(tokens, mask) -> [B, T]`` (attention pooling) or sets
   ``self.last_attention`` in ``forward``;
 - transformer runs of :mod:`dl4nlp.finetune` (fine-tuned or frozen features, sentences or NLI pairs);
-  attention = the last layer's [CLS] attention over the word pieces, mean over heads.
+  attention = the last layer's [CLS] attention over the word pieces, mean over heads;
+- recurrent NLI runs of :mod:`dl4nlp.nli`; attention = the weights over the premise words (word by word:
+  the premise x hypothesis map in ``heads``, its rows named in ``rows``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ class Scored:
     probabilities: dict[str, float]
     words: list[str]  # what the model saw (tokens or word pieces)
     attention: list[float] | None  # one weight per word, or None
-    heads: list[list[float]] | None = None  # transformer: [heads][pieces]
+    heads: list[list[float]] | None = None  # transformer: [heads][pieces]; word-by-word NLI: [hypothesis][premise]
+    rows: list[str] | None = None  # labels of the rows of ``heads`` when they are not heads (NLI: hypothesis words)
 
 
 class ClassifierScorer:
@@ -104,9 +107,37 @@ class TransformerScorer:
         return Scored(self.name, self.model_name, exp.label, exp.probabilities, exp.pieces, mean, heads)
 
 
-def load_scorer(run: Path, device: Any) -> ClassifierScorer | TransformerScorer:
-    from dl4nlp.finetune import is_transformer_run
+class NLIScorer:
+    """A recurrent NLI run of :mod:`dl4nlp.nli` (CPU): ``score("premise\thypothesis")``; words = the premise,
+    attention = its weights (word by word: the mean over hypothesis words, and the full map in ``heads``)."""
 
+    def __init__(self, run: Path, device: Any = None):
+        from dl4nlp.nli import load_nli_run
+
+        self.nli = load_nli_run(run)
+        self.name, self.model_name = self.nli.name, self.nli.cfg.model_name
+
+    def score(self, text: str) -> Scored:
+        from dl4nlp.errors import DataError
+
+        sep = "\t" if "\t" in text else "|||"
+        if sep not in text:
+            raise DataError("an NLI run needs 'premise ||| hypothesis' (or a tab between them)")
+        premise, hypothesis = (x.strip() for x in text.split(sep, 1))
+        pred = self.nli.predict(premise, hypothesis)
+        att, heads, rows = pred.attention, None, None
+        if self.nli.kind == "word_by_word" and att is not None:
+            heads, rows = att, pred.hypothesis
+            att = [sum(col) / len(heads) for col in zip(*heads, strict=True)]
+        return Scored(self.name, self.model_name, pred.label, pred.probabilities, pred.premise, att, heads, rows)
+
+
+def load_scorer(run: Path, device: Any) -> ClassifierScorer | TransformerScorer | NLIScorer:
+    from dl4nlp.finetune import is_transformer_run
+    from dl4nlp.nli import is_nli_run
+
+    if is_nli_run(run):
+        return NLIScorer(run, device)
     return TransformerScorer(run, device) if is_transformer_run(run) else ClassifierScorer(run, device)
 
 

@@ -1,10 +1,10 @@
 """NLI tab: a premise and a hypothesis; every loaded NLI run's label with probabilities, and the attention
 heatmap (a fine-tuned transformer's last-layer [CLS] attention over the word pieces of the pair, one row
-per head).
+per head; or a recurrent word-by-word attention run's premise x hypothesis map).
 
 Runs with ``task: nli`` in ``results.json``, loaded through :func:`dl4nlp.demo.scorers.load_scorer`
-(transformer runs of :mod:`dl4nlp.finetune`); a new NLI model family plugs in by giving that function a
-scorer for its runs (``score("premise\\thypothesis") -> Scored``).
+(transformer runs of :mod:`dl4nlp.finetune`, recurrent runs of :mod:`dl4nlp.nli`); a new NLI model family
+plugs in by giving that function a scorer for its runs (``score("premise\\thypothesis") -> Scored``).
 """
 
 from __future__ import annotations
@@ -71,7 +71,10 @@ def analyse(models: NLIModels, premise: str, hypothesis: str, max_chars: int) ->
             + table(["run", "model", "dev acc %", "label", "probabilities"], rows, "dl4nlp-nli"))
     for p in preds:
         if p["attention"] is not None:
-            html += (f'<p><b>{escape(p["run"])}</b> [CLS] attention, mean over heads: '
+            what = "[CLS] attention, mean over heads"
+            if p["model"].startswith("nli_"):  # recurrent NLI runs (dl4nlp.nli)
+                what = "attention over the premise" + (", mean over hypothesis words" if p.get("rows") else "")
+            html += (f'<p><b>{escape(p["run"])}</b> {what}: '
                      f'{weighted_tokens(p["words"], p["attention"])}</p>')
     first = next((p for p in preds if p.get("heads")), None)
     if first is None:
@@ -80,11 +83,16 @@ def analyse(models: NLIModels, premise: str, hypothesis: str, max_chars: int) ->
 
     fd, out = tempfile.mkstemp(suffix=".png", dir=models.out_dir)
     os.close(fd)
-    heads = [f"head {i + 1}" for i in range(len(first["heads"]))]
     with models.plot_lock:
-        plots.attention_heatmap(first["heads"], heads, first["words"], out,
-                                f"{first['run']}: [CLS] attention, last layer -> {first['label']}",
-                                xlabel="word pieces")
+        if first.get("rows"):  # word-by-word attention of a recurrent NLI run: hypothesis x premise
+            plots.attention_heatmap(first["heads"], first["rows"], first["words"], out,
+                                    f"{first['run']}: word-by-word attention -> {first['label']}",
+                                    xlabel="premise", ylabel="hypothesis")
+        else:
+            heads = [f"head {i + 1}" for i in range(len(first["heads"]))]
+            plots.attention_heatmap(first["heads"], heads, first["words"], out,
+                                    f"{first['run']}: [CLS] attention, last layer -> {first['label']}",
+                                    xlabel="word pieces")
     return html, out
 
 
