@@ -338,3 +338,17 @@ def test_demo_nli_tab_shows_recurrent_runs_and_the_word_by_word_heatmap(trained:
     assert att["attention"] is not None and att["heads"] is None and cond["attention"] is None
     assert sum(att["attention"]) == pytest.approx(1.0, abs=1e-5)
     assert png is not None and Path(png).stat().st_size > 1000
+
+
+def test_nli_ladder_puts_the_three_models_side_by_side(trained: dict[str, Path]):
+    """Runs already in the folder are kept (no training); leaderboard.md and ladder.png are written."""
+    root = trained["attention"].parent
+    snli = root.parent / "data" / "snli"
+    r = cli("nli-ladder", "--out", root, "--set", f"data.path={snli}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.count("already trained, kept") == 3
+    md = (root / "leaderboard.md").read_text()
+    assert all(f"nli_{m}" in md for m in MODELS)
+    assert (root / "ladder.png").is_file()
+    r = cli("nli-ladder", "--only", "lstm")
+    assert r.returncode == 2 and "unknown NLI model" in r.stderr
