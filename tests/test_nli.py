@@ -352,3 +352,19 @@ def test_nli_ladder_puts_the_three_models_side_by_side(trained: dict[str, Path])
     assert (root / "ladder.png").is_file()
     r = cli("nli-ladder", "--only", "lstm")
     assert r.returncode == 2 and "unknown NLI model" in r.stderr
+
+
+def test_vocabulary_takes_dev_test_words_only_when_they_have_a_frozen_vector(tmp_path: Path):
+    from dl4nlp.nli import prepare
+
+    snli = write_snli(tmp_path)
+    test = snli / "test.tsv"
+    test.write_text(test.read_text() + "a zebra runs\ta quokka sleeps\tneutral\n", encoding="utf-8")
+    vectors = write_vectors(tmp_path / "v.txt")
+    vectors.write_text(vectors.read_text() + "zebra " + " ".join(["0.1"] * 8) + "\n", encoding="utf-8")
+    base = [f"data.path={snli}", "data.dataset=snli", "model.name=nli_attention", f"model.embeddings={vectors}"]
+    prep = prepare(load_config(None, base))
+    assert "zebra" in prep.vocab and "quokka" not in prep.vocab
+    assert prep.test.premises[-1][1] == prep.vocab.stoi["zebra"] and prep.test.hypotheses[-1][1] == 1  # <unk>
+    trainable = prepare(load_config(None, [*base, "model.freeze_embeddings=false"]))
+    assert "zebra" not in trainable.vocab  # fine-tuned vectors: training words only
