@@ -85,7 +85,9 @@ def quiet_lightning() -> None:
     for name in ("lightning.pytorch", "lightning.fabric", "lightning", "pytorch_lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
     for pattern in (".*exists and is not empty.*", ".*does not have many workers.*", ".*LeafSpec.*",
-                    ".*is deprecated.*", ".*Checkpoint directory.*", ".*hparams.*"):
+                    ".*is deprecated.*", ".*Checkpoint directory.*", ".*hparams.*",
+                    # evaluation reloads best.ckpt into a trainer without the training callbacks, on purpose
+                    ".*callbacks used to create the checkpoint.*"):
         warnings.filterwarnings("ignore", message=pattern)
 
 
