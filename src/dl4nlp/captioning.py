@@ -17,7 +17,6 @@ import copy
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -267,17 +266,21 @@ def train_captioner(
     import lightning as L
 
     from dl4nlp import plots
-    from dl4nlp.runs import new_run_dir, save_config, write_results
+    from dl4nlp.runs import save_config, write_results
     from dl4nlp.tasks.captioning import CaptioningTask
-    from dl4nlp.training import best_checkpoint, count_parameters, fit, machine_info, make_trainer
+    from dl4nlp.training import (
+        best_checkpoint,
+        count_parameters,
+        fit,
+        make_trainer,
+        open_run_dir,
+        provenance,
+        resume_checkpoint,
+    )
 
     opts = check_model(cfg)
-    resume_ckpt, vocab = None, None
-    if resume is not None:
-        resume_ckpt = Path(resume) / "last.ckpt"
-        if not resume_ckpt.is_file():
-            raise RunError(f"{resume}: nothing to resume (no last.ckpt)")
-        vocab = Vocab.load(Path(resume) / "vocab.json")
+    resume_ckpt = resume_checkpoint(resume)
+    vocab = Vocab.load(Path(resume) / "vocab.json") if resume is not None else None
 
     L.seed_everything(cfg.run.seed, workers=True, verbose=False)
     data = prepare_captions(cfg, vocab)  # all input validation (and feature extraction) happens here
@@ -287,13 +290,7 @@ def train_captioner(
     train_loader = make_loader(data.train, t.batch_size, True, cfg.run.seed)
     dev_loader = make_loader(data.dev, t.eval_batch_size, False, cfg.run.seed)
 
-    if resume is not None:
-        path = Path(resume)
-    elif run_dir is not None:
-        path = Path(run_dir)
-        path.mkdir(parents=True, exist_ok=True)
-    else:
-        path = new_run_dir(cfg)
+    path = open_run_dir(cfg, resume, run_dir)
     save_config(path, cfg)
     data.vocab.save(path / "vocab.json")
 
@@ -331,9 +328,7 @@ def train_captioner(
         "bleu": "sacrebleu corpus BLEU-n (max_ngram_order=n), tokenize=none on dl4nlp-tokenised lower-case "
         "captions without punctuation, smooth=none, all references",
         "hyper_parameters": hyper_parameters(cfg),
-        "machine": machine_info(),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": " ".join(["dl4nlp", *sys.argv[1:]]) if sys.argv and "dl4nlp" in sys.argv[0] else None,
+        **provenance(),
     }
     beams = sorted({1, opts.beam_size})
     for split, ds in (("dev", data.dev), ("test", data.test)):

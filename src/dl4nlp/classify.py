@@ -12,10 +12,8 @@ Python API::
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -121,27 +119,22 @@ def train_classifier(cfg: ExperimentConfig, resume: str | Path | None = None, ev
     import lightning as L
 
     from dl4nlp import plots
-    from dl4nlp.runs import new_run_dir, save_config, write_results
+    from dl4nlp.runs import save_config, write_results
     from dl4nlp.tasks.classification import ClassificationTask
     from dl4nlp.training import (
         best_checkpoint,
         count_parameters,
         finish_distributed,
         fit,
-        machine_info,
         make_eval_trainer,
         make_trainer,
-        run_dir_for,
+        open_run_dir,
+        provenance,
+        resume_checkpoint,
     )
 
-    resume_ckpt = None
-    vocab = None
-    if resume is not None:
-        run_path = Path(resume)
-        resume_ckpt = run_path / "last.ckpt"
-        if not resume_ckpt.is_file():
-            raise RunError(f"{run_path}: nothing to resume (no last.ckpt)")
-        vocab = Vocab.load(run_path / "vocab.json")
+    resume_ckpt = resume_checkpoint(resume)
+    vocab = Vocab.load(Path(resume) / "vocab.json") if resume is not None else None
 
     L.seed_everything(cfg.run.seed, workers=True, verbose=False)
     prep = prepare(cfg, vocab)  # all input validation happens here, before any folder is made
@@ -152,13 +145,7 @@ def train_classifier(cfg: ExperimentConfig, resume: str | Path | None = None, ev
     dev_loader = make_loader(prep.dev, t.eval_batch_size, False, False, cfg.run.seed)
     test_loader = make_loader(prep.test, t.eval_batch_size, False, False, cfg.run.seed)
 
-    if resume is not None:
-        path = Path(resume)
-    elif run_dir is not None:
-        path = Path(run_dir)
-        path.mkdir(parents=True, exist_ok=True)
-    else:
-        path = run_dir_for(cfg, new_run_dir)
+    path = open_run_dir(cfg, resume, run_dir)
     save_config(path, cfg)
     prep.vocab.save(path / "vocab.json")
     write_json(path / "labels.json", prep.labels)
@@ -187,9 +174,7 @@ def train_classifier(cfg: ExperimentConfig, resume: str | Path | None = None, ev
         "train_examples": len(prep.train),
         "vocab_size": len(prep.vocab),
         "hyper_parameters": hyper_parameters(cfg),
-        "machine": machine_info(),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": " ".join(["dl4nlp", *sys.argv[1:]]) if sys.argv and "dl4nlp" in sys.argv[0] else None,
+        **provenance(),
     }
     if evaluate_test:
         test = evaluator.test(task, test_loader, ckpt_path=str(best), verbose=False)[0]

@@ -28,11 +28,9 @@ import functools
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -126,10 +124,6 @@ def options(cfg: ExperimentConfig) -> TransformerOptions | FeatureOptions:
         raise ConfigError(f"model ({cfg.model_name}): {exc}") from None
 
 
-def _command() -> str | None:
-    return " ".join(["dl4nlp", *sys.argv[1:]]) if sys.argv and "dl4nlp" in sys.argv[0] else None
-
-
 def _task_name(cfg: ExperimentConfig) -> str:
     return "nli" if cfg.data.dataset in NLI_DATASETS else "sentiment"
 
@@ -165,25 +159,22 @@ def train_transformer(
     import lightning as L
 
     from dl4nlp import plots
-    from dl4nlp.runs import new_run_dir, save_config, write_results
+    from dl4nlp.runs import save_config, write_results
     from dl4nlp.tasks.finetune import FineTuneTask
     from dl4nlp.training import (
         best_checkpoint,
         count_parameters,
         finish_distributed,
         fit,
-        machine_info,
         make_eval_trainer,
         make_trainer,
-        run_dir_for,
+        open_run_dir,
+        provenance,
+        resume_checkpoint,
     )
 
     opts = options(cfg)
-    resume_ckpt = None
-    if resume is not None:
-        resume_ckpt = Path(resume) / "last.ckpt"
-        if not resume_ckpt.is_file():
-            raise RunError(f"{resume}: nothing to resume (no last.ckpt)")
+    resume_ckpt = resume_checkpoint(resume)
     L.seed_everything(cfg.run.seed, workers=True, verbose=False)
     tokenizer = load_tokenizer(opts.checkpoint)
     splits = read_splits(cfg)
@@ -199,13 +190,7 @@ def train_transformer(
     dev_loader = make_loader(enc["dev"], pad, t.eval_batch_size, False, False, cfg.run.seed)
     test_loader = make_loader(enc["test"], pad, t.eval_batch_size, False, False, cfg.run.seed)
 
-    if resume is not None:
-        path = Path(resume)
-    elif run_dir is not None:
-        path = Path(run_dir)
-        path.mkdir(parents=True, exist_ok=True)
-    else:
-        path = run_dir_for(cfg, new_run_dir)  # DDP: every rank writes to the same folder
+    path = open_run_dir(cfg, resume, run_dir)  # DDP: every rank writes to the same folder
     save_config(path, cfg)
     write_json(path / "labels.json", splits.labels)
 
@@ -247,9 +232,7 @@ def train_transformer(
             "warmup": t.warmup_steps,
             **cfg.model_params,
         },
-        "machine": machine_info(),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": _command(),
+        **provenance(),
     }
     if evaluate_test:
         test = evaluator.test(task, test_loader, ckpt_path=str(best), verbose=False)[0]
@@ -345,7 +328,7 @@ def train_features(
 
     from dl4nlp import plots
     from dl4nlp.runs import new_run_dir, save_config, write_results
-    from dl4nlp.training import machine_info
+    from dl4nlp.training import provenance
 
     opts = options(cfg)
     torch.manual_seed(cfg.run.seed)
@@ -417,9 +400,7 @@ def train_features(
             "c_tried": tried,
             "max_length": d.max_length,
             "hyper_parameters": {"C": best_c, "pooling": opts.pooling, "checkpoint": opts.checkpoint},
-            "machine": machine_info(),
-            "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "command": _command(),
+            **provenance(),
         }
     )
     write_results(path, results)

@@ -15,8 +15,6 @@ Python API::
 from __future__ import annotations
 
 import math
-import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,16 +62,20 @@ def train_lm(cfg: ExperimentConfig, resume: str | Path | None = None, run_dir: s
     import lightning as L
 
     from dl4nlp import plots
-    from dl4nlp.runs import new_run_dir, save_config, write_results
+    from dl4nlp.runs import save_config, write_results
     from dl4nlp.tasks.language_model import LanguageModelTask
-    from dl4nlp.training import best_checkpoint, count_parameters, fit, machine_info, make_trainer
+    from dl4nlp.training import (
+        best_checkpoint,
+        count_parameters,
+        fit,
+        make_trainer,
+        open_run_dir,
+        provenance,
+        resume_checkpoint,
+    )
 
-    resume_ckpt, vocab = None, None
-    if resume is not None:
-        resume_ckpt = Path(resume) / "last.ckpt"
-        if not resume_ckpt.is_file():
-            raise RunError(f"{resume}: nothing to resume (no last.ckpt)")
-        vocab = Vocab.load(Path(resume) / "vocab.json")
+    resume_ckpt = resume_checkpoint(resume)
+    vocab = Vocab.load(Path(resume) / "vocab.json") if resume is not None else None
     L.seed_everything(cfg.run.seed, workers=True, verbose=False)
     corpus = read_lm_corpus(cfg, vocab)  # every input check happens before a folder is made
     model = build_lm(cfg, corpus.vocab)
@@ -84,13 +86,7 @@ def train_lm(cfg: ExperimentConfig, resume: str | Path | None = None, run_dir: s
     dev_loader = make_lm_loader(corpus.valid, t.eval_batch_size, cfg.data.bptt)
     test_loader = make_lm_loader(corpus.test, t.eval_batch_size, cfg.data.bptt)
 
-    if resume is not None:
-        path = Path(resume)
-    elif run_dir is not None:
-        path = Path(run_dir)
-        path.mkdir(parents=True, exist_ok=True)
-    else:
-        path = new_run_dir(cfg)
+    path = open_run_dir(cfg, resume, run_dir)
     save_config(path, cfg)
     corpus.vocab.save(path / "vocab.json")
 
@@ -124,9 +120,7 @@ def train_lm(cfg: ExperimentConfig, resume: str | Path | None = None, run_dir: s
         "vocab_size": len(corpus.vocab),
         "corpus_tokens": corpus.sizes(),
         "hyper_parameters": lm_hyper_parameters(cfg),
-        "machine": machine_info(),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": " ".join(["dl4nlp", *sys.argv[1:]]) if sys.argv and "dl4nlp" in sys.argv[0] else None,
+        **provenance(),
     }
     if evaluate_test:
         test = trainer.test(task, test_loader, ckpt_path=str(best), verbose=False)[0]

@@ -19,6 +19,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from dl4nlp.config import ExperimentConfig
+from dl4nlp.errors import RunError
 from dl4nlp.io import torch_load, torch_save
 
 
@@ -157,6 +158,42 @@ def finish_distributed(trainer: L.Trainer) -> bool:
             return False
         torch.distributed.destroy_process_group()
     return trainer.is_global_zero
+
+
+def resume_checkpoint(resume: str | Path | None) -> Path | None:
+    """``RUN/last.ckpt`` to continue from (None for a new run); a clear error when there is none."""
+    if resume is None:
+        return None
+    ckpt = Path(resume) / "last.ckpt"
+    if not ckpt.is_file():
+        raise RunError(f"{resume}: nothing to resume (no last.ckpt)")
+    return ckpt
+
+
+def open_run_dir(cfg: ExperimentConfig, resume: str | Path | None = None, run_dir: str | Path | None = None) -> Path:
+    """The folder a pipeline writes to: the resumed run, an explicit ``run_dir``, or a fresh
+    ``<run.dir>/<name>`` (shared by every DDP rank, see :func:`run_dir_for`)."""
+    from dl4nlp.runs import new_run_dir
+
+    if resume is not None:
+        return Path(resume)
+    if run_dir is not None:
+        path = Path(run_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    return run_dir_for(cfg, new_run_dir)
+
+
+def provenance() -> dict[str, Any]:
+    """Where and when a result was produced: machine, UTC date, and the ``dl4nlp`` command line."""
+    import sys
+    from datetime import UTC, datetime
+
+    return {
+        "machine": machine_info(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": " ".join(["dl4nlp", *sys.argv[1:]]) if sys.argv and "dl4nlp" in sys.argv[0] else None,
+    }
 
 
 def run_dir_for(cfg: ExperimentConfig, new_run_dir: Any) -> Path:
