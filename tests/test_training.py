@@ -98,3 +98,23 @@ def test_checkpoints_load_with_weights_only(sst_dir, tmp_path):
     ckpt = torch.load(run / "best.ckpt", weights_only=True)
     assert "state_dict" in ckpt and "callbacks" in ckpt
     assert not list(run.glob(".*.tmp"))  # atomic writes leave no temporary files
+
+
+def test_resume_without_last_checkpoint_is_refused_before_anything_is_written(tmp_path):
+    from dl4nlp.errors import RunError
+    from dl4nlp.training import open_run_dir, resume_checkpoint
+
+    run = tmp_path / "half-made-run"
+    run.mkdir()
+    with pytest.raises(RunError, match="half-made-run: nothing to resume \\(no last.ckpt\\)"):
+        resume_checkpoint(run)
+    assert resume_checkpoint(None) is None
+    (run / "last.ckpt").write_bytes(b"")
+    assert resume_checkpoint(run) == run / "last.ckpt"
+    assert list(run.iterdir()) == [run / "last.ckpt"]
+    # the run folder: the resumed one, an explicit one (created), or a fresh <run.dir>/<name>
+    cfg = load_config(None, [f"run.dir={tmp_path / 'runs'}", "run.name=fresh"])
+    assert open_run_dir(cfg, resume=run) == run
+    assert open_run_dir(cfg, run_dir=tmp_path / "explicit").is_dir()
+    assert open_run_dir(cfg) == tmp_path / "runs" / "fresh"
+    assert open_run_dir(cfg) == tmp_path / "runs" / "fresh-2"  # a taken name is never overwritten
