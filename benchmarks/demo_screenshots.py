@@ -82,6 +82,12 @@ def main() -> None:
                 page.click("#lm-submit")
                 page.wait_for_selector("#lm-output .lm-sample", timeout=120_000)
                 shot("language-model")
+            if "NLI" in tabs:
+                tab("NLI")
+                page.click("#nli-submit")  # the tab's example pair
+                page.wait_for_selector("#nli-output .nli-label", timeout=120_000)
+                page.wait_for_selector("#nli-heatmap img", timeout=60_000)
+                shot("nli")
             if "Captioning" in tabs and args.image:
                 tab("Captioning")
                 page.set_input_files("#caption-upload input[type=file]", str(args.image))
