@@ -90,8 +90,8 @@ def main() -> None:
         lines += ["", f"![NLI ladder]({rel})"]
     lines += ["", "Bowman et al. (2015) LSTM baseline on the full SNLI: 77.6. Parameters are counted without the "
               "embedding table, as the paper does (projection 50→100 included). Train time is the wall clock "
-              "of `trainer.fit` (all epochs, with the dev evaluation after each), 1 torch thread. The configs stop after at most 6 "
-              "epochs (early stopping with patience 2 on dev accuracy; the best dev epoch is kept).", ""]
+              "of `trainer.fit` (all epochs, with the dev evaluation after each), 1 torch thread. The configs stop "
+              "after at most 6 epochs (early stopping, patience 2, on dev accuracy; the best dev epoch is kept).", ""]
 
     lines += ["## Targets", ""]
     for m in MODELS:
