@@ -75,13 +75,15 @@ def sklearn_comparison(dataset: str, data: Path) -> dict:
     from sklearn.linear_model import LogisticRegression as SkLR
 
     from dl4nlp.classify import prepare
-    from dl4nlp.config import load_config
+    from dl4nlp.config import build_options, load_config
     from dl4nlp.models.bow import idf_from_vocab, sparse_bow
+    from dl4nlp.models.linear import LogRegOptions
 
     cfg = load_config(ROOT / "configs/ladder/logreg.yaml", [f"data.dataset={dataset}", f"data.path={data}"])
     prep = prepare(cfg)
     V = len(prep.vocab)
     idf = idf_from_vocab(prep.vocab)
+    opts = build_options(LogRegOptions, cfg.model_params, "model (logreg)")
 
     def matrix(ds):
         T = max(len(ids) for ids in ds.ids)
@@ -90,7 +92,7 @@ def sklearn_comparison(dataset: str, data: Path) -> dict:
         for i, ids in enumerate(ds.ids):
             tokens[i, :len(ids)] = torch.tensor(ids)
             mask[i, :len(ids)] = True
-        ids, offsets, values = sparse_bow(tokens, mask, cfg.model.features, idf, cfg.model.normalize)
+        ids, offsets, values = sparse_bow(tokens, mask, opts.features, idf, opts.normalize)
         indptr = np.append(offsets.numpy(), len(ids))
         m = sp.csr_matrix((values.numpy(), ids.numpy(), indptr), shape=(len(ds.ids), V))
         return m, np.array(ds.labels)
@@ -104,7 +106,7 @@ def sklearn_comparison(dataset: str, data: Path) -> dict:
         dev = float((clf.predict(xdv) == ydv).mean())
         if best is None or dev > best["dev_acc"]:
             best = {"C": C, "dev_acc": dev, "test_acc": float((clf.predict(xte) == yte).mean()), "fit_s": secs}
-    best["features"] = f"{cfg.model.features}{', unit length' if cfg.model.normalize else ''}"
+    best["features"] = f"{opts.features}{', unit length' if opts.normalize else ''}"
     return best
 
 
