@@ -55,7 +55,7 @@ def main() -> None:
              "on dev accuracy), **report SNLI test** (9,824). The published numbers train on the full SNLI "
              "(549,367 pairs) with 300d word2vec; ours use frozen 50d GloVe, so they are not comparable.", ""]
     machine = next((r["machine"] for rs in by_model.values() for r in rs), None)
-    dates = sorted(r["date"] for rs in by_model.values() for r in rs)
+    dates = sorted(r["date"] for res in (full, curve) for r in res.values())
     if machine:
         lines += [f"Machine: {machine['platform']}, {machine['cpu_count']} CPU cores shared with other jobs, "
                   f"torch {machine['torch']} with {machine['torch_threads']} thread(s); runs dated "
@@ -160,6 +160,13 @@ def main() -> None:
         rel = args.png.relative_to(args.out.parent) if args.png.is_relative_to(args.out.parent) else args.png
         lines += [f"![learning curve]({rel})", ""]
 
+    planned = [f"full/{m}-s{s}" for s in (13, 14, 15) for m in MODELS]
+    planned += [f"curve/{m}-n{n}-s13" for n in (5000, 12000) for m in MODELS]
+    have = {f"full/{n}" for n in full} | {f"curve/{n}" for n in curve}
+    missing = [p for p in planned if p not in have]
+    lines += ["## Status", "", f"{len(planned) - len(missing)} of the {len(planned)} runs planned by "
+              "`benchmarks/nli.sh` (3 models x seeds 13, 14, 15 at 25k pairs, and the curve at 5k and 12k, seed 13) "
+              "finished." + (f" Not run: {', '.join(missing)}." if missing else ""), ""]
     lines += ["## Reproduce", "", "```bash", "bash benchmarks/nli.sh            # writes runs/bench-nli and this file",
               "python benchmarks/nli_report.py runs/bench-nli", "```", ""]
     commands = sorted({r.get("command") or "" for res in (full, curve) for r in res.values()} - {""})
