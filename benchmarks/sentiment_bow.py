@@ -163,7 +163,8 @@ def write_markdown(res: dict, path: Path) -> None:
         "",
         f"Measured {res['date']} on {res['machine']}. Data: `../shared/data/sst` (official splits; dev/test "
         "sentence-level). Metric: accuracy (%) of the best-on-dev checkpoint. Published references: Socher et "
-        "al. 2013, Table 1 (trained on phrases).",
+        "al. 2013, Table 1 (trained on phrases). One torch thread per run; the 2 cores were shared with 2-3 other "
+        "benchmark training processes while these ran, so train times are upper bounds.",
         "",
         "| model | dataset | training data | seeds | dev acc | test acc | test macro-F1 | params | train time (s) "
         "| epochs | published (test) |",
