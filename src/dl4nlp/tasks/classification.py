@@ -40,6 +40,10 @@ class ClassificationTask(L.LightningModule):
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.model(tokens, mask)
 
+    def batch_logits(self, batch: dict[str, Any]) -> torch.Tensor:
+        """Logits [B, C] of a batch; a task over other inputs (sentence pairs) overrides only this."""
+        return self(batch["tokens"], batch["mask"])
+
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(total loss, data loss): total = CE + lambda * sum W^2."""
         ce = F.cross_entropy(logits, labels)
@@ -48,7 +52,7 @@ class ClassificationTask(L.LightningModule):
         return ce, ce
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        logits = self(batch["tokens"], batch["mask"])  # [B, C]
+        logits = self.batch_logits(batch)  # [B, C]
         loss, ce = self.loss(logits, batch["label"])
         self.train_acc(logits.argmax(-1), batch["label"])
         bs = batch["label"].size(0)
@@ -57,7 +61,7 @@ class ClassificationTask(L.LightningModule):
         return loss
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        logits = self(batch["tokens"], batch["mask"])
+        logits = self.batch_logits(batch)
         bs = batch["label"].size(0)
         preds = logits.argmax(-1)
         self.dev_acc(preds, batch["label"])
@@ -67,7 +71,7 @@ class ClassificationTask(L.LightningModule):
         self.log("dev_f1", self.dev_f1, on_epoch=True, batch_size=bs)
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        logits = self(batch["tokens"], batch["mask"])
+        logits = self.batch_logits(batch)
         bs = batch["label"].size(0)
         preds = logits.argmax(-1)
         self.test_acc(preds, batch["label"])
