@@ -10,6 +10,7 @@ re-running a benchmark and this script refreshes BENCHMARKS.md.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +36,10 @@ def main() -> None:
     for topic in ORDER:
         path = RESULTS / f"{topic}.md"
         if path.is_file():
-            parts.append(path.read_text(encoding="utf-8").strip() + "\n")
+            text = path.read_text(encoding="utf-8").strip() + "\n"
+            # images next to a result file are linked relative to it; BENCHMARKS.md sits at the root
+            text = re.sub(r"\]\((?!https?:|/|\.\./|benchmarks/|docs/)([^)]+\.png)\)", r"](benchmarks/results/\1)", text)
+            parts.append(text)
     out = ROOT / "BENCHMARKS.md"
     tmp = out.with_suffix(".md.tmp")
     tmp.write_text("\n".join(parts), encoding="utf-8")
