@@ -24,10 +24,8 @@ Rocktäschel et al. (2016) count them.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -143,10 +141,6 @@ def build_model(cfg: ExperimentConfig, vocab: Vocab, num_classes: int) -> torch.
         raise ConfigError(f"model ({cfg.model_name}): {exc}") from None
 
 
-def _command() -> str | None:
-    return " ".join(["dl4nlp", *sys.argv[1:]]) if sys.argv and "dl4nlp" in sys.argv[0] else None
-
-
 # --------------------------------------------------------------------------- training
 
 
@@ -157,27 +151,23 @@ def train_nli(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_
     import lightning as L
 
     from dl4nlp import plots
-    from dl4nlp.runs import new_run_dir, save_config, write_results
+    from dl4nlp.runs import save_config, write_results
     from dl4nlp.tasks.pair_classification import PairClassificationTask
     from dl4nlp.training import (
         best_checkpoint,
         count_parameters,
         finish_distributed,
         fit,
-        machine_info,
         make_eval_trainer,
         make_trainer,
-        run_dir_for,
+        open_run_dir,
+        provenance,
+        resume_checkpoint,
     )
 
     model_class(cfg.model_name)  # unknown model names fail before any data is read
-    resume_ckpt = None
-    vocab = None
-    if resume is not None:
-        resume_ckpt = Path(resume) / "last.ckpt"
-        if not resume_ckpt.is_file():
-            raise RunError(f"{resume}: nothing to resume (no last.ckpt)")
-        vocab = Vocab.load(Path(resume) / "vocab.json")
+    resume_ckpt = resume_checkpoint(resume)
+    vocab = Vocab.load(Path(resume) / "vocab.json") if resume is not None else None
     L.seed_everything(cfg.run.seed, workers=True, verbose=False)
     prep = prepare(cfg, vocab)
     labels = prep.splits.labels
@@ -188,13 +178,7 @@ def train_nli(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_
     dev_loader = make_loader(prep.dev, t.eval_batch_size, False, False, cfg.run.seed)
     test_loader = make_loader(prep.test, t.eval_batch_size, False, False, cfg.run.seed)
 
-    if resume is not None:
-        path = Path(resume)
-    elif run_dir is not None:
-        path = Path(run_dir)
-        path.mkdir(parents=True, exist_ok=True)
-    else:
-        path = run_dir_for(cfg, new_run_dir)
+    path = open_run_dir(cfg, resume, run_dir)
     save_config(path, cfg)
     prep.vocab.save(path / "vocab.json")
     write_json(path / "labels.json", labels)
@@ -229,9 +213,7 @@ def train_nli(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_
         "train_examples": n_train,
         "vocab_size": len(prep.vocab),
         "hyper_parameters": {"opt": t.optimizer, "lr": t.lr, "bs": t.batch_size, **cfg.model_params},
-        "machine": machine_info(),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": _command(),
+        **provenance(),
     }
     if evaluate_test:
         test = evaluator.test(task, test_loader, ckpt_path=str(best), verbose=False)[0]
