@@ -27,7 +27,7 @@ from dl4nlp.data.tokenize import Tokenizer
 from dl4nlp.data.vocab import Vocab
 from dl4nlp.errors import ConfigError, DataError, RunError
 from dl4nlp.io import write_json
-from dl4nlp.runs import load_config, load_state_dict, read_results
+from dl4nlp.runs import load_config, load_state_dict
 
 # --------------------------------------------------------------------------- data
 
@@ -243,24 +243,12 @@ def load_classifier(run_dir: str | Path) -> Classifier:
 
 def evaluate_run(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     """Accuracy and macro-F1 of a run's best model on a split of its configured dataset."""
-    from torchmetrics.functional import accuracy, f1_score
+    from dl4nlp.runs import check_split, split_scores
 
+    check_split(split)
     clf = Classifier(run_dir)
-    splits = read_splits(clf.cfg)
-    if split not in ("train", "dev", "test"):
-        raise ConfigError(f"--split: unknown split '{split}' (use train, dev, test)")
-    ds = getattr(splits, split)
+    ds = getattr(read_splits(clf.cfg), split)
     start = time.perf_counter()
-    probs = clf.probabilities(list(ds["text"]))
+    preds = clf.probabilities(list(ds["text"])).argmax(-1)
     gold = torch.tensor(list(ds["label"]))
-    n = len(clf.labels)
-    preds = probs.argmax(-1)
-    return {
-        "run": clf.name,
-        "split": split,
-        "examples": len(gold),
-        "accuracy": float(accuracy(preds, gold, task="multiclass", num_classes=n)),
-        "macro_f1": float(f1_score(preds, gold, task="multiclass", num_classes=n, average="macro")),
-        "seconds": round(time.perf_counter() - start, 3),
-        "recorded": {k: v for k, v in (read_results(run_dir) or {}).items() if k.startswith(split)},
-    }
+    return split_scores(run_dir, clf.name, split, preds, gold, len(clf.labels), time.perf_counter() - start)

@@ -542,22 +542,16 @@ def load_transformer_run(run_dir: str | Path) -> TransformerRun:
 
 
 def is_transformer_run(run_dir: str | Path) -> bool:
-    cfg_path = Path(run_dir) / "config.yaml"
-    if not cfg_path.is_file():
-        return False
-    from dl4nlp.runs import load_config
+    from dl4nlp.runs import run_model_name
 
-    return load_config(run_dir).model_name in FAMILY
+    return run_model_name(run_dir) in FAMILY
 
 
 def evaluate_transformer_run(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     """Accuracy and macro-F1 of a transformer run on a split of its configured dataset."""
-    from torchmetrics.functional import accuracy, f1_score
+    from dl4nlp.runs import check_split, split_scores
 
-    from dl4nlp.runs import read_results
-
-    if split not in ("train", "dev", "test"):
-        raise ConfigError(f"--split: unknown split '{split}' (use train, dev, test)")
+    check_split(split)
     clf = TransformerRun(run_dir)
     ds = getattr(read_splits(clf.cfg), split)
     texts = (
@@ -569,14 +563,6 @@ def evaluate_transformer_run(run_dir: str | Path, split: str = "test") -> dict[s
     preds = clf.probabilities(texts).argmax(-1)
     seconds = time.perf_counter() - start
     gold = torch.tensor(list(ds["label"]))
-    n = len(clf.labels)
-    return {
-        "run": clf.name,
-        "split": split,
-        "examples": len(gold),
-        "accuracy": float(accuracy(preds, gold, task="multiclass", num_classes=n)),
-        "macro_f1": float(f1_score(preds, gold, task="multiclass", num_classes=n, average="macro")),
-        "seconds": round(seconds, 3),
-        "sentences_per_s": round(len(gold) / seconds, 1) if seconds else None,
-        "recorded": {k: v for k, v in (read_results(run_dir) or {}).items() if k.startswith(split)},
-    }
+    scores = split_scores(run_dir, clf.name, split, preds, gold, len(clf.labels), seconds)
+    scores["sentences_per_s"] = round(len(gold) / seconds, 1) if seconds else None
+    return scores

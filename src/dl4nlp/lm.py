@@ -224,8 +224,9 @@ def evaluate_lm_run(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     """Perplexity of a run's best LM on a split of its corpus (the same streams and batching as training)."""
     import time
 
-    if split not in ("train", "dev", "test"):
-        raise ConfigError(f"--split: unknown split '{split}' (use train, dev, test)")
+    from dl4nlp.runs import check_split
+
+    check_split(split)
     lm = LanguageModel(run_dir)
     corpus = read_lm_corpus(lm.cfg, lm.vocab)
     stream = {"train": corpus.train, "dev": corpus.valid, "test": corpus.test}[split]

@@ -315,8 +315,9 @@ class NLIRun:
 
     def example(self, index: int, split: str = "test") -> tuple[str, str, str]:
         """(premise, hypothesis, gold label) of example ``index`` (0-based) of a split of the run's data."""
-        if split not in ("train", "dev", "test"):
-            raise ConfigError(f"--split: unknown split '{split}' (use train, dev, test)")
+        from dl4nlp.runs import check_split
+
+        check_split(split)
         ds = getattr(read_nli(self.cfg.data, self.cfg.run.seed), split)
         if not 0 <= index < len(ds):
             raise DataError(f"--index {index}: the {split} split has {len(ds)} pairs (0..{len(ds) - 1})")
@@ -361,32 +362,20 @@ def load_nli_run(run_dir: str | Path) -> NLIRun:
 
 
 def is_nli_run(run_dir: str | Path) -> bool:
-    if not (Path(run_dir) / "config.yaml").is_file():
-        return False
-    from dl4nlp.runs import load_config
+    from dl4nlp.runs import run_model_name
 
-    return load_config(run_dir).model_name in NLI_MODELS
+    return run_model_name(run_dir) in NLI_MODELS
 
 
 def evaluate_nli_run(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     """Accuracy and macro-F1 of an NLI run's best model on a split of its data."""
-    from torchmetrics.functional import accuracy, f1_score
+    from dl4nlp.runs import check_split, split_scores
 
-    from dl4nlp.runs import read_results
-
-    if split not in ("train", "dev", "test"):
-        raise ConfigError(f"--split: unknown split '{split}' (use train, dev, test)")
+    check_split(split)
     run = NLIRun(run_dir)
     ds = getattr(read_nli(run.cfg.data, run.cfg.run.seed), split)
     start = time.perf_counter()
     preds = run.probabilities(list(ds["text"]), list(ds["text_pair"])).argmax(-1)
     seconds = time.perf_counter() - start
     gold = torch.tensor(list(ds["label"]))
-    n = len(run.labels)
-    return {
-        "run": run.name, "split": split, "examples": len(gold),
-        "accuracy": float(accuracy(preds, gold, task="multiclass", num_classes=n)),
-        "macro_f1": float(f1_score(preds, gold, task="multiclass", num_classes=n, average="macro")),
-        "seconds": round(seconds, 3),
-        "recorded": {k: v for k, v in (read_results(run_dir) or {}).items() if k.startswith(split)},
-    }
+    return split_scores(run_dir, run.name, split, preds, gold, len(run.labels), seconds)

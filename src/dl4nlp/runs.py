@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dl4nlp.config import ExperimentConfig, dump_yaml, from_dict, read_yaml
-from dl4nlp.errors import RunError
+from dl4nlp.errors import ConfigError, RunError
 from dl4nlp.io import write_json, write_text
 
 
@@ -136,3 +136,36 @@ def write_leaderboard(root: str | Path, out_dir: str | Path | None = None) -> tu
     md = write_text(out / "leaderboard.md", leaderboard_markdown(rows))
     cs = write_text(out / "leaderboard.csv", leaderboard_csv(rows))
     return md, cs, rows
+
+
+SPLITS = ("train", "dev", "test")
+
+
+def check_split(split: str) -> str:
+    if split not in SPLITS:
+        raise ConfigError(f"--split: unknown split '{split}' (use {', '.join(SPLITS)})")
+    return split
+
+
+def run_model_name(run_dir: str | Path) -> str | None:
+    """``model.name`` of a run folder's config, or None when the folder holds no config.yaml."""
+    if not (Path(run_dir) / "config.yaml").is_file():
+        return None
+    return load_config(run_dir).model_name
+
+
+def split_scores(run_dir: str | Path, run_name: str, split: str, preds: Any, gold: Any, num_classes: int,
+                 seconds: float) -> dict[str, Any]:
+    """What ``dl4nlp evaluate`` prints for a classifier: accuracy and macro-F1 of ``preds`` against ``gold``
+    (tensors [N]) next to the scores recorded in the run's results.json for that split."""
+    from torchmetrics.functional import accuracy, f1_score
+
+    return {
+        "run": run_name,
+        "split": split,
+        "examples": len(gold),
+        "accuracy": float(accuracy(preds, gold, task="multiclass", num_classes=num_classes)),
+        "macro_f1": float(f1_score(preds, gold, task="multiclass", num_classes=num_classes, average="macro")),
+        "seconds": round(seconds, 3),
+        "recorded": {k: v for k, v in (read_results(run_dir) or {}).items() if k.startswith(split)},
+    }
