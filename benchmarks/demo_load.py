@@ -21,7 +21,10 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
+
+from dl4nlp.demo.limits import DemoSettings
 
 
 def free_port() -> int:
@@ -38,11 +41,15 @@ def sentences(sst: Path, n: int) -> list[str]:
     return [line.split("\t", 1)[1] for line in lines[:n]]
 
 
-def one_request(client, url: str, text: str) -> tuple[float, str | None]:
-    """(seconds, error or None) for one prediction through the queue."""
+def one_request(client, url: str, text: str, session: str | None = None) -> tuple[float, str | None]:
+    """(seconds, error or None) for one prediction through the queue. ``session``: the Gradio session
+    hash the request belongs to (None: a new session per request, as an anonymous HTTP call gets)."""
     start = time.perf_counter()
+    body: dict = {"data": [text]}
+    if session:
+        body["session_hash"] = session
     try:
-        r = client.post(f"{url}gradio_api/call/sentiment", json={"data": [text]})
+        r = client.post(f"{url}gradio_api/call/sentiment", json=body)
         if r.status_code != 200:
             return time.perf_counter() - start, f"HTTP {r.status_code}"
         event = r.json()["event_id"]
@@ -94,9 +101,13 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--requests", type=int, default=800, help="requests in all (after the warm-up)")
     ap.add_argument("--warmup", type=int, default=16, help="requests sent first and not measured")
-    ap.add_argument("--concurrency", type=int, default=2, help="dl4nlp serve --concurrency")
-    ap.add_argument("--threads", type=int, default=1, help="dl4nlp serve --threads")
+    defaults = DemoSettings()  # the load test measures what `dl4nlp serve` does by default
+    ap.add_argument("--concurrency", type=int, default=defaults.concurrency, help="dl4nlp serve --concurrency")
+    ap.add_argument("--threads", type=int, default=defaults.threads, help="dl4nlp serve --threads")
     ap.add_argument("--sst", type=Path, default=Path("../shared/data/sst"))
+    ap.add_argument("--session-per-request", action="store_true",
+                    help="start a new Gradio session with every request (anonymous HTTP calls) instead of "
+                         "one session per client")
     ap.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = ap.parse_args()
 
@@ -128,13 +139,16 @@ def main() -> None:
         errors: list[str] = []
 
         def client() -> None:
+            # one session per client, as a browser tab or a gradio_client.Client has (Gradio builds the
+            # per-session state of every component of every tab when a session starts)
+            session = None if args.session_per_request else uuid.uuid4().hex[:11]
             with httpx.Client(timeout=60) as c:
                 while True:
                     with lock:
                         i = next(counter, None)
                     if i is None:
                         return
-                    took, err = one_request(c, url, texts[i % len(texts)])
+                    took, err = one_request(c, url, texts[i % len(texts)], session)
                     with lock:
                         latencies.append(took)
                         if err:
@@ -158,6 +172,7 @@ def main() -> None:
     result = {
         "runs": args.runs, "clients": args.clients, "requests": len(ms), "server_concurrency": args.concurrency,
         "server_threads": args.threads,
+        "sessions": "per request" if args.session_per_request else "per client",
         "errors": len(errors), "first_errors": errors[:5],
         "p50_ms": round(percentile(ms, 0.50), 1), "p95_ms": round(percentile(ms, 0.95), 1),
         "p99_ms": round(percentile(ms, 0.99), 1), "mean_ms": round(statistics.mean(ms), 1),

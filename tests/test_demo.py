@@ -474,6 +474,8 @@ def test_safe_defaults(runs):
     app, _ = build_app([runs["logreg"]], settings)
     assert app.analytics_enabled is False
     assert (app._queue.max_size, app._queue.default_concurrency_limit) == (5, 3)
+    # the queue's monitoring summary is rebuilt every 100 events, not after each one (a per-request cost)
+    assert app._queue.ANAYLTICS_CACHE_FREQUENCY == int(os.environ["GRADIO_ANALYTICS_CACHE_FREQUENCY"]) >= 100
     import torch
 
     assert torch.is_grad_enabled()  # building the app leaves autograd alone for the rest of the process

@@ -8,6 +8,10 @@ from __future__ import annotations
 import os
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # no telemetry, before gradio is imported
+# Gradio's queue rebuilds its monitoring summary (a pandas DataFrame over the last events) after every
+# event by default; every 100 events is enough (it was ~18 % of the server's
+# CPU per request with a GRU model; benchmarks/results/demo.md)
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100")
 
 from dl4nlp.demo.app import build_app, expand_runs, launch, load_tabs, serve  # noqa: E402
 from dl4nlp.demo.limits import DemoSettings, InputError, check_image, check_text  # noqa: E402
