@@ -8,7 +8,7 @@ from dl4nlp.errors import ConfigError
 from dl4nlp.models.linear import LogisticRegression
 from dl4nlp.models.mlp import MLPClassifier
 from dl4nlp.tasks.classification import ClassificationTask
-from dl4nlp.tasks.optim import l2_penalty
+from dl4nlp.tasks.optim import l2_penalty, make_optimizer
 
 
 def _vocab():
@@ -79,6 +79,26 @@ def test_l2_term_is_lambda_sum_of_squared_weights():
     # biases are not penalised
     assert all(p.dim() >= 2 for n, p in model.named_parameters() if "weight" in n or n.endswith("input.weight"))
     assert ClassificationTask(model, 3, TrainConfig(l2=0.0)).loss(logits, b["label"])[0].item() == ce.item()
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw"])
+def test_fused_optimizer_makes_the_same_updates(name):
+    """train.fused only changes the kernels: the weights after a few steps match torch's per-tensor loop."""
+    models = []
+    for fused in (True, False):
+        torch.manual_seed(0)
+        model = MLPClassifier.build({"hidden": [8, 8], "dropout": 0.0}, _vocab(), 3)
+        cfg = TrainConfig(optimizer=name, lr=0.05, momentum=0.9, weight_decay=0.01, fused=fused)
+        opt = make_optimizer(model.parameters(), cfg)
+        assert bool(opt.param_groups[0].get("fused")) is fused
+        b = _batch()
+        for _ in range(5):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(b["tokens"], b["mask"]), b["label"]).backward()
+            opt.step()
+        models.append(model)
+    for (n, p), q in zip(models[0].named_parameters(), models[1].parameters(), strict=True):
+        assert torch.allclose(p, q, atol=1e-6), n
 
 
 def test_default_config_builds():

@@ -59,6 +59,7 @@ class DataConfig:
 @dataclass
 class TrainConfig:
     optimizer: str = "adam"  # sgd | adam | adamw
+    fused: bool = True  # torch's fused optimizer kernels when every parameter is on CPU or CUDA (same update)
     lr: float = 1e-3
     momentum: float = 0.0  # SGD only
     weight_decay: float = 0.0  # decoupled/optimiser weight decay
