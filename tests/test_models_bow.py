@@ -101,6 +101,17 @@ def test_fused_optimizer_makes_the_same_updates(name):
         assert torch.allclose(p, q, atol=1e-6), n
 
 
+def test_make_optimizer_takes_generators_and_parameter_groups():
+    model = MLPClassifier.build({"hidden": [4]}, _vocab(), 2)
+    weights = [p for p in model.parameters() if p.dim() >= 2]
+    biases = (p for p in model.parameters() if p.dim() < 2)  # a generator inside a group
+    opt = make_optimizer([{"params": weights}, {"params": biases, "weight_decay": 0.0}], TrainConfig())
+    assert [len(g["params"]) for g in opt.param_groups] == [len(weights), sum(p.dim() < 2 for p in model.parameters())]
+    assert opt.param_groups[0]["fused"] is True
+    plain = make_optimizer(model.parameters(), TrainConfig())  # a generator of tensors
+    assert len(plain.param_groups[0]["params"]) == len(list(model.parameters()))
+
+
 def test_default_config_builds():
     cfg = ExperimentConfig()
     assert cfg.model_name == "logreg" and cfg.run_name() == "logreg-sst2-s13"

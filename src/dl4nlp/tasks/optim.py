@@ -47,7 +47,9 @@ def make_optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
     than torch's default per-tensor loop (benchmarks/results/sentiment_bow.md).
     """
     name = cfg.optimizer.lower()
-    params = list(params)
+    # materialise generators (the fused check reads the parameters before the optimizer does)
+    params = [{**p, "params": [p["params"]] if isinstance(p["params"], torch.Tensor) else list(p["params"])}
+              if isinstance(p, dict) else p for p in params]
     kw: dict[str, Any] = {"fused": True} if cfg.fused and fused_supported(params) else {}
     if name == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, **kw)
