@@ -11,15 +11,12 @@ Runs are handed to every tab module whose ``matches`` accepts them (see :mod:`dl
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 from typing import Any
 
 from dl4nlp.demo.limits import DemoSettings
 from dl4nlp.errors import RunError
-
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # no telemetry, before gradio is imported
 
 
 def expand_runs(paths: list[str | Path]) -> list[Path]:
