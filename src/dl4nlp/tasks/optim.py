@@ -39,6 +39,14 @@ def fused_supported(params: list) -> bool:
     return len(devices) == 1 and devices <= {"cpu", "cuda"} and all(t.is_floating_point() for t in tensors)
 
 
+def _materialise(p: Any) -> Any:
+    """A tensor as it is; a parameter group with its ``params`` (a tensor, list or generator) as a list."""
+    if not isinstance(p, dict):
+        return p
+    group = p["params"]
+    return {**p, "params": [group] if isinstance(group, torch.Tensor) else list(group)}
+
+
 def make_optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
     """SGD (with momentum), Adam or AdamW over ``params`` (tensors or parameter groups).
 
@@ -47,9 +55,7 @@ def make_optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
     than torch's default per-tensor loop (benchmarks/results/sentiment_bow.md).
     """
     name = cfg.optimizer.lower()
-    # materialise generators (the fused check reads the parameters before the optimizer does)
-    params = [{**p, "params": [p["params"]] if isinstance(p["params"], torch.Tensor) else list(p["params"])}
-              if isinstance(p, dict) else p for p in params]
+    params = [_materialise(p) for p in params]  # the fused check reads them before the optimizer does
     kw: dict[str, Any] = {"fused": True} if cfg.fused and fused_supported(params) else {}
     if name == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, **kw)
