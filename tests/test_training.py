@@ -31,6 +31,13 @@ def test_run_folder_contents_and_reload_gives_same_predictions(sst_dir, tmp_path
                 "hyper_parameters"):
         assert key in res
     assert res["test_acc"] >= 0.75  # the fixture is easy: sentiment words decide the label
+    # time to best dev: the epoch whose dev accuracy is the best logged one, reached within the run
+    import csv
+
+    with open(run / "metrics.csv") as f:
+        dev = [float(r["dev_acc"]) for r in csv.DictReader(f) if r["dev_acc"]]
+    assert res["best_epoch"] == dev.index(max(dev)) + 1
+    assert 0 < res["time_to_best_s"] <= res["train_time_s"]
     # the reloaded model predicts exactly what the task's best checkpoint predicts
     clf = load_classifier(run)
     texts = ["the film is great fun", "a boring , dull mess", "it is"]
@@ -91,6 +98,7 @@ def test_killed_run_resumes_exactly(sst_dir, tmp_path):
     ra = json.loads((full / "results.json").read_text())
     rb = json.loads((resumed / "results.json").read_text())
     assert ra["test_acc"] == rb["test_acc"]
+    assert ra["best_epoch"] == rb["best_epoch"]  # the timer's state travels in the checkpoint too
 
 
 def test_checkpoints_load_with_weights_only(sst_dir, tmp_path):

@@ -276,6 +276,7 @@ def train_captioner(
         open_run_dir,
         provenance,
         resume_checkpoint,
+        time_to_best,
     )
 
     opts = check_model(cfg)
@@ -318,6 +319,7 @@ def train_captioner(
         "features_reused": {s: f.reused for s, f in feats.items()},
         "grid": list(feats["train"].features.shape[1:]),
         "epochs_run": trainer.current_epoch,
+        **time_to_best(trainer),
         "best_checkpoint": best.name,
         "train_images": len(data.splits.train),
         "train_captions": len(data.train),

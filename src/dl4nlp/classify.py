@@ -131,6 +131,7 @@ def train_classifier(cfg: ExperimentConfig, resume: str | Path | None = None, ev
         open_run_dir,
         provenance,
         resume_checkpoint,
+        time_to_best,
     )
 
     resume_ckpt = resume_checkpoint(resume)
@@ -170,6 +171,7 @@ def train_classifier(cfg: ExperimentConfig, resume: str | Path | None = None, ev
         "params": count_parameters(model),
         "train_time_s": round(wall, 2),
         "epochs_run": trainer.current_epoch,
+        **time_to_best(trainer),
         "best_checkpoint": best.name,
         "train_examples": len(prep.train),
         "vocab_size": len(prep.vocab),

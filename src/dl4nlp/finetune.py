@@ -171,6 +171,7 @@ def train_transformer(
         open_run_dir,
         provenance,
         resume_checkpoint,
+        time_to_best,
     )
 
     opts = options(cfg)
@@ -221,6 +222,7 @@ def train_transformer(
         "train_time_s": round(wall, 2),
         "train_sentences_per_s": round(n_train * epochs / wall, 1) if wall > 0 else None,
         "epochs_run": trainer.current_epoch,
+        **time_to_best(trainer),
         "best_checkpoint": best.name,
         "train_examples": n_train,
         "max_length": d.max_length,

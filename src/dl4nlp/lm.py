@@ -72,6 +72,7 @@ def train_lm(cfg: ExperimentConfig, resume: str | Path | None = None, run_dir: s
         open_run_dir,
         provenance,
         resume_checkpoint,
+        time_to_best,
     )
 
     resume_ckpt = resume_checkpoint(resume)
@@ -116,6 +117,7 @@ def train_lm(cfg: ExperimentConfig, resume: str | Path | None = None, run_dir: s
         "tokens_per_second_wall": round(task.tokens_seen / wall, 1) if wall else None,
         "train_tokens_seen": task.tokens_seen,
         "epochs_run": trainer.current_epoch,
+        **time_to_best(trainer),
         "best_checkpoint": best.name,
         "vocab_size": len(corpus.vocab),
         "corpus_tokens": corpus.sizes(),

@@ -163,6 +163,7 @@ def train_nli(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_
         open_run_dir,
         provenance,
         resume_checkpoint,
+        time_to_best,
     )
 
     model_class(cfg.model_name)  # unknown model names fail before any data is read
@@ -209,6 +210,7 @@ def train_nli(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_
         "train_time_s": round(wall, 2),
         "train_pairs_per_s": round(n_train * epochs / wall, 1) if wall > 0 else None,
         "epochs_run": trainer.current_epoch,
+        **time_to_best(trainer),
         "best_checkpoint": best.name,
         "train_examples": n_train,
         "vocab_size": len(prep.vocab),

@@ -53,6 +53,50 @@ class RNGStateCallback(Callback):
             torch.cuda.set_rng_state_all(state["cuda"])
 
 
+class TimeToBestCallback(Callback):
+    """Wall-clock seconds from the start of training to the end of the validation that gave the best
+    monitored dev score, and that epoch (counted from 1): the "time to best dev" the benchmarks report.
+    Kept in checkpoints, so a resumed run also counts the time spent before it was killed."""
+
+    def __init__(self, monitor: str, mode: str):
+        self.monitor, self.mode = monitor, mode
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.time_to_best_s: float | None = None
+        self.elapsed_before = 0.0
+        self._start: float | None = None
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + (time.perf_counter() - self._start if self._start is not None else 0.0)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        value = trainer.callback_metrics.get(self.monitor)
+        if trainer.sanity_checking or value is None:
+            return
+        value = float(value)
+        if self.best is None or (value > self.best if self.mode == "max" else value < self.best):
+            self.best, self.best_epoch, self.time_to_best_s = value, trainer.current_epoch + 1, round(self.elapsed(), 2)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "time_to_best_s": self.time_to_best_s,
+                "elapsed": self.elapsed()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.best_epoch = state.get("best"), state.get("best_epoch")
+        self.time_to_best_s, self.elapsed_before = state.get("time_to_best_s"), state.get("elapsed", 0.0)
+
+
+def time_to_best(trainer: L.Trainer) -> dict[str, Any]:
+    """``{"best_epoch", "time_to_best_s"}`` for results.json (empty when nothing was validated)."""
+    for cb in trainer.callbacks:
+        if isinstance(cb, TimeToBestCallback) and cb.best_epoch is not None:
+            return {"best_epoch": cb.best_epoch, "time_to_best_s": cb.time_to_best_s}
+    return {}
+
+
 def _python_state() -> list:
     version, internal, gauss = random.getstate()
     return [version, list(internal), gauss]
@@ -106,6 +150,7 @@ def make_trainer(cfg: ExperimentConfig, run_dir: Path, *, monitor: str | None = 
         ModelCheckpoint(dirpath=run_dir, filename="last", monitor=None, save_top_k=1, every_n_epochs=1,
                         enable_version_counter=False, auto_insert_metric_name=False),
         RNGStateCallback(),
+        TimeToBestCallback(monitor, mode),
     ]
     if t.patience and t.patience > 0:
         cbs.append(EarlyStopping(monitor=monitor, mode=mode, patience=t.patience, min_delta=t.min_delta))
