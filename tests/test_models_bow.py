@@ -115,3 +115,25 @@ def test_make_optimizer_takes_generators_and_parameter_groups():
 def test_default_config_builds():
     cfg = ExperimentConfig()
     assert cfg.model_name == "logreg" and cfg.run_name() == "logreg-sst2-s13"
+
+
+def test_mlp_first_layer_starts_from_word_vectors(tmp_path):
+    """embeddings: a vectors file -> the input layer is E (the file's rows for found words), then W_1."""
+    vocab = _vocab()
+    rows = {f"w{i}": [float(i), -float(i), 0.5] for i in range(10)}  # 3-d vectors for w0..w9 only
+    path = tmp_path / "vectors.txt"
+    path.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in rows.items()), encoding="utf-8")
+    torch.manual_seed(0)
+    model = MLPClassifier.build({"hidden": [8, 8], "embeddings": str(path), "init": "kaiming"}, vocab, 3)
+    assert model.input.weight.shape == (len(vocab), 3)
+    for w, v in rows.items():
+        assert torch.equal(model.input.weight[vocab.stoi[w]], torch.tensor(v)), w
+    assert model.hidden[0].weight.shape == (8, 3)  # W_1: D -> hidden[0]
+    b = _batch()
+    assert model(b["tokens"], b["mask"]).shape == (16, 3)
+    # one sentence = one word: e is that word's vector scaled to unit length (tf-idf, normalised)
+    single = MLPClassifier.build({"hidden": [4], "embeddings": str(path), "features": "tfidf", "normalize": True,
+                                  "dropout": 0.0}, vocab, 2)
+    tokens = torch.tensor([[vocab.stoi["w3"]]])
+    assert torch.allclose(single.input(tokens, torch.ones_like(tokens, dtype=torch.bool)),
+                          torch.tensor([[3.0, -3.0, 0.5]]))

@@ -4,6 +4,11 @@
 
 with g the activation (relu, tanh, gelu, sigmoid), dropout after every non-linearity and optional
 dropout on the input features (Srivastava et al. 2014). The course's rung 2: two hidden layers.
+
+With ``embeddings`` (e.g. ``glove-6b-50d``) a linear layer initialised from pretrained word vectors comes
+first, e = E^T f(x) ([V, D] -> D: the tf-idf-weighted sum of the sentence's word vectors), and the hidden
+layers work on e: the deep averaging network of Iyyer et al. (2015) on BoW weights. It is still an MLP on
+f(x) whose first weight matrix is factorised as E W_1 and starts from the vectors; E is fine-tuned.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ class MLPOptions:
     init: str = "default"  # default (PyTorch's) | xavier | kaiming | normal (std 0.02)
     features: str = "counts"
     normalize: bool = False
+    embeddings: str = "random"  # random | glove-6b-50d | a GloVe/word2vec text file: see the module docstring
 
 
 def init_weights(module: nn.Module, scheme: str, activation: str) -> None:
@@ -54,7 +60,7 @@ class MLPClassifier(nn.Module):
     Options = MLPOptions
 
     def __init__(self, vocab_size: int, num_classes: int, opts: MLPOptions | None = None,
-                 idf: torch.Tensor | None = None):
+                 idf: torch.Tensor | None = None, pretrained: torch.Tensor | None = None):
         super().__init__()
         opts = opts or MLPOptions()
         if not opts.hidden:
@@ -63,19 +69,34 @@ class MLPClassifier(nn.Module):
             raise ValueError(f"mlp: unknown activation '{opts.activation}' (use {', '.join(ACTIVATIONS)})")
         self.opts = opts
         act = ACTIVATIONS[opts.activation]
-        self.input = BagOfWordsLinear(vocab_size, opts.hidden[0], opts.features, idf, opts.normalize,
-                                      opts.input_dropout)
-        layers: list[nn.Module] = [act(), nn.Dropout(opts.dropout)]
+        layers: list[nn.Module] = []
+        if pretrained is not None:  # f(x) [B, V] -> e [B, D] -> W_1 (the first hidden layer)
+            self.input = BagOfWordsLinear(vocab_size, pretrained.size(1), opts.features, idf, opts.normalize,
+                                          opts.input_dropout)
+            layers.append(nn.Linear(pretrained.size(1), opts.hidden[0]))
+        else:
+            self.input = BagOfWordsLinear(vocab_size, opts.hidden[0], opts.features, idf, opts.normalize,
+                                          opts.input_dropout)
+        layers += [act(), nn.Dropout(opts.dropout)]
         for d_in, d_out in zip(opts.hidden[:-1], opts.hidden[1:], strict=True):
             layers += [nn.Linear(d_in, d_out), act(), nn.Dropout(opts.dropout)]
         self.hidden = nn.Sequential(*layers)
         self.output = nn.Linear(opts.hidden[-1], num_classes)
         init_weights(self, opts.init, opts.activation)
+        if pretrained is not None:
+            with torch.no_grad():
+                self.input.weight.copy_(pretrained)  # [V, D]; words without a vector keep small random rows
+                self.input.bias.zero_()
 
     @classmethod
     def build(cls, params: dict, vocab, num_classes: int) -> MLPClassifier:
+        from dl4nlp.models.recurrent import pretrained_vectors
+
         opts = build_options(MLPOptions, params, "model (mlp)")
-        return cls(len(vocab), num_classes, opts, idf_from_vocab(vocab))
+        pretrained = None
+        if opts.embeddings != "random":
+            pretrained, _ = pretrained_vectors(opts.embeddings, vocab)
+        return cls(len(vocab), num_classes, opts, idf_from_vocab(vocab), pretrained)
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h = self.hidden(self.input(tokens, mask))  # [B, H_L]
