@@ -54,6 +54,10 @@ def test_sst_sentence_and_phrase_level(sst_dir):
     assert len(p2.train) > len(s2.train)  # every labelled non-neutral subtree
     assert len(p2.dev) == len(s2.dev)  # dev/test stay sentence-level
     assert 2 not in set(p2.train["label"])
+    cfg.unique_phrases = True  # each distinct phrase once; every distinct phrase kept
+    u2 = read_sst2(cfg, 0)
+    assert len(u2.train) == len(set(u2.train["text"])) == len(set(p2.train["text"])) < len(p2.train)
+    assert len(u2.dev) == len(s2.dev)
 
 
 @pytest.mark.skipif(not (SHARED_SST / "dev.txt").is_file(), reason="shared SST data not present")

@@ -35,6 +35,7 @@ class DataConfig:
     dataset: str = "sst2"
     path: str = "../shared/data/sst"
     phrases: bool = False  # SST: train on every labelled subtree (dev/test stay sentence-level)
+    unique_phrases: bool = False  # SST phrases: each distinct phrase once (like GLUE's SST-2 train set)
     train_file: str | None = None  # table: file names (relative to path) of each split
     dev_file: str | None = None
     test_file: str | None = None

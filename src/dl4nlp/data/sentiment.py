@@ -30,8 +30,11 @@ def _dataset(rows: list[dict[str, Any]]) -> Any:
     return datasets.Dataset.from_list(rows)
 
 
-def _sst_rows(path: Path, binary: bool, phrases: bool) -> list[dict[str, Any]]:
+def _sst_rows(path: Path, binary: bool, phrases: bool, unique: bool = False) -> list[dict[str, Any]]:
+    """One row per sentence, or per labelled subtree with ``phrases``; ``unique`` keeps each distinct
+    phrase once (its first occurrence), like the GLUE SST-2 training set."""
     rows = []
+    seen: set[str] = set()
     for tree in read_trees(path):
         nodes = tree.subtrees() if phrases else [tree]
         for node in nodes:
@@ -40,7 +43,12 @@ def _sst_rows(path: Path, binary: bool, phrases: bool) -> list[dict[str, Any]]:
                 if label == 2:
                     continue
                 label = 0 if label < 2 else 1
-            rows.append({"text": " ".join(node.leaves()), "label": label})
+            text = " ".join(node.leaves())
+            if unique:
+                if text in seen:
+                    continue
+                seen.add(text)
+            rows.append({"text": text, "label": label})
     return rows
 
 
@@ -57,7 +65,7 @@ def _read_sst(cfg: DataConfig, seed: int, binary: bool) -> DatasetSplits:
         raise DataError(f"{folder}: SST folder not found (set data.path to the folder with train.txt)")
     # the PTB-tree release: train.txt/dev.txt/test.txt (what trainDevTestTrees_PTB.zip unpacks to)
     files = {s: _find(folder, [f"{s}.txt", f"trees/{s}.txt"], f"SST {s} tree") for s in ("train", "dev", "test")}
-    train = _sst_rows(files["train"], binary, cfg.phrases)
+    train = _sst_rows(files["train"], binary, cfg.phrases, cfg.unique_phrases)
     dev = _sst_rows(files["dev"], binary, False)
     test = _sst_rows(files["test"], binary, False)
     return DatasetSplits(_dataset(train), _dataset(dev), _dataset(test), SST2_LABELS if binary else SST5_LABELS)
