@@ -8,12 +8,28 @@
 #   3. the same decoder without attention (configs/captioning/rsicd-no-attention.yaml)
 #   4. both runs on NWPU-Captions test, beam 1 and 3 (its features are extracted and timed here)
 #   5. the markdown tables (benchmarks/captioning_report.py -> $OUT/report.md)
+# Seeds 14 and 15 of both models beside the seed-13 runs (the report adds a mean ± std table):
+#   OUT=runs/bench-captioning-e15 bash benchmarks/captioning.sh seeds
 set -euo pipefail
 if [ -z "${VIRTUAL_ENV:-}" ] && [ -f .venv/bin/activate ]; then . .venv/bin/activate; fi
 OUT=${OUT:-runs/bench-captioning}
 LOCK=${LOCK:-/tmp/dl4nlp-bench.lock}
 THREADS=${THREADS:-1}   # one thread: much faster than two on a machine shared with other jobs
 mkdir -p "$OUT"
+if [ "${1:-}" = "seeds" ]; then
+  for s in ${SEEDS:-14 15}; do
+    for name in attention no-attention; do
+      if [ ! -f "$OUT/rsicd-$name-s$s/results.json" ]; then
+        rm -rf "$OUT/rsicd-$name-s$s"
+        flock "$LOCK" env OMP_NUM_THREADS="$THREADS" dl4nlp train configs/captioning/rsicd-$name.yaml \
+          --set run.seed="$s" --set run.dir="$OUT" --set run.name=rsicd-$name-s$s
+      fi
+    done
+  done
+  python benchmarks/captioning_report.py "$OUT" > "$OUT/report.md"
+  cat "$OUT/report.md"
+  exit 0
+fi
 flock "$LOCK" env OMP_NUM_THREADS="$THREADS" OUT="$OUT" bash -c '
   set -euo pipefail
   python benchmarks/captioning_features.py --nwpu "" --out "$OUT/features.json"
