@@ -67,12 +67,11 @@ def seeds_table(out: Path) -> None:
           "| train time (s) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, extra in runs.items():
-        files = ([out / f"rsicd-{name}" / "results.json"] if (out / f"rsicd-{name}" / "results.json").is_file() else [])
-        results = [json.loads(f.read_text()) for f in files + extra]
+        files = [f for f in [out / f"rsicd-{name}" / "results.json"] if f.is_file()] + extra  # seed 13 first
+        results = [json.loads(f.read_text()) for f in files]
         if not results:
             continue
-        seeds = "/".join(str(yaml.safe_load((f.parent / "config.yaml").read_text())["run"]["seed"])
-                         for f in files + extra)
+        seeds = "/".join(str(yaml.safe_load((f.parent / "config.yaml").read_text())["run"]["seed"]) for f in files)
         for k in (1, 3):
             cols = []
             for n in range(1, 5):

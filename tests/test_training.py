@@ -1,5 +1,6 @@
 """The engine: a run folder with everything promised, early stopping, exact resume, reload."""
 
+import csv
 import json
 
 import pytest
@@ -32,8 +33,6 @@ def test_run_folder_contents_and_reload_gives_same_predictions(sst_dir, tmp_path
         assert key in res
     assert res["test_acc"] >= 0.75  # the fixture is easy: sentiment words decide the label
     # time to best dev: the epoch whose dev accuracy is the best logged one, reached within the run
-    import csv
-
     with open(run / "metrics.csv") as f:
         dev = [float(r["dev_acc"]) for r in csv.DictReader(f) if r["dev_acc"]]
     assert res["best_epoch"] == dev.index(max(dev)) + 1

@@ -69,14 +69,10 @@ class MLPClassifier(nn.Module):
             raise ValueError(f"mlp: unknown activation '{opts.activation}' (use {', '.join(ACTIVATIONS)})")
         self.opts = opts
         act = ACTIVATIONS[opts.activation]
-        layers: list[nn.Module] = []
-        if pretrained is not None:  # f(x) [B, V] -> e [B, D] -> W_1 (the first hidden layer)
-            self.input = BagOfWordsLinear(vocab_size, pretrained.size(1), opts.features, idf, opts.normalize,
-                                          opts.input_dropout)
-            layers.append(nn.Linear(pretrained.size(1), opts.hidden[0]))
-        else:
-            self.input = BagOfWordsLinear(vocab_size, opts.hidden[0], opts.features, idf, opts.normalize,
-                                          opts.input_dropout)
+        # with word vectors: f(x) [B, V] -> e [B, D] -> W_1 (the first hidden layer); else f(x) -> W_1 directly
+        first = pretrained.size(1) if pretrained is not None else opts.hidden[0]
+        self.input = BagOfWordsLinear(vocab_size, first, opts.features, idf, opts.normalize, opts.input_dropout)
+        layers: list[nn.Module] = [nn.Linear(first, opts.hidden[0])] if pretrained is not None else []
         layers += [act(), nn.Dropout(opts.dropout)]
         for d_in, d_out in zip(opts.hidden[:-1], opts.hidden[1:], strict=True):
             layers += [nn.Linear(d_in, d_out), act(), nn.Dropout(opts.dropout)]
