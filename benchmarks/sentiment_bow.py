@@ -33,7 +33,7 @@ PHRASE_SETS = {"logreg": ["train.batch_size=256", "train.epochs=20", "train.pati
                "mlp": ["train.batch_size=256", "train.epochs=10", "train.patience=3"]}
 
 
-SEEDS = (13, 14, 15)  # sentence-level runs: mean and std over these; phrase-level: the first only
+SEEDS = (13, 14, 15)  # mean and std over these (sentence- and phrase-level training)
 
 
 def run_cli(model: str, dataset: str, phrases: bool, data: Path, out: Path, seed: int = 13) -> dict:
@@ -207,10 +207,10 @@ def write_markdown(res: dict, path: Path) -> None:
     lines = [
         "## Rungs 1-2: bag-of-words logistic regression and MLP (SST)",
         "",
-        f"Measured {res['date']} on {res['machine']}. Data: `../shared/data/sst` (official splits; dev/test "
+        f"Table written {res['date']}; runs on {res['machine']}. Data: `../shared/data/sst` (official splits; dev/test "
         "sentence-level). Metric: accuracy (%) of the best-on-dev checkpoint. Published references: Socher et "
         "al. 2013, Table 1 (trained on phrases). One torch thread per run (the script sets "
-        "`OMP_NUM_THREADS=1`); the other core was training a transformer while these ran.",
+        "`OMP_NUM_THREADS=1`); the other core was running another training job while these ran.",
         "",
         "| model | dataset | training data | seeds | dev acc | test acc | test macro-F1 | params | train time (s) "
         "| epochs | published (test) |",
@@ -224,8 +224,9 @@ def write_markdown(res: dict, path: Path) -> None:
             f"**{mean_std([x['test_acc'] for x in runs])}** | {mean_std([x['test_f1'] for x in runs])} | "
             f"{r['params']:,} | {mean_std([x['train_time_s'] for x in runs], 1.0)} | "
             f"{'/'.join(str(x['epochs_run']) for x in runs)} | {refs[(r['dataset'],)]} |")
-    lines += ["", "Mean ± standard deviation over seeds 13, 14, 15 for sentence-level training (one seed, 13, for "
-              "phrase-level). Train time includes the dev evaluation after every epoch and checkpointing; "
+    days = sorted({r["date"][:10] for r in res["ladder"] if r.get("date")})
+    lines += ["", f"Mean ± standard deviation over seeds 13, 14, 15; runs dated {', '.join(days)} (UTC, each "
+              "run's `results.json`). Train time includes the dev evaluation after every epoch and checkpointing; "
               "epochs = epochs run before early stopping, per seed.", "",
               "Commands (from the repository root; the other seeds add `--set run.seed=14|15`):", "", "```"]
     lines += [runs[0]["command"] for runs in group(res["ladder"])]
@@ -282,7 +283,7 @@ def main() -> None:
     if args.part in ("all", "ladder"):
         res["ladder"] = [run_cli(model, ds, ph, args.data, args.out, seed)
                          for ds in ("sst2", "sst5") for model in ("logreg", "mlp") for ph in (False, True)
-                         for seed in (SEEDS[:1] if ph else SEEDS)]
+                         for seed in SEEDS]
     if args.part in ("all", "sklearn"):
         res["sklearn"] = {ds: sklearn_comparison(ds, args.data) for ds in ("sst2", "sst5")}
     if args.part in ("all", "overhead"):
