@@ -10,11 +10,16 @@
 #   5. the markdown tables (benchmarks/captioning_report.py -> $OUT/report.md)
 # Seeds 14 and 15 of both models beside the seed-13 runs (the report adds a mean ± std table):
 #   OUT=runs/bench-captioning-e15 bash benchmarks/captioning.sh seeds
+# EXTRA adds --set overrides to every training run of both decoders (the same for both), e.g. the cosine
+# learning-rate variant with five seeds:
+#   OUT=runs/bench-captioning-cos EXTRA="--set train.schedule=cosine" bash benchmarks/captioning.sh
+#   OUT=runs/bench-captioning-cos EXTRA="--set train.schedule=cosine" SEEDS="14 15 16 17" bash benchmarks/captioning.sh seeds
 set -euo pipefail
 if [ -z "${VIRTUAL_ENV:-}" ] && [ -f .venv/bin/activate ]; then . .venv/bin/activate; fi
 OUT=${OUT:-runs/bench-captioning}
 LOCK=${LOCK:-/tmp/dl4nlp-bench.lock}
 THREADS=${THREADS:-1}   # one thread: much faster than two on a machine shared with other jobs
+EXTRA=${EXTRA:-}
 mkdir -p "$OUT"
 if [ "${1:-}" = "seeds" ]; then
   for s in ${SEEDS:-14 15}; do
@@ -22,7 +27,7 @@ if [ "${1:-}" = "seeds" ]; then
       if [ ! -f "$OUT/rsicd-$name-s$s/results.json" ]; then
         rm -rf "$OUT/rsicd-$name-s$s"
         flock "$LOCK" env OMP_NUM_THREADS="$THREADS" dl4nlp train configs/captioning/rsicd-$name.yaml \
-          --set run.seed="$s" --set run.dir="$OUT" --set run.name=rsicd-$name-s$s
+          --set run.seed="$s" --set run.dir="$OUT" --set run.name=rsicd-$name-s$s $EXTRA
       fi
     done
   done
@@ -30,13 +35,13 @@ if [ "${1:-}" = "seeds" ]; then
   cat "$OUT/report.md"
   exit 0
 fi
-flock "$LOCK" env OMP_NUM_THREADS="$THREADS" OUT="$OUT" bash -c '
+flock "$LOCK" env OMP_NUM_THREADS="$THREADS" OUT="$OUT" EXTRA="$EXTRA" bash -c '
   set -euo pipefail
   python benchmarks/captioning_features.py --nwpu "" --out "$OUT/features.json"
   for name in attention no-attention; do
     if [ ! -f "$OUT/rsicd-$name/results.json" ]; then
       rm -rf "$OUT/rsicd-$name"
-      dl4nlp train configs/captioning/rsicd-$name.yaml --set run.dir="$OUT" --set run.name=rsicd-$name
+      dl4nlp train configs/captioning/rsicd-$name.yaml --set run.dir="$OUT" --set run.name=rsicd-$name $EXTRA
       python benchmarks/captioning_report.py "$OUT" > "$OUT/report.md" || true
     fi
   done
