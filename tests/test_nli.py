@@ -124,6 +124,23 @@ def test_reader_protocol_tsv_jsonl_txt_and_subset(tmp_path: Path):
     assert len(given.train) == 2 and len(given.test) == 12
 
 
+def test_swapped_contradictions_are_added_to_train_only(tmp_path: Path):
+    snli = write_snli(tmp_path)
+    opts = [f"data.path={snli}", "data.dataset=snli"]
+    plain = read_nli(load_config(None, opts).data)
+    aug = read_nli(load_config(None, opts + ["data.swap_contradictions=true"]).data)
+    contradiction = NLI_LABELS.index("contradiction")
+    originals = [r for r in plain.train if r["label"] == contradiction]
+    assert len(originals) > 0
+    assert list(aug.train)[:len(plain.train)] == list(plain.train)  # the originals first, unchanged
+    extra = list(aug.train)[len(plain.train):]
+    assert extra == [{"text": r["text_pair"], "text_pair": r["text"], "label": contradiction} for r in originals]
+    assert list(aug.dev) == list(plain.dev) and list(aug.test) == list(plain.test)  # evaluation untouched
+    # with a learning-curve subset: the subset is drawn first, then its contradictions are swapped
+    sub = read_nli(load_config(None, opts + ["data.max_train_examples=9", "data.swap_contradictions=true"]).data)
+    assert len(sub.train) == 9 + sum(r["label"] == contradiction for r in list(sub.train)[:9])
+
+
 @pytest.mark.parametrize("name,content,match", [
     ("a.tsv", "premise\thypothesis\tlabel\na\tb\tmaybe\n", r"a\.tsv:2: unknown label 'maybe'"),
     ("b.tsv", "premise\thypothesis\tlabel\na\tb\tneutral\nonly one field\n", r"b\.tsv:3: expected at least 3"),

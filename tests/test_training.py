@@ -79,9 +79,12 @@ class _Killed(RuntimeError):
     pass
 
 
-def test_killed_run_resumes_exactly(sst_dir, tmp_path):
+@pytest.mark.parametrize("ema", [None, 0.9], ids=["plain", "weight-average"])
+def test_killed_run_resumes_exactly(sst_dir, tmp_path, ema):
     extra = {"train.epochs": 4, "model.dropout": 0.5, "train.optimizer": "adam", "train.schedule": "step",
              "train.step_size": 1}
+    if ema:
+        extra["train.ema_decay"] = ema
     full = train_classifier(_cfg(sst_dir, tmp_path / "a", "mlp", **extra))
     cfg = _cfg(sst_dir, tmp_path / "b", "mlp", **extra)
     with pytest.raises(_Killed):
@@ -94,10 +97,37 @@ def test_killed_run_resumes_exactly(sst_dir, tmp_path):
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
+    if ema:  # the running (not averaged) weights travel in the checkpoint too
+        ca = torch.load(full / "last.ckpt", weights_only=True)["current_model_state"]
+        cb = torch.load(resumed / "last.ckpt", weights_only=True)["current_model_state"]
+        for k in ca:
+            assert torch.equal(ca[k], cb[k]), k
     ra = json.loads((full / "results.json").read_text())
     rb = json.loads((resumed / "results.json").read_text())
     assert ra["test_acc"] == rb["test_acc"]
     assert ra["best_epoch"] == rb["best_epoch"]  # the timer's state travels in the checkpoint too
+
+
+def test_weight_average_is_what_dev_scores_and_checkpoints_hold(sst_dir, tmp_path):
+    from dl4nlp.classify import evaluate_run
+
+    run = train_classifier(_cfg(sst_dir, tmp_path / "runs", "mlp", **{"train.epochs": 3, "train.ema_decay": 0.9}))
+    ckpt = torch.load(run / "best.ckpt", weights_only=True)
+    averaged, current = ckpt["state_dict"], ckpt["current_model_state"]
+    assert averaged.keys() == current.keys()
+    assert any(not torch.equal(averaged[k], current[k]) for k in averaged)  # theta_ema is not theta
+    # the dev accuracy that chose best.ckpt is the averaged weights' accuracy, reproduced from the file
+    res = json.loads((run / "results.json").read_text())
+    assert evaluate_run(run, "dev")["accuracy"] == pytest.approx(res["dev_acc"])
+
+
+@pytest.mark.parametrize("decay", [0.0, 1.0, 1.5])
+def test_weight_average_decay_outside_zero_one_is_refused(sst_dir, tmp_path, decay):
+    from dl4nlp.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="train.ema_decay: must lie between 0 and 1"):
+        train_classifier(_cfg(sst_dir, tmp_path / "runs", "mlp", **{"train.ema_decay": decay}))
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
 def test_checkpoints_load_with_weights_only(sst_dir, tmp_path):

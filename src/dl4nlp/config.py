@@ -45,6 +45,7 @@ class DataConfig:
     hub_name: str | None = None
     hub_config: str | None = None
     max_train_examples: int | None = None  # take a prefix of (shuffled) train, for learning curves
+    swap_contradictions: bool = False  # NLI: also train on (hypothesis, premise) of every contradiction pair
     lowercase: bool = True
     min_count: int = 1
     max_vocab: int | None = None
@@ -78,6 +79,11 @@ class TrainConfig:
     mode: str = "max"
     patience: int = 3  # early stopping patience in epochs (0 disables early stopping)
     min_delta: float = 0.0
+    ema_decay: float | None = None  # evaluate and checkpoint an exponential moving average of the weights
+
+    def __post_init__(self) -> None:
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ConfigError(f"train.ema_decay: must lie between 0 and 1 (e.g. 0.999), got {self.ema_decay}")
 
 
 @dataclass

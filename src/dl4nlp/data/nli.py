@@ -154,7 +154,8 @@ def _read_hub(name: str, config: str | None) -> DatasetSplits:  # pragma: no cov
 
 def read_nli(data: Any, seed: int = 13) -> DatasetSplits:
     """Train / dev / test pairs for the ``data`` section of a config (see the module docstring);
-    ``data.max_train_examples`` keeps a seeded random subset of train (nested: 5k within 12k within 25k)."""
+    ``data.max_train_examples`` keeps a seeded random subset of train (nested: 5k within 12k within 25k);
+    ``data.swap_contradictions`` then adds the reversed contradiction pairs (:func:`with_swapped_contradictions`)."""
     import datasets
 
     if data.hub_name:
@@ -181,4 +182,23 @@ def read_nli(data: Any, seed: int = 13) -> DatasetSplits:
             raise ConfigError(f"data.max_train_examples must be >= 1, got {data.max_train_examples}")
         n = min(data.max_train_examples, len(splits.train))
         splits.train = splits.train.shuffle(seed=seed).select(range(n))
+    if data.swap_contradictions:
+        splits.train = with_swapped_contradictions(splits.train)
     return splits
+
+
+def with_swapped_contradictions(train: Any) -> Any:
+    """Train pairs plus (hypothesis, premise) for every contradiction: contradiction is symmetric
+    (if P contradicts H, H contradicts P), entailment and neutral are not — the symmetry rule of Minervini &
+    Riedel (2018), used here as data augmentation. The swapped pairs follow the originals."""
+    import datasets
+
+    contradiction = NLI_LABELS.index("contradiction")
+    swapped = [{"text": r["text_pair"], "text_pair": r["text"], "label": r["label"]}
+               for r in train if r["label"] == contradiction]
+    if not swapped:
+        return train
+    extra = datasets.Dataset.from_list(swapped)
+    if extra.features != train.features:  # e.g. hub labels as ClassLabel
+        extra = extra.cast(train.features)
+    return datasets.concatenate_datasets([train, extra])
