@@ -119,6 +119,7 @@ def test_weight_average_is_what_dev_scores_and_checkpoints_hold(sst_dir, tmp_pat
     # the dev accuracy that chose best.ckpt is the averaged weights' accuracy, reproduced from the file
     res = json.loads((run / "results.json").read_text())
     assert evaluate_run(run, "dev")["accuracy"] == pytest.approx(res["dev_acc"])
+    assert res["hyper_parameters"]["ema"] == 0.9  # the leaderboard shows it
 
 
 @pytest.mark.parametrize("decay", [0.0, 1.0, 1.5])

@@ -248,10 +248,7 @@ def score_split(
 
 
 def hyper_parameters(cfg: ExperimentConfig) -> dict[str, Any]:
-    t = cfg.train
-    hp: dict[str, Any] = {"opt": t.optimizer, "lr": t.lr, "bs": t.batch_size}
-    if t.schedule != "none":
-        hp["sched"] = t.schedule
+    hp = cfg.train.key_hyper_parameters()
     hp.update(cfg.model_params)
     return hp
 

@@ -94,14 +94,7 @@ def build_model(cfg: ExperimentConfig, vocab: Vocab, num_classes: int) -> torch.
 
 
 def hyper_parameters(cfg: ExperimentConfig) -> dict[str, Any]:
-    t = cfg.train
-    hp: dict[str, Any] = {"opt": t.optimizer, "lr": t.lr, "bs": t.batch_size}
-    if t.l2:
-        hp["l2"] = t.l2
-    if t.weight_decay:
-        hp["wd"] = t.weight_decay
-    if t.schedule != "none":
-        hp["sched"] = t.schedule
+    hp = cfg.train.key_hyper_parameters()
     hp.update(cfg.model_params)
     return hp
 

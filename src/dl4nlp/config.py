@@ -85,6 +85,20 @@ class TrainConfig:
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ConfigError(f"train.ema_decay: must lie between 0 and 1 (e.g. 0.999), got {self.ema_decay}")
 
+    def key_hyper_parameters(self) -> dict[str, Any]:
+        """The optimisation settings a leaderboard row shows: optimiser, lr, batch size, and the
+        regularisers / schedule / weight averaging when they are on."""
+        hp: dict[str, Any] = {"opt": self.optimizer, "lr": self.lr, "bs": self.batch_size}
+        if self.l2:
+            hp["l2"] = self.l2
+        if self.weight_decay:
+            hp["wd"] = self.weight_decay
+        if self.schedule != "none":
+            hp["sched"] = self.schedule
+        if self.ema_decay is not None:
+            hp["ema"] = self.ema_decay
+        return hp
+
 
 @dataclass
 class TrainerConfig:

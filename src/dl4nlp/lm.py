@@ -47,11 +47,8 @@ def build_lm(cfg: ExperimentConfig, vocab: Vocab) -> RNNLanguageModel:
 
 
 def lm_hyper_parameters(cfg: ExperimentConfig) -> dict[str, Any]:
-    t = cfg.train
-    hp: dict[str, Any] = {"opt": t.optimizer, "lr": t.lr, "bs": t.batch_size, "bptt": cfg.data.bptt,
-                          "clip": t.clip_norm, "level": cfg.data.level}
-    if t.schedule != "none":
-        hp["sched"] = t.schedule
+    hp = cfg.train.key_hyper_parameters()
+    hp.update({"bptt": cfg.data.bptt, "clip": cfg.train.clip_norm, "level": cfg.data.level})
     hp.update(cfg.model_params)
     return hp
 
