@@ -8,7 +8,7 @@ import torch
 from conftest import tiny_config
 from lightning.pytorch.callbacks import Callback
 
-from dl4nlp.classify import load_classifier, train_classifier
+from dl4nlp.classify import load_classifier, read_splits, train_classifier
 from dl4nlp.config import load_config
 from dl4nlp.errors import DataError
 from dl4nlp.runs import load_state_dict
@@ -116,10 +116,22 @@ def test_weight_average_is_what_dev_scores_and_checkpoints_hold(sst_dir, tmp_pat
     averaged, current = ckpt["state_dict"], ckpt["current_model_state"]
     assert averaged.keys() == current.keys()
     assert any(not torch.equal(averaged[k], current[k]) for k in averaged)  # theta_ema is not theta
-    # the dev accuracy that chose best.ckpt is the averaged weights' accuracy, reproduced from the file
     res = json.loads((run / "results.json").read_text())
     assert evaluate_run(run, "dev")["accuracy"] == pytest.approx(res["dev_acc"])
     assert res["hyper_parameters"]["ema"] == 0.9  # the leaderboard shows it
+    # the dev loss logged at the best epoch is the averaged weights' loss, not the running weights'
+    with open(run / "metrics.csv") as f:
+        logged = [float(r["dev_loss"]) for r in csv.DictReader(f) if r["dev_loss"]][res["best_epoch"] - 1]
+    clf = load_classifier(run)
+    dev = read_splits(clf.cfg).dev
+    gold = torch.tensor(list(dev["label"]))
+
+    def dev_loss(state):
+        clf.model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
+        return torch.nn.functional.nll_loss(clf.probabilities(list(dev["text"])).log(), gold).item()
+
+    assert dev_loss(averaged) == pytest.approx(logged, abs=1e-5)
+    assert abs(dev_loss(current) - logged) > 1e-4
 
 
 @pytest.mark.parametrize("decay", [0.0, 1.0, 1.5])
