@@ -17,7 +17,7 @@ import torch
 
 from dl4nlp.config import load_config
 from dl4nlp.data.nli import NLI_LABELS, read_nli, read_nli_file
-from dl4nlp.errors import DataError
+from dl4nlp.errors import ConfigError, DataError
 from dl4nlp.models.nli import NLIModel, NLIOptions
 
 REPO = Path(__file__).resolve().parents[1]
@@ -139,6 +139,15 @@ def test_swapped_contradictions_are_added_to_train_only(tmp_path: Path):
     # with a learning-curve subset: the subset is drawn first, then its contradictions are swapped
     sub = read_nli(load_config(None, opts + ["data.max_train_examples=9", "data.swap_contradictions=true"]).data)
     assert len(sub.train) == 9 + sum(r["label"] == contradiction for r in list(sub.train)[:9])
+
+
+
+def test_swapped_contradictions_on_a_sentence_dataset_is_refused(sst_dir: Path):
+    from dl4nlp.classify import read_splits
+
+    cfg = load_config(None, [f"data.path={sst_dir}", "data.dataset=sst2", "data.swap_contradictions=true"])
+    with pytest.raises(ConfigError, match="data.swap_contradictions: only for sentence pairs .* not 'sst2'"):
+        read_splits(cfg)
 
 
 @pytest.mark.parametrize("name,content,match", [
