@@ -14,9 +14,9 @@
 # learning-rate variant with five seeds:
 #   OUT=runs/bench-captioning-cos EXTRA="--set train.schedule=cosine" bash benchmarks/captioning.sh
 #   OUT=runs/bench-captioning-cos EXTRA="--set train.schedule=cosine" SEEDS="14 15 16 17" bash benchmarks/captioning.sh seeds
-# and weight averaging (EMA 0.995, ~1.5 epochs of steps), three seeds:
+# and weight averaging (EMA 0.995, ~1.5 epochs of steps), ten seeds:
 #   OUT=runs/bench-captioning-ema EXTRA="--set train.ema_decay=0.995" bash benchmarks/captioning.sh
-#   OUT=runs/bench-captioning-ema EXTRA="--set train.ema_decay=0.995" bash benchmarks/captioning.sh seeds
+#   OUT=runs/bench-captioning-ema EXTRA="--set train.ema_decay=0.995" SEEDS="14 15 16 17 18 19 20 21 22" bash benchmarks/captioning.sh seeds
 set -euo pipefail
 if [ -z "${VIRTUAL_ENV:-}" ] && [ -f .venv/bin/activate ]; then . .venv/bin/activate; fi
 OUT=${OUT:-runs/bench-captioning}
