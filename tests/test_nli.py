@@ -141,7 +141,6 @@ def test_swapped_contradictions_are_added_to_train_only(tmp_path: Path):
     assert len(sub.train) == 9 + sum(r["label"] == contradiction for r in list(sub.train)[:9])
 
 
-
 def test_swapped_contradictions_on_a_sentence_dataset_is_refused(sst_dir: Path):
     from dl4nlp.classify import read_splits
 
