@@ -56,7 +56,7 @@ class RNNModel(nn.Module):
         return self.decoder(self.drop(out)), hidden
 
     def init_hidden(self, bsz: int):
-        z = torch.zeros(self.nlayers, bsz, self.nhid)
+        z = torch.zeros(self.nlayers, bsz, self.nhid, device=self.encoder.weight.device)
         return (z, z.clone())
 
 
@@ -88,16 +88,18 @@ def main() -> None:
     ap.add_argument("--dropout", type=float, default=0.2)
     ap.add_argument("--seed", type=int, default=1111)
     ap.add_argument("--test", action="store_true", help="also score the test split")
+    ap.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (auto: cuda when there is one)")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
+    device = torch.device(args.device if args.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu")
     folder = Path(args.data)
     stoi: dict[str, int] = {}
-    train = batchify(tokenize(folder / "wiki.train.tokens", stoi, True), args.batch_size)
-    valid = batchify(tokenize(folder / "wiki.valid.tokens", stoi, False), 10)
-    test = batchify(tokenize(folder / "wiki.test.tokens", stoi, False), 10)
+    train = batchify(tokenize(folder / "wiki.train.tokens", stoi, True), args.batch_size).to(device)
+    valid = batchify(tokenize(folder / "wiki.valid.tokens", stoi, False), 10).to(device)
+    test = batchify(tokenize(folder / "wiki.test.tokens", stoi, False), 10).to(device)
     ntokens = len(stoi)
-    model = RNNModel(ntokens, args.size, args.size, 2, args.dropout, tied=True)
+    model = RNNModel(ntokens, args.size, args.size, 2, args.dropout, tied=True).to(device)
     lr, best = args.lr, None
     step_time, tokens, history = 0.0, 0, []
     start = time.perf_counter()
@@ -121,6 +123,10 @@ def main() -> None:
                     p.add_(p.grad, alpha=-lr)
             step_time += time.perf_counter() - t0
             tokens += y.numel()
+        if device.type == "cuda":  # the steps were queued asynchronously: count the GPU's tail too
+            t1 = time.perf_counter()
+            torch.cuda.synchronize()
+            step_time += time.perf_counter() - t1
         val = evaluate(model, valid, args.bptt, ntokens)
         history.append({"epoch": epoch, "dev_ppl": math.exp(val), "lr": lr})
         print(json.dumps(history[-1]), flush=True)
@@ -130,7 +136,7 @@ def main() -> None:
             lr /= 4.0
     res = {"dev_ppl": math.exp(best), "tokens_per_second": tokens / step_time, "train_tokens_seen": tokens,
            "wall_s": time.perf_counter() - start, "history": history,
-           "vocab_size": ntokens, "args": vars(args)}
+           "vocab_size": ntokens, "device": str(device), "args": vars(args)}
     if args.test:
         res["test_ppl_last"] = math.exp(evaluate(model, test, args.bptt, ntokens))
     print(json.dumps(res, indent=2))

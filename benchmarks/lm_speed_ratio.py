@@ -20,6 +20,13 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).parent))
 from lm_plain_loop import RNNModel  # noqa: E402
 
+DEVICE = torch.device("cpu")  # set from --device in main()
+
+
+def _sync() -> None:
+    if DEVICE.type == "cuda":  # GPU steps are queued asynchronously: wait for them before reading the clock
+        torch.cuda.synchronize()
+
 
 def run_dl4nlp(corpus, batches: int) -> tuple[float, float]:
     import lightning as L
@@ -32,20 +39,22 @@ def run_dl4nlp(corpus, batches: int) -> tuple[float, float]:
     model = RNNLanguageModel(len(corpus.vocab), LMOptions(emb_dim=200, hidden=200, layers=2, dropout=0.2,
                                                           tie_weights=True))
     task = LanguageModelTask(model, TrainConfig(optimizer="sgd", lr=20.0, batch_size=20, clip_norm=0.25))
-    trainer = L.Trainer(max_epochs=1, limit_train_batches=batches, limit_val_batches=0, logger=False,
+    trainer = L.Trainer(accelerator=DEVICE.type, devices=1, max_epochs=1, limit_train_batches=batches,
+                        limit_val_batches=0, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         gradient_clip_val=0.25, num_sanity_val_steps=0)
     loader = make_lm_loader(corpus.train, 20, 35)
     t0 = time.perf_counter()
     trainer.fit(task, loader)
+    _sync()
     wall = time.perf_counter() - t0
     return task.tokens_seen / task.step_seconds, task.tokens_seen / wall
 
 
 def run_plain(corpus, batches: int) -> tuple[float, float]:
-    data = corpus.train[: (corpus.train.numel() // 20) * 20].view(20, -1).t().contiguous()  # [N, B]
+    data = corpus.train[: (corpus.train.numel() // 20) * 20].view(20, -1).t().contiguous().to(DEVICE)  # [N, B]
     ntokens = len(corpus.vocab)
-    model = RNNModel(ntokens, 200, 200, 2, 0.2, tied=True)
+    model = RNNModel(ntokens, 200, 200, 2, 0.2, tied=True).to(DEVICE)
     model.train()
     hidden = model.init_hidden(20)
     step, tokens = 0.0, 0
@@ -65,6 +74,7 @@ def run_plain(corpus, batches: int) -> tuple[float, float]:
                 p.add_(p.grad, alpha=-20.0)
         step += time.perf_counter() - ts
         tokens += y.numel()
+    _sync()
     wall = time.perf_counter() - t0
     return tokens / step, tokens / wall
 
@@ -75,7 +85,10 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--device", default="auto", help="cpu or cuda (auto: cuda when there is one)")
     args = ap.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device if args.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu")
     from dl4nlp.data.lm import read_corpus
 
     torch.manual_seed(0)
@@ -94,7 +107,8 @@ def main() -> None:
     res = {"turns": turns, "batches_per_turn": args.batches,
            "ratio_step": mean("dl4nlp", "step_tok_s") / mean("plain", "step_tok_s"),
            "ratio_wall": mean("dl4nlp", "wall_tok_s") / mean("plain", "wall_tok_s"),
-           "dl4nlp_step_tok_s": mean("dl4nlp", "step_tok_s"), "plain_step_tok_s": mean("plain", "step_tok_s")}
+           "dl4nlp_step_tok_s": mean("dl4nlp", "step_tok_s"), "plain_step_tok_s": mean("plain", "step_tok_s"),
+           "device": str(DEVICE)}
     print(json.dumps(res, indent=2))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
