@@ -181,6 +181,28 @@ def test_perplexity_of_uniform_model_is_vocab_size_and_matches_torchmetrics():
         perplexity(1.0, 0)
 
 
+def test_logged_train_loss_is_the_token_weighted_epoch_mean():
+    """With the weights frozen (lr 0, no dropout) the epoch's train loss must equal the dev loss over the same
+    stream and batch size: both are the NLL per token, and the last BPTT window is shorter than the others, so
+    an unweighted mean of the step losses would differ."""
+    import lightning as L
+
+    from dl4nlp.config import TrainConfig
+    from dl4nlp.data.lm import make_lm_loader
+
+    torch.manual_seed(0)
+    stream = torch.randint(0, 12, (4 * 23 + 1,))  # 4 rows of 23 tokens: windows of 5, 5, 5, 5 and 2
+    task = LanguageModelTask(tiny_lm(12), TrainConfig(optimizer="sgd", lr=0.0, batch_size=4))
+    trainer = L.Trainer(accelerator="cpu", max_epochs=1, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+    trainer.fit(task, make_lm_loader(stream, 4, 5), make_lm_loader(stream, 4, 5))
+    train, dev = float(trainer.callback_metrics["train_loss"]), float(trainer.callback_metrics["dev_loss"])
+    assert train == pytest.approx(dev, rel=1e-6)
+    steps = [task._step(b, "check") for b in make_lm_loader(stream, 4, 5)]
+    unweighted = sum(loss.item() for loss, _ in steps) / len(steps)
+    assert abs(unweighted - dev) > 1e-4  # the fixture can tell the two means apart
+
+
 def test_tiny_lm_overfits_a_tiny_text():
     torch.manual_seed(0)
     pattern = [3, 4, 5, 6, 7, 2]  # a repeating "sentence" ending with <eos>

@@ -55,6 +55,7 @@ class LanguageModelTask(L.LightningModule):
         self.tokens_seen = 0
         self._epoch_seconds = 0.0
         self._epoch_tokens = 0
+        self._epoch_nll = torch.zeros(())  # summed token NLL of the epoch, on the model's device
 
     # --------------------------------------------------------------- shared step
 
@@ -77,13 +78,15 @@ class LanguageModelTask(L.LightningModule):
         self._reset("train")
         self._epoch_seconds = 0.0
         self._epoch_tokens = 0
+        self._epoch_nll = torch.zeros((), device=self.device)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         self._t0 = time.perf_counter()
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss, n = self._step(batch, "train")
-        self.train_nll.update(loss.detach(), n)
+        # summed on the device: a metric update per step would cost a GPU-to-host sync (torchmetrics' NaN check)
+        self._epoch_nll += loss.detach() * n
         self._epoch_tokens += n
         return loss
 
@@ -94,6 +97,8 @@ class LanguageModelTask(L.LightningModule):
         self.tokens_seen += batch[1].numel()
 
     def on_train_epoch_end(self) -> None:
+        if self._epoch_tokens:  # one update per epoch; compute() averages over DDP ranks, token-weighted
+            self.train_nll.update(self._epoch_nll / self._epoch_tokens, self._epoch_tokens)
         nll = float(self.train_nll.compute())
         self.train_nll.reset()
         self.log("train_loss", nll)
