@@ -27,6 +27,7 @@ def test_numbers_written_as_text_are_numbers():
     ({"train": {"epochs": "many"}}, "'epochs' must be int"),
     ({"data": {"phrases": 3}}, "'phrases' must be bool"),
     ({"model": {"hidden": 3}}, "needs a 'name'"),
+    ({"train": {"ema_decay": 1.5}}, r"^my\.yaml: train\.ema_decay: must lie between 0 and 1"),
 ])
 def test_bad_config_is_named(raw, message):
     with pytest.raises(ConfigError, match=message):

@@ -190,7 +190,11 @@ def _build_section(cls: type, values: dict[str, Any], where: str) -> Any:
             hint = ", ".join(sorted(known))
             raise ConfigError(f"{where}: unknown key '{key}' (known keys: {hint})")
     hints = typing.get_type_hints(cls)
-    return cls(**{k: _coerce(v, hints.get(k, Any), where, k) for k, v in values.items()})
+    kwargs = {k: _coerce(v, hints.get(k, Any), where, k) for k, v in values.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:  # a range check of the section (``__post_init__``): name the file too
+        raise ConfigError(f"{where.rsplit(': ', 1)[0]}: {exc}") from None
 
 
 def from_dict(raw: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
