@@ -168,3 +168,43 @@ def test_resume_without_last_checkpoint_is_refused_before_anything_is_written(tm
     assert open_run_dir(cfg, run_dir=tmp_path / "explicit").is_dir()
     assert open_run_dir(cfg) == tmp_path / "runs" / "fresh"
     assert open_run_dir(cfg) == tmp_path / "runs" / "fresh-2"  # a taken name is never overwritten
+
+
+def _negation_table(folder):
+    """Sentences a bag of words cannot separate but a bag of bigrams can: "not" flips the label."""
+    folder.mkdir()
+    rows = [("good", "pos"), ("bad", "neg"), ("not good", "neg"), ("not bad", "pos")] * 8
+    for split in ("train", "dev", "test"):
+        (folder / f"{split}.tsv").write_text(
+            "text\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in rows), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("ngrams", [1, 2])
+def test_bigram_features_separate_negations_that_words_cannot(tmp_path, ngrams):
+    data = _negation_table(tmp_path / "neg")
+    cfg = load_config(None, [
+        "data.dataset=table", f"data.path={data}", "data.train_file=train.tsv", "data.dev_file=dev.tsv",
+        "data.test_file=test.tsv", "model.name=logreg", f"model.ngrams={ngrams}", "train.optimizer=adam",
+        "train.lr=0.1", "train.epochs=30", "train.batch_size=8", "train.patience=0", f"run.dir={tmp_path}/runs",
+        "trainer.progress_bar=false", "trainer.accelerator=cpu"])
+    run = train_classifier(cfg)
+    res = json.loads((run / "results.json").read_text())
+    clf = load_classifier(run)
+    if ngrams == 2:
+        assert res["test_acc"] == 1.0
+        assert "not bad" in clf.vocab.stoi  # the bigram is a feature, saved with the run
+        assert [p[0] for p in clf.predict(["not bad", "not good"])] == ["pos", "neg"]  # predict adds bigrams too
+    else:  # no linear function of word counts gets all four right (at most three of them)
+        assert res["test_acc"] <= 0.75
+        assert "not bad" not in clf.vocab.stoi
+
+
+def test_ngrams_is_checked(sst_dir, tmp_path):
+    from dl4nlp.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="ngrams must be between 1"):
+        train_classifier(_cfg(sst_dir, tmp_path / "runs", "logreg", **{"model.ngrams": 0}))
+    with pytest.raises(ConfigError, match="ngrams"):  # recurrent models read words, not n-gram features
+        train_classifier(_cfg(sst_dir, tmp_path / "runs", "gru", **{"model.ngrams": 2}))
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

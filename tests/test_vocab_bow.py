@@ -76,3 +76,11 @@ def test_bucket_sampler_covers_all_and_is_seeded():
     unbucketed = BucketBatchSampler(lengths, 10, shuffle=True, bucket=False, seed=3)
     spread_u = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in unbucketed) / len(e1)
     assert spread < spread_u  # bucketing groups similar lengths
+
+
+def test_tokenizer_appends_word_ngrams_after_the_words():
+    from dl4nlp.data.tokenize import Tokenizer
+
+    assert Tokenizer(ngrams=1)("Not bad at all") == ["not", "bad", "at", "all"]
+    assert Tokenizer(ngrams=2)("Not bad at all") == ["not", "bad", "at", "all", "not bad", "bad at", "at all"]
+    assert Tokenizer(ngrams=3)("a b") == ["a", "b", "a b"]  # no 3-gram in two words

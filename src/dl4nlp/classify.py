@@ -61,10 +61,16 @@ def read_splits(cfg: ExperimentConfig) -> DatasetSplits:
     return splits
 
 
+def tokenizer_for(cfg: ExperimentConfig) -> Tokenizer:
+    """The run's tokenizer: lower-casing from ``data``, word n-grams from a bag-of-words model's ``ngrams``."""
+    ngrams = cfg.model_params.get("ngrams", 1)
+    return Tokenizer(lowercase=cfg.data.lowercase, ngrams=ngrams if isinstance(ngrams, int) else 1)
+
+
 def prepare(cfg: ExperimentConfig, vocab: Vocab | None = None) -> Prepared:
     """Read the splits, build (or reuse) the vocabulary on train, encode every split."""
     splits = read_splits(cfg)
-    tok = Tokenizer(lowercase=cfg.data.lowercase)
+    tok = tokenizer_for(cfg)
     train_tokens = [tok(t) for t in splits.train["text"]]
     if vocab is None:
         vocab = Vocab.build(train_tokens, cfg.data.min_count, cfg.data.max_vocab)
@@ -201,7 +207,7 @@ class Classifier:
         import json
 
         self.labels = json.loads((self.run_dir / "labels.json").read_text(encoding="utf-8"))
-        self.tokenizer = Tokenizer(lowercase=self.cfg.data.lowercase)
+        self.tokenizer = tokenizer_for(self.cfg)
         self.model = build_model(self.cfg, self.vocab, len(self.labels))
         state = load_state_dict(self.run_dir, which)
         try:

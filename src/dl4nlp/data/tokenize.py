@@ -33,13 +33,21 @@ def unescape_ptb(token: str) -> str:
 
 @dataclass
 class Tokenizer:
-    """Regex word tokenizer with optional lower-casing and HTML-tag stripping (IMDB has ``<br />``)."""
+    """Regex word tokenizer with optional lower-casing and HTML-tag stripping (IMDB has ``<br />``).
+
+    ``ngrams=n`` (bag-of-words models only) appends every word 2-gram .. n-gram, joined by a space, after the
+    words: ``"not bad at all"`` with n = 2 -> ``not bad at all | not bad, bad at, at all`` (the n-gram
+    features of Wang & Manning 2012's BiNB / NBSVM)."""
 
     lowercase: bool = True
+    ngrams: int = 1
 
     def __call__(self, text: str) -> list[str]:
         text = _TAGS.sub(" ", text)
         tokens = _TOKEN.findall(text)
         if self.lowercase:
             tokens = [t.lower() for t in tokens]
+        if self.ngrams > 1:
+            tokens += [" ".join(tokens[i : i + n]) for n in range(2, self.ngrams + 1)
+                       for i in range(len(tokens) - n + 1)]
         return tokens

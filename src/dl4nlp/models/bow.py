@@ -21,6 +21,12 @@ from torch import nn
 SCHEMES = ("counts", "binary", "tfidf")
 
 
+def check_ngrams(n: int) -> None:
+    """``ngrams`` of a bag-of-words model: 1 = words only, 2 = words and bigrams, ..."""
+    if not 1 <= n <= 5:
+        raise ValueError(f"ngrams must be between 1 (words only) and 5, got {n}")
+
+
 def idf_from_vocab(vocab) -> torch.Tensor:
     n = max(int(vocab.num_docs), 1)
     df = torch.tensor(vocab.doc_freq, dtype=torch.float)

@@ -15,13 +15,17 @@ import torch
 from torch import nn
 
 from dl4nlp.config import build_options
-from dl4nlp.models.bow import BagOfWordsLinear, idf_from_vocab
+from dl4nlp.models.bow import BagOfWordsLinear, check_ngrams, idf_from_vocab
 
 
 @dataclass
 class LogRegOptions:
     features: str = "counts"  # counts | binary | tfidf
     normalize: bool = False  # L2-normalise each feature vector
+    ngrams: int = 1  # word n-grams up to n as extra features (the tokenizer adds them: see data/tokenize.py)
+
+    def __post_init__(self) -> None:
+        check_ngrams(self.ngrams)
 
 
 class LogisticRegression(nn.Module):

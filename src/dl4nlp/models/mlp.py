@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from dl4nlp.config import build_options
-from dl4nlp.models.bow import BagOfWordsLinear, idf_from_vocab
+from dl4nlp.models.bow import BagOfWordsLinear, check_ngrams, idf_from_vocab
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.Sigmoid}
 INITS = ("default", "xavier", "kaiming", "normal")
@@ -35,6 +35,10 @@ class MLPOptions:
     features: str = "counts"
     normalize: bool = False
     embeddings: str = "random"  # random | glove-6b-50d | a GloVe/word2vec text file: see the module docstring
+    ngrams: int = 1  # word n-grams up to n as extra input features (as for logreg)
+
+    def __post_init__(self) -> None:
+        check_ngrams(self.ngrams)
 
 
 def init_weights(module: nn.Module, scheme: str, activation: str) -> None:
