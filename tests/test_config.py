@@ -39,3 +39,11 @@ def test_override_syntax_errors():
         apply_overrides({}, ["train.lr"])
     with pytest.raises(ConfigError, match="needs a section"):
         apply_overrides({}, ["lr=0.1"])
+
+
+def test_key_hyper_parameters_name_what_is_switched_on():
+    cfg = from_dict({"model": {"name": "mlp", "hidden": [8]}, "train": {"lr": 0.1, "batch_size": 4}})
+    assert cfg.key_hyper_parameters() == {"opt": "adam", "lr": 0.1, "bs": 4, "hidden": [8]}
+    cfg = from_dict({"model": {"name": "mlp"}, "train": {"l2": 1e-4, "ema_decay": 0.99, "schedule": "cosine"}})
+    hp = cfg.key_hyper_parameters()
+    assert (hp["l2"], hp["ema"], hp["sched"]) == (1e-4, 0.99, "cosine") and "wd" not in hp

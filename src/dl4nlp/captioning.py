@@ -247,12 +247,6 @@ def score_split(
 # --------------------------------------------------------------------------- training
 
 
-def hyper_parameters(cfg: ExperimentConfig) -> dict[str, Any]:
-    hp = cfg.train.key_hyper_parameters()
-    hp.update(cfg.model_params)
-    return hp
-
-
 def train_captioner(
     cfg: ExperimentConfig,
     resume: str | Path | None = None,
@@ -326,7 +320,7 @@ def train_captioner(
         "vocab_size": len(data.vocab),
         "bleu": "sacrebleu corpus BLEU-n (max_ngram_order=n), tokenize=none on dl4nlp-tokenised lower-case "
         "captions without punctuation, smooth=none, all references",
-        "hyper_parameters": hyper_parameters(cfg),
+        "hyper_parameters": cfg.key_hyper_parameters(),
         **provenance(),
     }
     beams = sorted({1, opts.beam_size})

@@ -102,12 +102,6 @@ def build_model(cfg: ExperimentConfig, vocab: Vocab, num_classes: int) -> torch.
         raise ConfigError(f"model ({cfg.model_name}): {exc}") from None
 
 
-def hyper_parameters(cfg: ExperimentConfig) -> dict[str, Any]:
-    hp = cfg.train.key_hyper_parameters()
-    hp.update(cfg.model_params)
-    return hp
-
-
 # --------------------------------------------------------------------------- training
 
 
@@ -177,7 +171,7 @@ def train_classifier(cfg: ExperimentConfig, resume: str | Path | None = None, ev
         "best_checkpoint": best.name,
         "train_examples": len(prep.train),
         "vocab_size": len(prep.vocab),
-        "hyper_parameters": hyper_parameters(cfg),
+        "hyper_parameters": cfg.key_hyper_parameters(),
         **provenance(),
     }
     if evaluate_test:

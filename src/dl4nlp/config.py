@@ -144,6 +144,10 @@ class ExperimentConfig:
     def run_name(self) -> str:
         return self.run.name or f"{self.model_name}-{self.data.dataset}-s{self.run.seed}"
 
+    def key_hyper_parameters(self) -> dict[str, Any]:
+        """What a leaderboard row shows: the optimisation settings (``train``) and every model option."""
+        return {**self.train.key_hyper_parameters(), **self.model_params}
+
 
 _SECTIONS = {"data": DataConfig, "train": TrainConfig, "trainer": TrainerConfig, "run": RunConfig}
 

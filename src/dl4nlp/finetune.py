@@ -227,9 +227,8 @@ def train_transformer(
         "train_examples": n_train,
         "max_length": d.max_length,
         "hyper_parameters": {
-            "opt": t.optimizer,
-            "lr": t.lr,
-            "bs": t.batch_size * t.accumulate_grad_batches,
+            **t.key_hyper_parameters(),
+            "bs": t.batch_size * t.accumulate_grad_batches,  # the effective batch
             "sched": t.schedule,
             "warmup": t.warmup_steps,
             **cfg.model_params,

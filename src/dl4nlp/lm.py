@@ -47,10 +47,8 @@ def build_lm(cfg: ExperimentConfig, vocab: Vocab) -> RNNLanguageModel:
 
 
 def lm_hyper_parameters(cfg: ExperimentConfig) -> dict[str, Any]:
-    hp = cfg.train.key_hyper_parameters()
-    hp.update({"bptt": cfg.data.bptt, "clip": cfg.train.clip_norm, "level": cfg.data.level})
-    hp.update(cfg.model_params)
-    return hp
+    return {**cfg.train.key_hyper_parameters(), "bptt": cfg.data.bptt, "clip": cfg.train.clip_norm,
+            "level": cfg.data.level, **cfg.model_params}
 
 
 def train_lm(cfg: ExperimentConfig, resume: str | Path | None = None, run_dir: str | Path | None = None,

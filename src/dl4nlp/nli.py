@@ -214,7 +214,7 @@ def train_nli(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_
         "best_checkpoint": best.name,
         "train_examples": n_train,
         "vocab_size": len(prep.vocab),
-        "hyper_parameters": {"opt": t.optimizer, "lr": t.lr, "bs": t.batch_size, **cfg.model_params},
+        "hyper_parameters": cfg.key_hyper_parameters(),
         **provenance(),
     }
     if evaluate_test:
