@@ -200,6 +200,13 @@ def test_bigram_features_separate_negations_that_words_cannot(tmp_path, ngrams):
         assert "not bad" not in clf.vocab.stoi
 
 
+def test_ngrams_written_as_text_reach_the_tokenizer():
+    from dl4nlp.classify import tokenizer_for
+
+    cfg = load_config(None, ["model.name=logreg", 'model.ngrams="2"'])  # YAML text, as `ngrams: "2"` reads
+    assert tokenizer_for(cfg).ngrams == 2
+
+
 def test_ngrams_is_checked(sst_dir, tmp_path):
     from dl4nlp.errors import ConfigError
 

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from dl4nlp import registry
-from dl4nlp.config import ExperimentConfig
+from dl4nlp.config import ExperimentConfig, coerce
 from dl4nlp.data.batching import BucketBatchSampler, EncodedDataset, collate, encode_texts, pad_batch
 from dl4nlp.data.splits import DatasetSplits
 from dl4nlp.data.tokenize import Tokenizer
@@ -62,9 +62,11 @@ def read_splits(cfg: ExperimentConfig) -> DatasetSplits:
 
 
 def tokenizer_for(cfg: ExperimentConfig) -> Tokenizer:
-    """The run's tokenizer: lower-casing from ``data``, word n-grams from a bag-of-words model's ``ngrams``."""
-    ngrams = cfg.model_params.get("ngrams", 1)
-    return Tokenizer(lowercase=cfg.data.lowercase, ngrams=ngrams if isinstance(ngrams, int) else 1)
+    """The run's tokenizer: lower-casing from ``data``, word n-grams from a bag-of-words model's ``ngrams``
+    (read with the model options' own coercion, so ``ngrams: "2"`` in YAML means 2 here too; its range is
+    checked by the model)."""
+    ngrams = coerce(cfg.model_params.get("ngrams", 1), int, f"model ({cfg.model_name})", "ngrams")
+    return Tokenizer(lowercase=cfg.data.lowercase, ngrams=ngrams)
 
 
 def prepare(cfg: ExperimentConfig, vocab: Vocab | None = None) -> Prepared:

@@ -152,7 +152,7 @@ class ExperimentConfig:
 _SECTIONS = {"data": DataConfig, "train": TrainConfig, "trainer": TrainerConfig, "run": RunConfig}
 
 
-def _coerce(value: Any, hint: Any, where: str, key: str) -> Any:
+def coerce(value: Any, hint: Any, where: str, key: str) -> Any:
     """Check a value against a simple annotation (int, float, bool, str, Optional of those);
     numbers written as text (YAML reads ``1e-5`` as a string) become numbers."""
     if typing.get_origin(hint) in (list, dict, tuple):
@@ -194,7 +194,7 @@ def _build_section(cls: type, values: dict[str, Any], where: str) -> Any:
             hint = ", ".join(sorted(known))
             raise ConfigError(f"{where}: unknown key '{key}' (known keys: {hint})")
     hints = typing.get_type_hints(cls)
-    kwargs = {k: _coerce(v, hints.get(k, Any), where, k) for k, v in values.items()}
+    kwargs = {k: coerce(v, hints.get(k, Any), where, k) for k, v in values.items()}
     try:
         return cls(**kwargs)
     except ConfigError as exc:  # a range check of the section (``__post_init__``): name the file too
