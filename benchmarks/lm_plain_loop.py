@@ -32,6 +32,11 @@ def tokenize(path: Path, stoi: dict[str, int], grow: bool) -> torch.Tensor:
     return torch.tensor(ids, dtype=torch.long)
 
 
+def pick_device(name: str) -> torch.device:
+    """``--device``: cpu, cuda, cuda:1, ... or auto (cuda when there is one)."""
+    return torch.device(name if name != "auto" else "cuda" if torch.cuda.is_available() else "cpu")
+
+
 def batchify(data: torch.Tensor, bsz: int) -> torch.Tensor:
     n = data.size(0) // bsz
     return data[: n * bsz].view(bsz, -1).t().contiguous()  # [N, B] time-major, as in pytorch/examples
@@ -92,7 +97,7 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
-    device = torch.device(args.device if args.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu")
+    device = pick_device(args.device)
     folder = Path(args.data)
     stoi: dict[str, int] = {}
     train = batchify(tokenize(folder / "wiki.train.tokens", stoi, True), args.batch_size).to(device)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lm_plain_loop import RNNModel  # noqa: E402
+from lm_plain_loop import RNNModel, pick_device  # noqa: E402
 
 DEVICE = torch.device("cpu")  # set from --device in main()
 
@@ -88,7 +88,7 @@ def main() -> None:
     ap.add_argument("--device", default="auto", help="cpu or cuda (auto: cuda when there is one)")
     args = ap.parse_args()
     global DEVICE
-    DEVICE = torch.device(args.device if args.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu")
+    DEVICE = pick_device(args.device)
     from dl4nlp.data.lm import read_corpus
 
     torch.manual_seed(0)

@@ -19,6 +19,14 @@ GEN=$R/lm/wt2-small-tied-e6
 LOGS=$R/logs
 mkdir -p "$LOGS"
 
+# classifier NAME SEED LABELS [--set ...]: one ULMFiT or scratch classifier run in the background, logged
+classifier() {
+  local name=$1 seed=$2 labels=$3
+  shift 3
+  OMP_NUM_THREADS=1 "${DL[@]}" transfer $CFG --set classifier.max_train_examples=$labels --set run.seed=$seed \
+    --set run.name=$name "${CX[@]}" "$@" > "$LOGS/$name.log" 2>&1 &
+}
+
 # A: the speed ratio, alone on the machine
 $PY benchmarks/lm_speed_ratio.py --data "$D/wikitext2" --batches 500 --rounds 2 --out "$R/lm/speed_ratio.json"
 
@@ -30,12 +38,10 @@ $PY benchmarks/lm_plain_loop.py --data "$D/wikitext2" --epochs 6 --test --out "$
   > "$LOGS/plain.log" 2>&1 &
 for s in 13 14 15; do
   for n in 100 1000; do
-    OMP_NUM_THREADS=1 "${DL[@]}" transfer $CFG --set classifier.init=scratch --set classifier.max_train_examples=$n \
-      --set run.seed=$s --set run.name=scratch-n$n-s$s "${CX[@]}" > "$LOGS/scratch-n$n-s$s.log" 2>&1 &
+    classifier scratch-n$n-s$s $s $n --set classifier.init=scratch
   done
 done
-OMP_NUM_THREADS=1 "${DL[@]}" transfer $CFG --set classifier.init=scratch --set classifier.max_train_examples=null \
-  --set run.seed=13 --set run.name=scratch-nall-s13 "${CX[@]}" > "$LOGS/scratch-nall-s13.log" 2>&1 &
+classifier scratch-nall-s13 13 null --set classifier.init=scratch
 wait $lm
 for t in 0.8 1.0; do
   "${DL[@]}" generate $GEN --prompt "The" --temperature $t -n 3 --max-len 40 --seed 1 > "$LOGS/generate-t$t.txt"
@@ -44,19 +50,14 @@ done
 # C: transfer with 1,000 labels, 3 seeds, each fine-tuning its own target LM on its own train part
 pids=()
 for s in 13 14 15; do
-  OMP_NUM_THREADS=1 "${DL[@]}" transfer $CFG --set general.run=$GEN --set classifier.max_train_examples=1000 \
-    --set run.seed=$s --set run.name=transfer-n1000-s$s "${CX[@]}" > "$LOGS/transfer-n1000-s$s.log" 2>&1 &
+  classifier transfer-n1000-s$s $s 1000 --set general.run=$GEN
   pids+=($!)
 done
 wait "${pids[@]}"
 
 # D: 100 labels (3 seeds) and all labels (seed 13), reusing each seed's target LM
 for s in 13 14 15; do
-  OMP_NUM_THREADS=1 "${DL[@]}" transfer $CFG --set general.run=$GEN --set classifier.max_train_examples=100 \
-    --set target.run=$R/ulmfit/transfer-n1000-s$s/2-target-lm \
-    --set run.seed=$s --set run.name=transfer-n100-s$s "${CX[@]}" > "$LOGS/transfer-n100-s$s.log" 2>&1 &
+  classifier transfer-n100-s$s $s 100 --set general.run=$GEN --set target.run=$R/ulmfit/transfer-n1000-s$s/2-target-lm
 done
-OMP_NUM_THREADS=1 "${DL[@]}" transfer $CFG --set general.run=$GEN --set classifier.max_train_examples=null \
-  --set target.run=$R/ulmfit/transfer-n1000-s13/2-target-lm \
-  --set run.seed=13 --set run.name=transfer-nall-s13 "${CX[@]}" > "$LOGS/transfer-nall-s13.log" 2>&1 &
+classifier transfer-nall-s13 13 null --set general.run=$GEN --set target.run=$R/ulmfit/transfer-n1000-s13/2-target-lm
 wait

@@ -7,15 +7,11 @@ test accuracy per (rung, dataset), with parameters and train time; printed as ma
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 from pathlib import Path
 
-
-def _ms(xs: list[float]) -> str:
-    if len(xs) == 1:
-        return f"{100 * xs[0]:.2f}"
-    return f"{100 * statistics.mean(xs):.2f} ± {100 * statistics.stdev(xs):.2f}"
+sys.path.insert(0, str(Path(__file__).parent))
+from sentiment_bow import mean_std  # noqa: E402
 
 
 def main(root: str) -> None:
@@ -30,8 +26,8 @@ def main(root: str) -> None:
         per_seed = " / ".join(f"{100 * r['test_acc']:.2f}" for r in runs)
         params = sorted({r["params"] for r in runs})
         times = [r["train_time_s"] for r in runs]
-        print(f"| {model} | {dataset} | {len(runs)} | {_ms([r['dev_acc'] for r in runs])} | "
-              f"**{_ms([r['test_acc'] for r in runs])}** | {per_seed} | "
+        print(f"| {model} | {dataset} | {len(runs)} | {mean_std([r['dev_acc'] for r in runs])} | "
+              f"**{mean_std([r['test_acc'] for r in runs])}** | {per_seed} | "
               f"{params[0]:,}{'' if len(params) == 1 else f'-{params[-1]:,}'} | {min(times):.0f}-{max(times):.0f} s |")
 
 
