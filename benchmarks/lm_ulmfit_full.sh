@@ -25,6 +25,21 @@ classifier() {
   shift 3
   OMP_NUM_THREADS=1 "${DL[@]}" transfer $CFG --set classifier.max_train_examples=$labels --set run.seed=$seed \
     --set run.name=$name "${CX[@]}" "$@" > "$LOGS/$name.log" 2>&1 &
+  started+=($!)
+}
+
+# wait_all: wait for every job started so far; fail (naming the logs) if any of them failed
+started=()
+wait_all() {
+  local failed=0 pid
+  for pid in "${started[@]}"; do
+    wait "$pid" || failed=$((failed + 1))
+  done
+  started=()
+  if ((failed)); then
+    echo "$failed background job(s) failed; see $LOGS/*.log" >&2
+    exit 1
+  fi
 }
 
 # A: the speed ratio, alone on the machine
@@ -36,6 +51,7 @@ $PY benchmarks/lm_speed_ratio.py --data "$D/wikitext2" --batches 500 --rounds 2 
 lm=$!
 $PY benchmarks/lm_plain_loop.py --data "$D/wikitext2" --epochs 6 --test --out "$R/lm/plain-loop-e6.json" \
   > "$LOGS/plain.log" 2>&1 &
+started+=($!)
 for s in 13 14 15; do
   for n in 100 1000; do
     classifier scratch-n$n-s$s $s $n --set classifier.init=scratch
@@ -48,16 +64,14 @@ for t in 0.8 1.0; do
 done
 
 # C: transfer with 1,000 labels, 3 seeds, each fine-tuning its own target LM on its own train part
-pids=()
 for s in 13 14 15; do
   classifier transfer-n1000-s$s $s 1000 --set general.run=$GEN
-  pids+=($!)
 done
-wait "${pids[@]}"
+wait_all  # also the plain loop and the scratch classifiers of B
 
 # D: 100 labels (3 seeds) and all labels (seed 13), reusing each seed's target LM
 for s in 13 14 15; do
   classifier transfer-n100-s$s $s 100 --set general.run=$GEN --set target.run=$R/ulmfit/transfer-n1000-s$s/2-target-lm
 done
 classifier transfer-nall-s13 13 null --set general.run=$GEN --set target.run=$R/ulmfit/transfer-n1000-s13/2-target-lm
-wait
+wait_all
