@@ -141,12 +141,40 @@ def test_swapped_contradictions_are_added_to_train_only(tmp_path: Path):
     assert len(sub.train) == 9 + sum(r["label"] == contradiction for r in list(sub.train)[:9])
 
 
+def test_snli_repeat_oversamples_the_snli_sample_only(tmp_path: Path):
+    snli = write_snli(tmp_path)  # 30 SNLI + 12 MultiNLI training pairs
+    opts = [f"data.path={snli}", "data.dataset=snli"]
+    plain = list(read_nli(load_config(None, opts).data).train)
+    three = read_nli(load_config(None, opts + ["data.snli_repeat=3"]).data)
+    assert len(plain) == 42 and len(three.train) == 30 * 3 + 12
+    assert list(three.train) == plain[:30] * 3 + plain[30:]
+    assert len(three.dev) == 12 and len(three.test) == 12  # evaluation untouched
+    # refused: below 1, one training file (nothing to weight), with a learning-curve subset, on sentences
+    for extra, match in ((["data.snli_repeat=0"], "data.snli_repeat must be an integer >= 1, got 0"),
+                         ([f"data.train_file={snli / 'train_1pct.tsv'}", "data.snli_repeat=2"],
+                          "data.snli_repeat: only for the reduced protocol"),
+                         (["data.snli_repeat=2", "data.max_train_examples=9"], "cannot be combined")):
+        with pytest.raises(ConfigError, match=match):
+            read_nli(load_config(None, opts + extra).data)
+
+
+def test_leaderboard_settings_name_the_training_data_options():
+    from dl4nlp.nli import hyper_parameters
+
+    base = ["data.dataset=snli", "model.name=nli_attention"]
+    plain = hyper_parameters(load_config(None, base))
+    assert "snli_repeat" not in plain and "swap_contradictions" not in plain and plain["lr"] == 1e-3
+    both = hyper_parameters(load_config(None, base + ["data.snli_repeat=4", "data.swap_contradictions=true"]))
+    assert both == {**plain, "snli_repeat": 4, "swap_contradictions": True}
+
+
 def test_swapped_contradictions_on_a_sentence_dataset_is_refused(sst_dir: Path):
     from dl4nlp.classify import read_splits
 
-    cfg = load_config(None, [f"data.path={sst_dir}", "data.dataset=sst2", "data.swap_contradictions=true"])
-    with pytest.raises(ConfigError, match="data.swap_contradictions: only for sentence pairs .* not 'sst2'"):
-        read_splits(cfg)
+    for key in ("swap_contradictions=true", "snli_repeat=2"):
+        cfg = load_config(None, [f"data.path={sst_dir}", "data.dataset=sst2", f"data.{key}"])
+        with pytest.raises(ConfigError, match=rf"data.{key.split('=')[0]}: only for sentence pairs .* not 'sst2'"):
+            read_splits(cfg)
 
 
 @pytest.mark.parametrize("name,content,match", [

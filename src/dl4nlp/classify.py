@@ -47,9 +47,10 @@ class Prepared:
 
 
 def read_splits(cfg: ExperimentConfig) -> DatasetSplits:
-    if cfg.data.swap_contradictions:
-        raise ConfigError(f"data.swap_contradictions: only for sentence pairs (data.dataset: snli), "
-                          f"not '{cfg.data.dataset}'")
+    for key, default in (("swap_contradictions", False), ("snli_repeat", 1)):
+        if getattr(cfg.data, key) != default:
+            raise ConfigError(f"data.{key}: only for sentence pairs (data.dataset: snli), "
+                              f"not '{cfg.data.dataset}'")
     reader = registry.dataset_reader(cfg.data.dataset)
     splits = reader(cfg.data, cfg.run.seed)
     if cfg.data.max_train_examples:

@@ -46,6 +46,7 @@ class DataConfig:
     hub_config: str | None = None
     max_train_examples: int | None = None  # take a prefix of (shuffled) train, for learning curves
     swap_contradictions: bool = False  # NLI: also train on (hypothesis, premise) of every contradiction pair
+    snli_repeat: int = 1  # NLI reduced protocol: SNLI train pairs k times, the MultiNLI pairs once
     lowercase: bool = True
     min_count: int = 1
     max_vocab: int | None = None

@@ -214,7 +214,7 @@ def train_nli(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_
         "best_checkpoint": best.name,
         "train_examples": n_train,
         "vocab_size": len(prep.vocab),
-        "hyper_parameters": cfg.key_hyper_parameters(),
+        "hyper_parameters": hyper_parameters(cfg),
         **provenance(),
     }
     if evaluate_test:
@@ -357,6 +357,17 @@ def premise_bar(weights: list[float], words: list[str], out_png: str | Path, tit
     path = save_figure(fig, out_png)
     plt.close(fig)
     return path
+
+
+def hyper_parameters(cfg: ExperimentConfig) -> dict[str, Any]:
+    """A leaderboard row's settings: the common summary plus the training-data options when they are on
+    (two runs of one model that differ only in ``data.snli_repeat`` must not look alike)."""
+    hp = cfg.key_hyper_parameters()
+    if cfg.data.snli_repeat != 1:
+        hp["snli_repeat"] = cfg.data.snli_repeat
+    if cfg.data.swap_contradictions:
+        hp["swap_contradictions"] = True
+    return hp
 
 
 def load_nli_run(run_dir: str | Path) -> NLIRun:
