@@ -23,7 +23,7 @@ from dl4nlp.data.captions import (
 )
 from dl4nlp.data.image_features import cached_features
 from dl4nlp.data.tokenize import Tokenizer
-from dl4nlp.errors import DataError
+from dl4nlp.errors import ConfigError, DataError
 from dl4nlp.generation import beam_search, length_penalty
 from dl4nlp.models.captioner import Captioner, CaptionerOptions, doubly_stochastic_penalty
 from dl4nlp.models.image_encoder import TinyCNNEncoder, build_encoder
@@ -176,6 +176,61 @@ def test_feature_cache_reuse_and_invalidation(caption_dir: Path, tmp_path: Path)
     _image("blue").save(caption_dir / "red.png")
     fourth = cached_features(refs, enc3, tmp_path / "cache", "toy-test", progress=False)
     assert not fourth.reused
+
+
+def test_image_transforms_are_the_eight_symmetries_of_the_square() -> None:
+    from dl4nlp.data.image_features import AUGMENTATIONS, TRANSFORMS
+
+    x = torch.arange(2 * 3 * 3).reshape(2, 3, 3)  # [C, S, S], every pixel different
+    outs = {name: f(x) for name, f in TRANSFORMS.items()}
+    assert len({tuple(o.flatten().tolist()) for o in outs.values()}) == 8  # all distinct
+    assert all(sorted(o.flatten().tolist()) == sorted(x.flatten().tolist()) for o in outs.values())
+    rot90 = TRANSFORMS["rot90"]
+    assert torch.equal(outs["rot90"][0, 0], x[0, :, 0].flip(0))  # clockwise: the left column becomes the top row
+    assert torch.equal(rot90(rot90(x)), outs["rot180"]) and torch.equal(rot90(outs["rot180"]), outs["rot270"])
+    assert torch.equal(rot90(rot90(rot90(rot90(x)))), x)
+    assert AUGMENTATIONS["none"] == ["identity"] and set(AUGMENTATIONS["dihedral"]) == set(TRANSFORMS)
+
+
+def test_augmented_training_features_cached_per_transform(caption_dir: Path, tmp_path: Path) -> None:
+    from dl4nlp.captioning import prepare_captions, train_captioner
+    from dl4nlp.config import apply_overrides
+
+    cfg = from_dict(apply_overrides(_cfg(caption_dir, tmp_path, epochs=2).to_dict(), ["data.augment=flips"]))
+    data = prepare_captions(cfg)
+    assert data.train.features.shape == (4, 2, 16, 16)  # [transforms, images, grid, dim]
+    plain = data.features["train"].features
+    assert torch.equal(data.train.features[0], plain)
+    assert all(not torch.equal(data.train.features[t], plain) for t in (1, 2, 3))  # the flips see other pixels
+    assert data.dev.features.dim() == 3 and data.test.features.dim() == 3  # evaluation never augmented
+    names = sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "cache" / "features").glob("*.pt"))
+    assert names == ["captions-dev", "captions-test", "captions-train", "captions-train-hflip",
+                     "captions-train-rot180", "captions-train-vflip"]
+    # a batch mixes transforms: over many draws every one of the four is used
+    seen = set()
+    for _ in range(40):
+        batch = data.train.collate([data.train[0], data.train[1]])
+        for j, row in enumerate((0, 1)):
+            seen |= {t for t in range(4) if torch.equal(batch["features"][j], data.train.features[t, row].float())}
+    assert seen == {0, 1, 2, 3}
+    # training reuses every cached set and records the setting
+    run = train_captioner(cfg)
+    res = json.loads((run / "results.json").read_text())
+    assert all(res["features_reused"].values()) and len(res["features_reused"]) == 6
+    assert res["hyper_parameters"]["augment"] == "flips"
+
+
+def test_bad_augmentation_values_are_refused(caption_dir: Path, tmp_path: Path) -> None:
+    from dl4nlp.captioning import prepare_captions
+    from dl4nlp.config import apply_overrides, load_config
+    from dl4nlp.experiments import train_any
+
+    cfg = from_dict(apply_overrides(_cfg(caption_dir, tmp_path).to_dict(), ["data.augment=rotate"]))
+    with pytest.raises(ConfigError, match="data.augment: unknown value 'rotate' .*none, flips, dihedral"):
+        prepare_captions(cfg)
+    with pytest.raises(ConfigError, match="data.augment: only for image captioning models, not 'logreg'"):
+        train_any(load_config(None, ["model.name=logreg", "data.augment=flips"]))
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "cache").exists()
 
 
 def test_efficientnet_lite0_weights_found_offline() -> None:

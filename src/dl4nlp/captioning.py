@@ -35,7 +35,7 @@ from dl4nlp.data.captions import (
     open_image,
     read_caption_splits,
 )
-from dl4nlp.data.image_features import FeatureSet, cached_features
+from dl4nlp.data.image_features import AUGMENTATIONS, FeatureSet, cached_features
 from dl4nlp.data.tokenize import Tokenizer
 from dl4nlp.data.vocab import Vocab
 from dl4nlp.errors import ConfigError, RunError
@@ -49,7 +49,11 @@ MODEL_NAMES = ("show_attend_tell", "show_and_tell")
 
 
 class PairDataset(torch.utils.data.Dataset):
-    """Training examples: one (image row, caption ids) pair per reference caption."""
+    """Training examples: one (image row, caption ids) pair per reference caption.
+
+    ``features`` is [N, L, D], or [T, N, L, D] with augmentation: then each example of a batch takes the
+    features of one of the T transformed images, drawn uniformly (torch's global generator, so a seeded and
+    resumed run draws the same)."""
 
     def __init__(self, features: torch.Tensor, pairs: list[tuple[int, list[int]]]):
         self.features, self.pairs = features, pairs
@@ -66,6 +70,9 @@ class PairDataset(torch.utils.data.Dataset):
         tokens = torch.zeros(len(items), T, dtype=torch.long)  # <pad> = 0
         for i, (_, ids) in enumerate(items):
             tokens[i, : len(ids)] = torch.tensor(ids)
+        if self.features.dim() == 4:  # augmented: one random transform per example
+            which = torch.randint(self.features.shape[0], (len(items),))
+            return {"features": self.features[which, rows].float(), "tokens": tokens}
         return {"features": self.features[rows].float(), "tokens": tokens}
 
 
@@ -132,16 +139,26 @@ def split_features(
     split: str,
     dataset: str | None = None,
     progress: bool = True,
+    transform: str = "identity",
 ) -> FeatureSet:
     label = f"{dataset or cfg.data.dataset}-{split}"
     return cached_features(
-        [im.image for im in images], encoder, cfg.data.cache_dir, label, batch_size=32, progress=progress
+        [im.image for im in images], encoder, cfg.data.cache_dir, label, batch_size=32, progress=progress,
+        transform=transform,
     )
+
+
+def augmentation(cfg: ExperimentConfig) -> list[str]:
+    """The image transforms training draws from (``data.augment``); checked before anything is read."""
+    if cfg.data.augment not in AUGMENTATIONS:
+        raise ConfigError(f"data.augment: unknown value '{cfg.data.augment}' (use {', '.join(AUGMENTATIONS)})")
+    return AUGMENTATIONS[cfg.data.augment]
 
 
 def prepare_captions(cfg: ExperimentConfig, vocab: Vocab | None = None) -> CaptionData:
     """Read the splits, build (or reuse) the vocabulary on train, get every split's features."""
     opts = check_model(cfg)
+    transforms = augmentation(cfg)
     splits = read_caption_splits(cfg.data, cfg.run.seed)
     if cfg.data.max_train_examples:
         g = torch.Generator().manual_seed(cfg.run.seed)
@@ -157,6 +174,14 @@ def prepare_captions(cfg: ExperimentConfig, vocab: Vocab | None = None) -> Capti
     encoder = encoder_for(opts)
     progress = cfg.trainer.progress_bar
     feats = {s: split_features(cfg, encoder, splits.split(s), s, progress=progress) for s in ("train", "dev", "test")}
+    train_features = feats["train"].features  # [N, L, D]
+    if len(transforms) > 1:  # [T, N, L, D]: the train images under every transform (dev / test never)
+        for t in transforms[1:]:
+            feats[f"train-{t}"] = split_features(cfg, encoder, splits.train, "train", progress=progress, transform=t)
+        sets = [feats["train"]] + [feats[f"train-{t}"] for t in transforms[1:]]
+        train_features = torch.stack([f.features for f in sets])
+        for i, f in enumerate(sets):  # views into the stack: the features are held once
+            f.features = train_features[i]
     # identical sentences of one image are trained on once (RSICD repeats sentences to reach five)
     pairs = [
         (i, encode_caption(list(t), vocab))
@@ -175,7 +200,7 @@ def prepare_captions(cfg: ExperimentConfig, vocab: Vocab | None = None) -> Capti
         tok,
         encoder,
         feats,
-        PairDataset(feats["train"].features, pairs),
+        PairDataset(train_features, pairs),
         images("dev"),
         images("test"),
     )
@@ -320,7 +345,8 @@ def train_captioner(
         "vocab_size": len(data.vocab),
         "bleu": "sacrebleu corpus BLEU-n (max_ngram_order=n), tokenize=none on dl4nlp-tokenised lower-case "
         "captions without punctuation, smooth=none, all references",
-        "hyper_parameters": cfg.key_hyper_parameters(),
+        "hyper_parameters": {**cfg.key_hyper_parameters(),
+                             **({"augment": cfg.data.augment} if cfg.data.augment != "none" else {})},
         **provenance(),
     }
     beams = sorted({1, opts.beam_size})

@@ -57,6 +57,7 @@ class DataConfig:
     level: str = "word"  # language models: word | char tokens
     bptt: int = 35  # language models: truncated-BPTT window length
     cache_dir: str = "cache"  # captioning: image features are cached in <cache_dir>/features/
+    augment: str = "none"  # captioning: train images also flipped / rotated: none | flips | dihedral
 
 
 @dataclass

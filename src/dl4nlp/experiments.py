@@ -29,6 +29,8 @@ PIPELINES: dict[str, str] = {
 
 def train_any(cfg: ExperimentConfig, resume: str | Path | None = None) -> Path:
     name = cfg.model_name
+    if cfg.data.augment != "none" and not PIPELINES.get(name, "").startswith("dl4nlp.captioning:"):
+        raise ConfigError(f"data.augment: only for image captioning models, not '{name}'")
     if name in PIPELINES:
         module, attr = PIPELINES[name].split(":")
         return getattr(importlib.import_module(module), attr)(cfg, resume=resume)

@@ -5,6 +5,11 @@ with ``features`` a float16 tensor [N, L, D]. ``key`` is the sha256 of the encod
 weights hash, preprocessing), the image list and the size/modification time of every image source, so
 changing any of them computes new features; older files for the same label are deleted then
 (invalidated). Files are written atomically and read with ``weights_only=True``.
+
+Training-set augmentation (``data.augment``): the images can also be encoded flipped or rotated
+(:data:`TRANSFORMS`, the eight symmetries of the square crop); each transform is one more cached feature set,
+labelled ``<label>-<transform>``, and training draws one of them per example (aerial images have no
+up or left, so every symmetry of one is another plausible picture of the same scene).
 """
 
 from __future__ import annotations
@@ -22,6 +27,24 @@ import torch
 
 from dl4nlp.data.captions import open_image
 from dl4nlp.io import torch_load, torch_save
+
+#: the dihedral group D4 on a square image tensor [..., S, S] (rows = vertical axis, columns = horizontal)
+TRANSFORMS = {
+    "identity": lambda x: x,
+    "hflip": lambda x: x.flip(-1),
+    "vflip": lambda x: x.flip(-2),
+    "rot180": lambda x: x.flip(-2, -1),
+    "transpose": lambda x: x.transpose(-2, -1),
+    "rot90": lambda x: x.transpose(-2, -1).flip(-1),  # clockwise
+    "rot270": lambda x: x.transpose(-2, -1).flip(-2),
+    "antitranspose": lambda x: x.flip(-2, -1).transpose(-2, -1),
+}
+#: ``data.augment`` -> the transforms whose features training draws from
+AUGMENTATIONS = {
+    "none": ["identity"],
+    "flips": ["identity", "hflip", "vflip", "rot180"],
+    "dihedral": list(TRANSFORMS),
+}
 
 
 @dataclass
@@ -56,16 +79,22 @@ def cache_key(fingerprint: dict[str, Any], refs: list[str]) -> str:
 
 @torch.no_grad()
 def extract(
-    refs: list[str], encoder: Any, batch_size: int = 32, progress: bool = True, desc: str = "features"
+    refs: list[str],
+    encoder: Any,
+    batch_size: int = 32,
+    progress: bool = True,
+    desc: str = "features",
+    transform: str = "identity",
 ) -> torch.Tensor:
-    """Run ``encoder`` over the images; returns float16 [N, L, D]. Bad images raise DataError."""
+    """Run ``encoder`` over the (transformed) images; returns float16 [N, L, D]. Bad images raise DataError."""
     from tqdm import tqdm
 
     encoder.eval()
+    flip = TRANSFORMS[transform]
     chunks = []
     bar = tqdm(total=len(refs), desc=desc, unit="img", disable=not progress, file=sys.stderr)
     for i in range(0, len(refs), batch_size):
-        batch = torch.stack([encoder.preprocess(open_image(r)) for r in refs[i : i + batch_size]])
+        batch = torch.stack([flip(encoder.preprocess(open_image(r))) for r in refs[i : i + batch_size]])
         chunks.append(encoder(batch).to(torch.float16))  # [b, L, D]
         bar.update(len(batch))
     bar.close()
@@ -79,10 +108,16 @@ def cached_features(
     label: str,
     batch_size: int = 32,
     progress: bool = True,
+    transform: str = "identity",
 ) -> FeatureSet:
-    """Features of ``refs`` from the cache, or extracted now and stored."""
+    """Features of ``refs`` (each image transformed by ``transform``) from the cache, or extracted now and
+    stored."""
+    if transform not in TRANSFORMS:
+        raise ValueError(f"unknown image transform '{transform}' (use {', '.join(TRANSFORMS)})")
     folder = Path(cache_dir) / "features"
     fp = encoder.fingerprint()
+    if transform != "identity":
+        fp, label = {**fp, "transform": transform}, f"{label}-{transform}"
     key = cache_key(fp, refs)
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
     path = folder / f"{safe}-{key}.pt"
@@ -94,7 +129,7 @@ def cached_features(
         except Exception:  # a damaged cache file is simply rebuilt
             pass
     start = time.perf_counter()
-    feats = extract(refs, encoder, batch_size, progress, desc=f"encoding {label}")
+    feats = extract(refs, encoder, batch_size, progress, desc=f"encoding {label}", transform=transform)
     seconds = time.perf_counter() - start
     torch_save({"fingerprint": fp, "images": refs, "features": feats}, path)
     for old in folder.glob(f"{safe}-*.pt"):  # invalidate features of an older encoder/preprocessing
