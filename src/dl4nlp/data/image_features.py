@@ -90,11 +90,11 @@ def extract(
     from tqdm import tqdm
 
     encoder.eval()
-    flip = TRANSFORMS[transform]
+    apply = TRANSFORMS[transform]
     chunks = []
     bar = tqdm(total=len(refs), desc=desc, unit="img", disable=not progress, file=sys.stderr)
     for i in range(0, len(refs), batch_size):
-        batch = torch.stack([flip(encoder.preprocess(open_image(r))) for r in refs[i : i + batch_size]])
+        batch = torch.stack([apply(encoder.preprocess(open_image(r))) for r in refs[i : i + batch_size]])
         chunks.append(encoder(batch).to(torch.float16))  # [b, L, D]
         bar.update(len(batch))
     bar.close()
