@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from dl4nlp.config import TrainConfig
 from dl4nlp.models.captioner import Captioner, doubly_stochastic_penalty
-from dl4nlp.tasks.optim import l2_penalty, make_optimizer, make_schedule
+from dl4nlp.tasks.optim import l2_penalty, lightning_optimizers
 
 
 def corpus_bleu(hypotheses: list[str], references: list[list[str]]) -> dict[str, float]:
@@ -119,8 +119,4 @@ class CaptioningTask(L.LightningModule):
 
     def configure_optimizers(self) -> Any:
         params = [p for p in self.model.parameters() if p.requires_grad]
-        opt = make_optimizer(params, self.cfg)
-        sched = make_schedule(opt, self.cfg, int(self.trainer.estimated_stepping_batches))
-        if sched is None:
-            return opt
-        return {"optimizer": opt, "lr_scheduler": sched}
+        return lightning_optimizers(params, self.cfg, int(self.trainer.estimated_stepping_batches))

@@ -11,7 +11,7 @@ import torchmetrics
 from torch import nn
 
 from dl4nlp.config import TrainConfig
-from dl4nlp.tasks.optim import l2_penalty, make_optimizer, make_schedule
+from dl4nlp.tasks.optim import l2_penalty, lightning_optimizers
 
 
 class ClassificationTask(L.LightningModule):
@@ -98,8 +98,4 @@ class ClassificationTask(L.LightningModule):
 
     def configure_optimizers(self) -> Any:
         params = [p for p in self.model.parameters() if p.requires_grad]
-        opt = make_optimizer(params, self.cfg)
-        sched = make_schedule(opt, self.cfg, int(self.trainer.estimated_stepping_batches))
-        if sched is None:
-            return opt
-        return {"optimizer": opt, "lr_scheduler": sched}
+        return lightning_optimizers(params, self.cfg, int(self.trainer.estimated_stepping_batches))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from dl4nlp.tasks.classification import ClassificationTask
-from dl4nlp.tasks.optim import make_optimizer, make_schedule
+from dl4nlp.tasks.optim import lightning_optimizers
 
 
 def decay_groups(model: Any, weight_decay: float) -> list[dict[str, Any]]:
@@ -30,8 +30,5 @@ class FineTuneTask(ClassificationTask):
     """``ClassificationTask`` over a :class:`~dl4nlp.models.transformer.TransformerClassifier`."""
 
     def configure_optimizers(self) -> Any:
-        opt = make_optimizer(decay_groups(self.model, self.cfg.weight_decay), self.cfg)
-        sched = make_schedule(opt, self.cfg, int(self.trainer.estimated_stepping_batches))
-        if sched is None:
-            return opt
-        return {"optimizer": opt, "lr_scheduler": sched}
+        groups = decay_groups(self.model, self.cfg.weight_decay)
+        return lightning_optimizers(groups, self.cfg, int(self.trainer.estimated_stepping_batches))

@@ -23,7 +23,7 @@ from torch import nn
 
 from dl4nlp.config import TrainConfig
 from dl4nlp.models.lm import detach_state
-from dl4nlp.tasks.optim import make_optimizer, make_schedule
+from dl4nlp.tasks.optim import lightning_optimizers
 
 
 def perplexity(total_nll: float, num_tokens: int) -> float:
@@ -137,11 +137,7 @@ class LanguageModelTask(L.LightningModule):
 
     def configure_optimizers(self) -> Any:
         params = [p for p in self.model.parameters() if p.requires_grad]
-        opt = make_optimizer(params, self.cfg)
-        sched = make_schedule(opt, self.cfg, int(self.trainer.estimated_stepping_batches))
-        if sched is None:
-            return opt
-        return {"optimizer": opt, "lr_scheduler": sched}
+        return lightning_optimizers(params, self.cfg, int(self.trainer.estimated_stepping_batches))
 
 
 def _state_batch(state: Any) -> int:

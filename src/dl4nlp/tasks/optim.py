@@ -93,3 +93,11 @@ def make_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_step
     raise ConfigError(
         f"train.schedule: unknown schedule '{cfg.schedule}' (use none, step, exponential, plateau, linear, cosine)"
     )
+
+
+def lightning_optimizers(params: Any, cfg: TrainConfig, total_steps: int) -> Any:
+    """What a task's ``configure_optimizers`` returns: the optimiser over ``params`` (tensors or groups), with
+    its learning-rate schedule when ``cfg.schedule`` is not ``none``."""
+    opt = make_optimizer(params, cfg)
+    sched = make_schedule(opt, cfg, total_steps)
+    return opt if sched is None else {"optimizer": opt, "lr_scheduler": sched}
