@@ -345,8 +345,7 @@ def train_captioner(
         "vocab_size": len(data.vocab),
         "bleu": "sacrebleu corpus BLEU-n (max_ngram_order=n), tokenize=none on dl4nlp-tokenised lower-case "
         "captions without punctuation, smooth=none, all references",
-        "hyper_parameters": {**cfg.key_hyper_parameters(),
-                             **({"augment": cfg.data.augment} if cfg.data.augment != "none" else {})},
+        "hyper_parameters": cfg.key_hyper_parameters(data_keys=("augment",)),
         **provenance(),
     }
     beams = sorted({1, opts.beam_size})

@@ -22,6 +22,7 @@ import torch
 from dl4nlp import registry
 from dl4nlp.config import ExperimentConfig, coerce
 from dl4nlp.data.batching import BucketBatchSampler, EncodedDataset, collate, encode_texts, pad_batch
+from dl4nlp.data.nli import PAIR_DATA_OPTIONS
 from dl4nlp.data.splits import DatasetSplits
 from dl4nlp.data.tokenize import Tokenizer
 from dl4nlp.data.vocab import Vocab
@@ -47,10 +48,10 @@ class Prepared:
 
 
 def read_splits(cfg: ExperimentConfig) -> DatasetSplits:
-    for key, default in (("swap_contradictions", False), ("snli_repeat", 1)):
-        if getattr(cfg.data, key) != default:
-            raise ConfigError(f"data.{key}: only for sentence pairs (data.dataset: snli), "
-                              f"not '{cfg.data.dataset}'")
+    misplaced = list(cfg.data.changed(PAIR_DATA_OPTIONS))
+    if misplaced:
+        raise ConfigError(f"data.{misplaced[0]}: only for sentence pairs (data.dataset: snli), "
+                          f"not '{cfg.data.dataset}'")
     reader = registry.dataset_reader(cfg.data.dataset)
     splits = reader(cfg.data, cfg.run.seed)
     if cfg.data.max_train_examples:

@@ -59,6 +59,12 @@ class DataConfig:
     cache_dir: str = "cache"  # captioning: image features are cached in <cache_dir>/features/
     augment: str = "none"  # captioning: train images also flipped / rotated: none | flips | dihedral
 
+    def changed(self, keys: tuple[str, ...]) -> dict[str, Any]:
+        """Those of ``keys`` whose value differs from the field's default, in the order given (task-specific
+        options: refused where they do not apply, named on the leaderboard where they are on)."""
+        defaults = {f.name: f.default for f in fields(self)}
+        return {k: getattr(self, k) for k in keys if getattr(self, k) != defaults[k]}
+
 
 @dataclass
 class TrainConfig:
@@ -146,9 +152,10 @@ class ExperimentConfig:
     def run_name(self) -> str:
         return self.run.name or f"{self.model_name}-{self.data.dataset}-s{self.run.seed}"
 
-    def key_hyper_parameters(self) -> dict[str, Any]:
-        """What a leaderboard row shows: the optimisation settings (``train``) and every model option."""
-        return {**self.train.key_hyper_parameters(), **self.model_params}
+    def key_hyper_parameters(self, data_keys: tuple[str, ...] = ()) -> dict[str, Any]:
+        """What a leaderboard row shows: the optimisation settings (``train``), every model option, and those
+        of the task's ``data_keys`` that are not at their default."""
+        return {**self.train.key_hyper_parameters(), **self.model_params, **self.data.changed(data_keys)}
 
 
 _SECTIONS = {"data": DataConfig, "train": TrainConfig, "trainer": TrainerConfig, "run": RunConfig}

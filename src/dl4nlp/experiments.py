@@ -29,7 +29,7 @@ PIPELINES: dict[str, str] = {
 
 def train_any(cfg: ExperimentConfig, resume: str | Path | None = None) -> Path:
     name = cfg.model_name
-    if cfg.data.augment != "none" and not PIPELINES.get(name, "").startswith("dl4nlp.captioning:"):
+    if cfg.data.changed(("augment",)) and not PIPELINES.get(name, "").startswith("dl4nlp.captioning:"):
         raise ConfigError(f"data.augment: only for image captioning models, not '{name}'")
     if name in PIPELINES:
         module, attr = PIPELINES[name].split(":")

@@ -33,7 +33,7 @@ import torch
 
 from dl4nlp.config import ExperimentConfig
 from dl4nlp.data.batching import BucketBatchSampler, pad_batch
-from dl4nlp.data.nli import NLI_DATASETS, read_nli
+from dl4nlp.data.nli import NLI_DATASETS, PAIR_DATA_OPTIONS, read_nli
 from dl4nlp.data.splits import DatasetSplits
 from dl4nlp.data.tokenize import Tokenizer
 from dl4nlp.data.vocab import Vocab
@@ -362,12 +362,7 @@ def premise_bar(weights: list[float], words: list[str], out_png: str | Path, tit
 def hyper_parameters(cfg: ExperimentConfig) -> dict[str, Any]:
     """A leaderboard row's settings: the common summary plus the training-data options when they are on
     (two runs of one model that differ only in ``data.snli_repeat`` must not look alike)."""
-    hp = cfg.key_hyper_parameters()
-    if cfg.data.snli_repeat != 1:
-        hp["snli_repeat"] = cfg.data.snli_repeat
-    if cfg.data.swap_contradictions:
-        hp["swap_contradictions"] = True
-    return hp
+    return cfg.key_hyper_parameters(data_keys=PAIR_DATA_OPTIONS)
 
 
 def load_nli_run(run_dir: str | Path) -> NLIRun:

@@ -32,6 +32,7 @@ from dl4nlp.errors import ConfigError, DataError
 
 NLI_LABELS = ["entailment", "neutral", "contradiction"]
 NLI_DATASETS = ("snli", "nli")  # data.dataset values read by this module
+PAIR_DATA_OPTIONS = ("swap_contradictions", "snli_repeat")  # data keys only sentence-pair training reads
 
 _SPLIT_FILES = {
     "train": ["train_1pct.tsv", "train.tsv", "snli_1.0_train.jsonl", "snli_1.0_train.jsonl.gz",
