@@ -420,4 +420,41 @@ def test_vocabulary_takes_dev_test_words_only_when_they_have_a_frozen_vector(tmp
     assert "zebra" in prep.vocab and "quokka" not in prep.vocab
     assert prep.test.premises[-1][1] == prep.vocab.stoi["zebra"] and prep.test.hypotheses[-1][1] == 1  # <unk>
     trainable = prepare(load_config(None, [*base, "model.freeze_embeddings=false"]))
-    assert "zebra" not in trainable.vocab  # fine-tuned vectors: training words only
+    assert "zebra" not in trainable.vocab  # fine-tuned vectors: training words only (extend_vocab=frozen)
+    always = prepare(load_config(None, [*base, "model.freeze_embeddings=false", "model.extend_vocab=always"]))
+    assert "zebra" in always.vocab and "quokka" not in always.vocab
+    assert always.test.premises[-1][1] == always.vocab.stoi["zebra"]
+    never = prepare(load_config(None, [*base, "model.extend_vocab=never"]))
+    assert "zebra" not in never.vocab and never.test.premises[-1][1] == 1
+    with pytest.raises(ConfigError, match="model.extend_vocab: unknown value 'sometimes'"):
+        prepare(load_config(None, [*base, "model.extend_vocab=sometimes"]))
+
+
+def test_words_seen_only_in_dev_test_keep_their_pretrained_vector_when_fine_tuned(tmp_path: Path):
+    """extend_vocab=always with trainable embeddings: a training step moves the rows of training words and
+    leaves the row of a word met only in test at its pretrained vector."""
+    from dl4nlp.nli import build_model, collate_pairs, prepare
+
+    snli = write_snli(tmp_path)
+    test = snli / "test.tsv"
+    test.write_text(test.read_text() + "a zebra runs\ta cat sleeps\tneutral\n", encoding="utf-8")
+    vectors = write_vectors(tmp_path / "v.txt")
+    vectors.write_text(vectors.read_text() + "zebra " + " ".join(["0.1"] * 8) + "\n", encoding="utf-8")
+    cfg = load_config(None, [f"data.path={snli}", "data.dataset=snli", "model.name=nli_attention",
+                             f"model.embeddings={vectors}", "model.freeze_embeddings=false",
+                             "model.extend_vocab=always"])
+    prep = prepare(cfg)
+    model = build_model(cfg, prep.vocab, 3)
+    table = model.embed.table.weight
+    zebra = prep.vocab.stoi["zebra"]
+    assert torch.allclose(table[zebra], torch.full((8,), 0.1))
+    before = table.detach().clone()
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    batch = collate_pairs([prep.train[i] for i in range(len(prep.train))])
+    logits = model(batch["premise"], batch["premise_mask"], batch["hypothesis"], batch["hypothesis_mask"])
+    loss = torch.nn.functional.cross_entropy(logits, batch["label"])
+    loss.backward()
+    opt.step()
+    seen = sorted({i for p in prep.train.premises for i in p})
+    assert not torch.allclose(table[seen], before[seen])
+    assert torch.equal(table[zebra], before[zebra])

@@ -93,6 +93,21 @@ def _ids(tokens: list[str], vocab: Vocab, max_length: int | None) -> list[int]:
     return vocab.encode(tokens) or [vocab.unk_id]
 
 
+EXTEND_VOCAB = ("frozen", "always", "never")
+
+
+def extends_vocab(model: dict[str, Any]) -> bool:
+    """``model.extend_vocab``: do the dev/test words that have a pretrained vector join the vocabulary?
+    ``frozen`` (default): when the pretrained rows are frozen; ``always``: also when they are fine-tuned
+    (no gradient reaches the rows of words never seen in training, so they keep their pretrained
+    vector unless weight decay shrinks them);
+    ``never``: training words only. Either way no label and nothing else about dev/test is used."""
+    mode = str(model.get("extend_vocab", "frozen"))
+    if mode not in EXTEND_VOCAB:
+        raise ConfigError(f"model.extend_vocab: unknown value '{mode}' (use {', '.join(EXTEND_VOCAB)})")
+    return mode == "always" or (mode == "frozen" and bool(model.get("freeze_embeddings", True)))
+
+
 def prepare(cfg: ExperimentConfig, vocab: Vocab | None = None) -> Prepared:
     """Read the pairs, build (or reuse) the vocabulary, encode every split."""
     if cfg.data.dataset not in NLI_DATASETS:
@@ -104,7 +119,7 @@ def prepare(cfg: ExperimentConfig, vocab: Vocab | None = None) -> Prepared:
     if vocab is None:
         vocab = Vocab.build([*toks["train"][0], *toks["train"][1]], cfg.data.min_count, cfg.data.max_vocab)
         spec = str(cfg.model.get("embeddings", "glove-6b-50d"))
-        if spec != "random" and cfg.model.get("freeze_embeddings", True):
+        if spec != "random" and extends_vocab(cfg.model):
             from dl4nlp import embeddings
 
             vectors = embeddings.load_vectors(spec)

@@ -63,6 +63,7 @@ class NLIOptions:
     embeddings: str = "glove-6b-50d"  # random | glove-6b-50d | a GloVe/word2vec text file
     embedding_dim: int = 50  # random embeddings only (pretrained ones bring their size)
     freeze_embeddings: bool = True  # pretrained rows frozen; rows not found stay trainable
+    extend_vocab: str = "frozen"  # dev/test words with a pretrained vector join the vocabulary: frozen | always | never
     dropout: float = 0.1  # on the projected word vectors and on h*
 
 
