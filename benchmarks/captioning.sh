@@ -17,12 +17,16 @@
 # and weight averaging (EMA 0.995, ~1.5 epochs of steps), ten seeds:
 #   OUT=runs/bench-captioning-ema EXTRA="--set train.ema_decay=0.995" bash benchmarks/captioning.sh
 #   OUT=runs/bench-captioning-ema EXTRA="--set train.ema_decay=0.995" SEEDS="14 15 16 17 18 19 20 21 22" bash benchmarks/captioning.sh seeds
+# IMAGE_SIZE=448 encodes 448-pixel inputs: a 14 x 14 grid (L = 196, the grid size of Xu et al.) instead of 7 x 7:
+#   OUT=runs/bench-captioning-448 IMAGE_SIZE=448 EXTRA="--set train.ema_decay=0.995" bash benchmarks/captioning.sh
 set -euo pipefail
 if [ -z "${VIRTUAL_ENV:-}" ] && [ -f .venv/bin/activate ]; then . .venv/bin/activate; fi
 OUT=${OUT:-runs/bench-captioning}
 LOCK=${LOCK:-/tmp/dl4nlp-bench.lock}
 THREADS=${THREADS:-1}   # one thread: much faster than two on a machine shared with other jobs
 EXTRA=${EXTRA:-}
+IMAGE_SIZE=${IMAGE_SIZE:-224}   # the encoder's input size; 448 gives a 14 x 14 grid (Xu et al.'s L = 196)
+if [ "$IMAGE_SIZE" != 224 ]; then EXTRA="$EXTRA --set model.image_size=$IMAGE_SIZE"; fi
 mkdir -p "$OUT"
 if [ "${1:-}" = "seeds" ]; then
   for s in ${SEEDS:-14 15}; do
@@ -38,9 +42,9 @@ if [ "${1:-}" = "seeds" ]; then
   cat "$OUT/report.md"
   exit 0
 fi
-flock "$LOCK" env OMP_NUM_THREADS="$THREADS" OUT="$OUT" EXTRA="$EXTRA" bash -c '
+flock "$LOCK" env OMP_NUM_THREADS="$THREADS" OUT="$OUT" EXTRA="$EXTRA" IMAGE_SIZE="$IMAGE_SIZE" bash -c '
   set -euo pipefail
-  python benchmarks/captioning_features.py --nwpu "" --out "$OUT/features.json"
+  python benchmarks/captioning_features.py --nwpu "" --image-size "$IMAGE_SIZE" --out "$OUT/features.json"
   for name in attention no-attention; do
     if [ ! -f "$OUT/rsicd-$name/results.json" ]; then
       rm -rf "$OUT/rsicd-$name"

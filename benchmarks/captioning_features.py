@@ -26,8 +26,9 @@ def main() -> None:
     ap.add_argument("--nwpu", default="../shared/data/nwpu_captions")
     ap.add_argument("--cache-dir", default="cache")
     ap.add_argument("--out", default="runs/bench-captioning/features.json")
+    ap.add_argument("--image-size", type=int, default=224, help="model.image_size of the runs (grid = size / 32)")
     args = ap.parse_args()
-    enc = build_encoder("efficientnet-lite0")
+    enc = build_encoder("efficientnet-lite0", image_size=args.image_size)
     rows = []
     sets = [("rsicd", args.rsicd, ("train", "dev", "test")), ("nwpu_captions", args.nwpu, ("test",))]
     for dataset, path, splits in [s for s in sets if s[1]]:  # --nwpu "" skips NWPU-Captions
