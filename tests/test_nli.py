@@ -407,7 +407,7 @@ def test_nli_ladder_puts_the_three_models_side_by_side(trained: dict[str, Path])
     assert r.returncode == 2 and "unknown NLI model" in r.stderr
 
 
-def test_vocabulary_takes_dev_test_words_only_when_they_have_a_frozen_vector(tmp_path: Path):
+def test_vocabulary_takes_dev_test_words_that_have_a_vector_as_extend_vocab_says(tmp_path: Path):
     from dl4nlp.nli import prepare
 
     snli = write_snli(tmp_path)

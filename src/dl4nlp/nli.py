@@ -98,10 +98,9 @@ EXTEND_VOCAB = ("frozen", "always", "never")
 
 def extends_vocab(model: dict[str, Any]) -> bool:
     """``model.extend_vocab``: do the dev/test words that have a pretrained vector join the vocabulary?
-    ``frozen`` (default): when the pretrained rows are frozen; ``always``: also when they are fine-tuned
-    (no gradient reaches the rows of words never seen in training, so they keep their pretrained
-    vector unless weight decay shrinks them);
-    ``never``: training words only. Either way no label and nothing else about dev/test is used."""
+    ``frozen`` (default): when the pretrained rows are frozen; ``always``: also when they are fine-tuned (no
+    gradient reaches the rows of words never seen in training, so they keep their pretrained vector unless
+    weight decay shrinks them); ``never``: training words only. No label or anything else of dev/test is used."""
     mode = str(model.get("extend_vocab", "frozen"))
     if mode not in EXTEND_VOCAB:
         raise ConfigError(f"model.extend_vocab: unknown value '{mode}' (use {', '.join(EXTEND_VOCAB)})")
