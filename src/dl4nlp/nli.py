@@ -96,15 +96,16 @@ def _ids(tokens: list[str], vocab: Vocab, max_length: int | None) -> list[int]:
 EXTEND_VOCAB = ("frozen", "always", "never")
 
 
-def extends_vocab(model: dict[str, Any]) -> bool:
-    """``model.extend_vocab``: do the dev/test words that have a pretrained vector join the vocabulary?
-    ``frozen`` (default): when the pretrained rows are frozen; ``always``: also when they are fine-tuned (no
-    gradient reaches the rows of words never seen in training, so they keep their pretrained vector unless
-    weight decay shrinks them); ``never``: training words only. No label or anything else of dev/test is used."""
-    mode = str(model.get("extend_vocab", "frozen"))
+def extends_vocab(opts: Any) -> bool:
+    """``model.extend_vocab`` of :class:`~dl4nlp.models.nli.NLIOptions`: do the dev/test words that have a
+    pretrained vector join the vocabulary? ``frozen`` (default): when the pretrained rows are frozen;
+    ``always``: also when they are fine-tuned (no gradient reaches the rows of words never seen in training,
+    so they keep their pretrained vector unless weight decay shrinks them); ``never``: training words only.
+    No label or anything else of dev/test is used."""
+    mode = opts.extend_vocab
     if mode not in EXTEND_VOCAB:
         raise ConfigError(f"model.extend_vocab: unknown value '{mode}' (use {', '.join(EXTEND_VOCAB)})")
-    return mode == "always" or (mode == "frozen" and bool(model.get("freeze_embeddings", True)))
+    return opts.embeddings != "random" and (mode == "always" or (mode == "frozen" and opts.freeze_embeddings))
 
 
 def prepare(cfg: ExperimentConfig, vocab: Vocab | None = None) -> Prepared:
@@ -116,12 +117,15 @@ def prepare(cfg: ExperimentConfig, vocab: Vocab | None = None) -> Prepared:
     toks = {name: ([tok(t) for t in ds["text"]], [tok(t) for t in ds["text_pair"]])
             for name, ds in (("train", splits.train), ("dev", splits.dev), ("test", splits.test))}
     if vocab is None:
+        from dl4nlp.config import build_options
+        from dl4nlp.models.nli import NLIOptions
+
         vocab = Vocab.build([*toks["train"][0], *toks["train"][1]], cfg.data.min_count, cfg.data.max_vocab)
-        spec = str(cfg.model.get("embeddings", "glove-6b-50d"))
-        if spec != "random" and extends_vocab(cfg.model):
+        opts = build_options(NLIOptions, cfg.model_params, "model (nli)")  # the defaults the model will use
+        if extends_vocab(opts):
             from dl4nlp import embeddings
 
-            vectors = embeddings.load_vectors(spec)
+            vectors = embeddings.load_vectors(opts.embeddings)
             extra = sorted({w for name in ("dev", "test") for side in toks[name] for s in side for w in s
                             if w not in vocab and vectors.lookup(w) is not None})
             vocab = Vocab([*vocab.itos, *extra], [*vocab.doc_freq, *[0] * len(extra)], vocab.num_docs)
