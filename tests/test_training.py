@@ -150,6 +150,17 @@ def test_checkpoints_load_with_weights_only(sst_dir, tmp_path):
     assert not list(run.glob(".*.tmp"))  # atomic writes leave no temporary files
 
 
+def test_a_checkpoint_that_does_not_fit_its_config_is_refused_by_name(sst_dir, tmp_path):
+    from dl4nlp.errors import RunError
+
+    run = train_classifier(_cfg(sst_dir, tmp_path / "runs", "mlp", **{"train.epochs": 1}))
+    config = run / "config.yaml"
+    config.write_text(config.read_text().replace("- 16\n  - 16", "- 8\n  - 8"))  # the hidden sizes, edited
+    assert load_config(run / "config.yaml").model_params["hidden"] == [8, 8]
+    with pytest.raises(RunError, match=f"{run}: checkpoint does not match the config's model"):
+        load_classifier(run)
+
+
 def test_resume_without_last_checkpoint_is_refused_before_anything_is_written(tmp_path):
     from dl4nlp.errors import RunError
     from dl4nlp.training import open_run_dir, resume_checkpoint

@@ -38,7 +38,7 @@ from dl4nlp.data.captions import (
 from dl4nlp.data.image_features import AUGMENTATIONS, FeatureSet, cached_features
 from dl4nlp.data.tokenize import Tokenizer
 from dl4nlp.data.vocab import Vocab
-from dl4nlp.errors import ConfigError, RunError
+from dl4nlp.errors import ConfigError
 from dl4nlp.io import write_text
 from dl4nlp.models.captioner import Captioner, CaptionerOptions, make_options
 from dl4nlp.models.image_encoder import ImageEncoder, build_encoder
@@ -403,7 +403,7 @@ class CaptionModel:
     """A trained captioning run loaded for inference (no Lightning needed)."""
 
     def __init__(self, run_dir: str | Path, which: str = "best", encoder: ImageEncoder | None = None):
-        from dl4nlp.runs import load_config, load_state_dict
+        from dl4nlp.runs import load_config, load_weights
 
         self.run_dir = Path(run_dir)
         self.cfg = load_config(self.run_dir)
@@ -411,12 +411,7 @@ class CaptionModel:
         self.vocab = Vocab.load(self.run_dir / "vocab.json")
         self.tokenizer = Tokenizer(lowercase=self.cfg.data.lowercase)
         self.encoder = encoder or encoder_for(self.opts)
-        self.model = Captioner(len(self.vocab), self.encoder.dim, self.opts)
-        try:
-            self.model.load_state_dict(load_state_dict(self.run_dir, which))
-        except RuntimeError as exc:
-            raise RunError(f"{self.run_dir}: checkpoint does not match the config's model ({exc})") from None
-        self.model.eval()
+        self.model = load_weights(Captioner(len(self.vocab), self.encoder.dim, self.opts), self.run_dir, which=which)
 
     @torch.no_grad()
     def caption(self, image: str | Path, beam_size: int | None = None, max_len: int | None = None) -> CaptionResult:

@@ -26,9 +26,9 @@ from dl4nlp.data.nli import PAIR_DATA_OPTIONS
 from dl4nlp.data.splits import DatasetSplits
 from dl4nlp.data.tokenize import Tokenizer
 from dl4nlp.data.vocab import Vocab
-from dl4nlp.errors import ConfigError, DataError, RunError
+from dl4nlp.errors import ConfigError, DataError
 from dl4nlp.io import write_json
-from dl4nlp.runs import load_config, load_state_dict
+from dl4nlp.runs import load_config, load_weights
 
 # --------------------------------------------------------------------------- data
 
@@ -118,20 +118,15 @@ def train_classifier(cfg: ExperimentConfig, resume: str | Path | None = None, ev
     """
     import lightning as L
 
-    from dl4nlp import plots
-    from dl4nlp.runs import save_config, write_results
+    from dl4nlp.runs import save_config
     from dl4nlp.tasks.classification import ClassificationTask
     from dl4nlp.training import (
-        best_checkpoint,
         count_parameters,
-        finish_distributed,
-        fit,
-        make_eval_trainer,
-        make_trainer,
+        finish_classification_run,
+        fit_and_validate,
         open_run_dir,
         provenance,
         resume_checkpoint,
-        time_to_best,
     )
 
     resume_ckpt = resume_checkpoint(resume)
@@ -151,45 +146,22 @@ def train_classifier(cfg: ExperimentConfig, resume: str | Path | None = None, ev
     prep.vocab.save(path / "vocab.json")
     write_json(path / "labels.json", prep.labels)
 
-    trainer = make_trainer(cfg, path, callbacks=callbacks, resuming=resume is not None)
-    wall = fit(trainer, task, train_loader, dev_loader, resume_ckpt)
-    if trainer.interrupted:
+    fitted = fit_and_validate(cfg, path, task, train_loader, dev_loader, resume_ckpt, callbacks)
+    if fitted is None:  # interrupted, or a DDP rank other than 0
         return path
-    best = best_checkpoint(trainer, path)
-    if not finish_distributed(trainer):
-        return path
-    evaluator = make_eval_trainer(cfg)
-    dev = evaluator.validate(task, dev_loader, ckpt_path=str(best), verbose=False)[0]
     results: dict[str, Any] = {
         "task": "sentiment",
         "model": cfg.model_name,
         "dataset": cfg.data.dataset,
         "phrases": cfg.data.phrases,
-        "dev_acc": dev["dev_acc"],
-        "dev_f1": dev["dev_f1"],
-        "dev_loss": dev["dev_loss"],
+        **fitted.summary(),
         "params": count_parameters(model),
-        "train_time_s": round(wall, 2),
-        "epochs_run": trainer.current_epoch,
-        **time_to_best(trainer),
-        "best_checkpoint": best.name,
         "train_examples": len(prep.train),
         "vocab_size": len(prep.vocab),
         "hyper_parameters": cfg.key_hyper_parameters(),
         **provenance(),
     }
-    if evaluate_test:
-        test = evaluator.test(task, test_loader, ckpt_path=str(best), verbose=False)[0]
-        results.update({"test_acc": test["test_acc"], "test_f1": test["test_f1"], "test_loss": test["test_loss"]})
-        if task.confusion is not None:
-            results["confusion"] = task.confusion.tolist()
-            plots.confusion_matrix(task.confusion, prep.labels, path / "confusion_matrix.png",
-                                   f"{cfg.model_name} on {cfg.data.dataset} (test)")
-    if (path / "metrics.csv").is_file():
-        plots.learning_curves(path / "metrics.csv", path / "learning_curves.png",
-                              f"{cfg.model_name} on {cfg.data.dataset}")
-    write_results(path, results)
-    return path
+    return finish_classification_run(cfg, path, task, fitted, test_loader, prep.labels, results, evaluate_test)
 
 
 # --------------------------------------------------------------------------- loading and predicting
@@ -206,13 +178,7 @@ class Classifier:
 
         self.labels = json.loads((self.run_dir / "labels.json").read_text(encoding="utf-8"))
         self.tokenizer = tokenizer_for(self.cfg)
-        self.model = build_model(self.cfg, self.vocab, len(self.labels))
-        state = load_state_dict(self.run_dir, which)
-        try:
-            self.model.load_state_dict(state)
-        except RuntimeError as exc:
-            raise RunError(f"{self.run_dir}: checkpoint does not match the config's model ({exc})") from None
-        self.model.eval()
+        self.model = load_weights(build_model(self.cfg, self.vocab, len(self.labels)), self.run_dir, which=which)
 
     @property
     def name(self) -> str:

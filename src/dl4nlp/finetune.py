@@ -158,20 +158,15 @@ def train_transformer(
         return train_features(cfg, resume=resume, run_dir=run_dir)
     import lightning as L
 
-    from dl4nlp import plots
-    from dl4nlp.runs import save_config, write_results
+    from dl4nlp.runs import save_config
     from dl4nlp.tasks.finetune import FineTuneTask
     from dl4nlp.training import (
-        best_checkpoint,
         count_parameters,
-        finish_distributed,
-        fit,
-        make_eval_trainer,
-        make_trainer,
+        finish_classification_run,
+        fit_and_validate,
         open_run_dir,
         provenance,
         resume_checkpoint,
-        time_to_best,
     )
 
     opts = options(cfg)
@@ -195,18 +190,12 @@ def train_transformer(
     save_config(path, cfg)
     write_json(path / "labels.json", splits.labels)
 
-    trainer = make_trainer(cfg, path, callbacks=callbacks, resuming=resume is not None)
-    wall = fit(trainer, task, train_loader, dev_loader, resume_ckpt)
-    if trainer.interrupted:
+    fitted = fit_and_validate(cfg, path, task, train_loader, dev_loader, resume_ckpt, callbacks)
+    if fitted is None:  # interrupted, or a DDP rank other than 0
         return path
-    best = best_checkpoint(trainer, path)
-    if not finish_distributed(trainer):
-        return path
-    evaluator = make_eval_trainer(cfg)  # single device, rank 0 only
-    dev = evaluator.validate(task, dev_loader, ckpt_path=str(best), verbose=False)[0]  # loads best weights
-    save_hf(task.model, tokenizer, path / "hf")
+    save_hf(task.model, tokenizer, path / "hf")  # the best weights: fit_and_validate loaded them
     n_train = len(enc["train"])
-    epochs = max(1, trainer.current_epoch)
+    epochs = max(1, fitted.trainer.current_epoch)
     results: dict[str, Any] = {
         "task": _task_name(cfg),
         "model": cfg.model_name,
@@ -214,16 +203,10 @@ def train_transformer(
         "phrases": d.phrases,
         "checkpoint": opts.checkpoint,
         "freeze_encoder": opts.freeze_encoder,
-        "dev_acc": dev["dev_acc"],
-        "dev_f1": dev["dev_f1"],
-        "dev_loss": dev["dev_loss"],
+        **fitted.summary(),
         "params": count_parameters(model),
         "trainable_params": count_parameters(model, trainable_only=True),
-        "train_time_s": round(wall, 2),
-        "train_sentences_per_s": round(n_train * epochs / wall, 1) if wall > 0 else None,
-        "epochs_run": trainer.current_epoch,
-        **time_to_best(trainer),
-        "best_checkpoint": best.name,
+        "train_sentences_per_s": round(n_train * epochs / fitted.wall, 1) if fitted.wall > 0 else None,
         "train_examples": n_train,
         "max_length": d.max_length,
         "hyper_parameters": {
@@ -235,25 +218,7 @@ def train_transformer(
         },
         **provenance(),
     }
-    if evaluate_test:
-        test = evaluator.test(task, test_loader, ckpt_path=str(best), verbose=False)[0]
-        results.update(
-            {"test_acc": test["test_acc"], "test_f1": test["test_f1"], "test_loss": test["test_loss"]}
-        )
-        if task.confusion is not None:
-            results["confusion"] = task.confusion.tolist()
-            plots.confusion_matrix(
-                task.confusion,
-                splits.labels,
-                path / "confusion_matrix.png",
-                f"{cfg.model_name} on {d.dataset} (test)",
-            )
-    if (path / "metrics.csv").is_file():
-        plots.learning_curves(
-            path / "metrics.csv", path / "learning_curves.png", f"{cfg.model_name} on {d.dataset}"
-        )
-    write_results(path, results)
-    return path
+    return finish_classification_run(cfg, path, task, fitted, test_loader, splits.labels, results, evaluate_test)
 
 
 # --------------------------------------------------------------------------- frozen features + LR

@@ -25,7 +25,7 @@ from dl4nlp.data.lm import EOS, LMCorpus, line_tokens, make_lm_loader, read_corp
 from dl4nlp.data.vocab import Vocab
 from dl4nlp.errors import ConfigError, DataError, RunError
 from dl4nlp.models.lm import RNNLanguageModel, state_to_batch_first, state_to_layer_first
-from dl4nlp.runs import load_config, load_state_dict
+from dl4nlp.runs import load_config, load_weights
 
 #: model names this pipeline owns -> recurrent cell
 LM_MODELS = {"lstm_lm": "lstm", "gru_lm": "gru"}
@@ -145,12 +145,7 @@ class LanguageModel:
         self.vocab = Vocab.load(self.run_dir / "vocab.json")
         if EOS not in self.vocab:
             raise RunError(f"{self.run_dir}/vocab.json: no {EOS} token, not a language-model vocabulary")
-        self.model = build_lm(self.cfg, self.vocab)
-        try:
-            self.model.load_state_dict(load_state_dict(self.run_dir, which))
-        except RuntimeError as exc:
-            raise RunError(f"{self.run_dir}: checkpoint does not match the config's model ({exc})") from None
-        self.model.eval()
+        self.model = load_weights(build_lm(self.cfg, self.vocab), self.run_dir, which=which)
         self.level = self.cfg.data.level
         self.eos_id = self.vocab.stoi[EOS]
 

@@ -168,20 +168,15 @@ def train_nli(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_
     exact resume) and write its run folder; returns the folder."""
     import lightning as L
 
-    from dl4nlp import plots
-    from dl4nlp.runs import save_config, write_results
+    from dl4nlp.runs import save_config
     from dl4nlp.tasks.pair_classification import PairClassificationTask
     from dl4nlp.training import (
-        best_checkpoint,
         count_parameters,
-        finish_distributed,
-        fit,
-        make_eval_trainer,
-        make_trainer,
+        finish_classification_run,
+        fit_and_validate,
         open_run_dir,
         provenance,
         resume_checkpoint,
-        time_to_best,
     )
 
     model_class(cfg.model_name)  # unknown model names fail before any data is read
@@ -202,50 +197,28 @@ def train_nli(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_
     prep.vocab.save(path / "vocab.json")
     write_json(path / "labels.json", labels)
 
-    trainer = make_trainer(cfg, path, callbacks=callbacks, resuming=resume is not None)
-    wall = fit(trainer, task, train_loader, dev_loader, resume_ckpt)
-    if trainer.interrupted:
+    fitted = fit_and_validate(cfg, path, task, train_loader, dev_loader, resume_ckpt, callbacks)
+    if fitted is None:  # interrupted, or a DDP rank other than 0
         return path
-    best = best_checkpoint(trainer, path)
-    if not finish_distributed(trainer):
-        return path
-    evaluator = make_eval_trainer(cfg)
-    dev = evaluator.validate(task, dev_loader, ckpt_path=str(best), verbose=False)[0]
     n_train = len(prep.train)
-    epochs = max(1, trainer.current_epoch)
+    epochs = max(1, fitted.trainer.current_epoch)
     results: dict[str, Any] = {
         "task": "nli",
         "model": cfg.model_name,
         "dataset": d.dataset,
         "cell": model.opts.cell,
         "hidden": model.opts.hidden,
-        "dev_acc": dev["dev_acc"],
-        "dev_f1": dev["dev_f1"],
-        "dev_loss": dev["dev_loss"],
+        **fitted.summary(),
         "params": model.parameters_without_embeddings(),
         "params_with_embeddings": count_parameters(model),
         "trainable_params": count_parameters(model, trainable_only=True),
-        "train_time_s": round(wall, 2),
-        "train_pairs_per_s": round(n_train * epochs / wall, 1) if wall > 0 else None,
-        "epochs_run": trainer.current_epoch,
-        **time_to_best(trainer),
-        "best_checkpoint": best.name,
+        "train_pairs_per_s": round(n_train * epochs / fitted.wall, 1) if fitted.wall > 0 else None,
         "train_examples": n_train,
         "vocab_size": len(prep.vocab),
         "hyper_parameters": hyper_parameters(cfg),
         **provenance(),
     }
-    if evaluate_test:
-        test = evaluator.test(task, test_loader, ckpt_path=str(best), verbose=False)[0]
-        results.update({"test_acc": test["test_acc"], "test_f1": test["test_f1"], "test_loss": test["test_loss"]})
-        if task.confusion is not None:
-            results["confusion"] = task.confusion.tolist()
-            plots.confusion_matrix(task.confusion, labels, path / "confusion_matrix.png",
-                                   f"{cfg.model_name} on {d.dataset} (test)")
-    if (path / "metrics.csv").is_file():
-        plots.learning_curves(path / "metrics.csv", path / "learning_curves.png", f"{cfg.model_name} on {d.dataset}")
-    write_results(path, results)
-    return path
+    return finish_classification_run(cfg, path, task, fitted, test_loader, labels, results, evaluate_test)
 
 
 # --------------------------------------------------------------------------- loading, predicting, maps
@@ -264,7 +237,7 @@ class NLIRun:
     """A trained NLI run loaded for inference (no Lightning, no word-vector files needed)."""
 
     def __init__(self, run_dir: str | Path, which: str = "best"):
-        from dl4nlp.runs import load_config, load_state_dict
+        from dl4nlp.runs import load_config, load_state_dict, load_weights
 
         self.run_dir = Path(run_dir)
         self.cfg = load_config(self.run_dir)
@@ -288,12 +261,8 @@ class NLIRun:
         pretrained = state.get("embed.pretrained")
         found = state.get("embed.found")
         opts.embedding_dim = int(table.size(1))
-        self.model = cls(len(self.vocab), len(self.labels), opts, pretrained, found)  # rows come from the state
-        try:
-            self.model.load_state_dict(state)
-        except RuntimeError as exc:
-            raise RunError(f"{self.run_dir}: checkpoint does not match the config's model ({exc})") from None
-        self.model.eval()
+        model = cls(len(self.vocab), len(self.labels), opts, pretrained, found)  # rows come from the state
+        self.model = load_weights(model, self.run_dir, state)
 
     @property
     def name(self) -> str:

@@ -9,6 +9,7 @@ import os
 import platform
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -304,3 +305,60 @@ def best_checkpoint(trainer: L.Trainer, run_dir: Path) -> Path:
 
 def count_parameters(module: torch.nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+# --------------------------------------------------------------------------- classification runs
+
+
+@dataclass
+class Fitted:
+    """A finished fit, on the process that writes the results: wall-clock seconds of the fit, the best
+    checkpoint, a single-device Trainer for scoring it and the best checkpoint's dev scores."""
+
+    trainer: L.Trainer
+    wall: float
+    best: Path
+    evaluator: L.Trainer
+    dev: dict[str, float]
+
+    def summary(self) -> dict[str, Any]:
+        """The results.json entries every classification run has: dev scores, time, epochs, best epoch."""
+        return {"dev_acc": self.dev["dev_acc"], "dev_f1": self.dev["dev_f1"], "dev_loss": self.dev["dev_loss"],
+                "train_time_s": round(self.wall, 2), "epochs_run": self.trainer.current_epoch,
+                **time_to_best(self.trainer), "best_checkpoint": self.best.name}
+
+
+def fit_and_validate(cfg: ExperimentConfig, run_dir: Path, task: L.LightningModule, train_loader: Any,
+                     dev_loader: Any, resume_from: Path | None = None, callbacks: list | None = None) -> Fitted | None:
+    """Train (or resume) with early stopping, then score the best checkpoint on dev (its weights are loaded
+    into ``task``). None when the fit was interrupted or on a DDP rank other than 0: nothing more to write."""
+    trainer = make_trainer(cfg, run_dir, callbacks=callbacks, resuming=resume_from is not None)
+    wall = fit(trainer, task, train_loader, dev_loader, resume_from)
+    if trainer.interrupted:
+        return None
+    best = best_checkpoint(trainer, run_dir)
+    if not finish_distributed(trainer):
+        return None
+    evaluator = make_eval_trainer(cfg)  # single device, rank 0 only
+    dev = evaluator.validate(task, dev_loader, ckpt_path=str(best), verbose=False)[0]
+    return Fitted(trainer, wall, best, evaluator, dev)
+
+
+def finish_classification_run(cfg: ExperimentConfig, run_dir: Path, task: Any, fitted: Fitted, test_loader: Any,
+                              labels: list[str], results: dict[str, Any], evaluate_test: bool = True) -> Path:
+    """The end of a classifier's run: test accuracy, macro-F1 and the confusion matrix (PNG) of the best
+    checkpoint when ``evaluate_test``, the learning curves (PNG), then results.json (written last)."""
+    from dl4nlp import plots
+    from dl4nlp.runs import write_results
+
+    title = f"{cfg.model_name} on {cfg.data.dataset}"
+    if evaluate_test:
+        test = fitted.evaluator.test(task, test_loader, ckpt_path=str(fitted.best), verbose=False)[0]
+        results.update({"test_acc": test["test_acc"], "test_f1": test["test_f1"], "test_loss": test["test_loss"]})
+        if task.confusion is not None:
+            results["confusion"] = task.confusion.tolist()
+            plots.confusion_matrix(task.confusion, labels, run_dir / "confusion_matrix.png", f"{title} (test)")
+    if (run_dir / "metrics.csv").is_file():
+        plots.learning_curves(run_dir / "metrics.csv", run_dir / "learning_curves.png", title)
+    write_results(run_dir, results)
+    return run_dir
