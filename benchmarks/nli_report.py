@@ -34,6 +34,29 @@ def pct(x: float | None, digits: int = 2) -> str:
     return "—" if x is None else f"{100 * x:.{digits}f}"
 
 
+
+def plot_curve(points: dict[str, list[tuple[int, float]]], png: Path, title: str) -> None:
+    """SNLI test accuracy (%) against training pairs (log axis), one line per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for m, pts in points.items():
+        pts = sorted(pts)
+        ax.plot([p[0] for p in pts], [100 * p[1] for p in pts], "o-", label=NAMES[m])
+    ax.set_xlabel("training pairs")
+    ax.set_ylabel("SNLI test accuracy (%)")
+    ax.set_xscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("root", type=Path, nargs="?", default=Path("runs/bench-nli"))
@@ -138,25 +161,7 @@ def main() -> None:
         lines.append(f"| {NAMES[m]} | " + " | ".join(row) + " |")
     lines.append("")
     if points:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(5.5, 3.8))
-        for m, pts in points.items():
-            pts.sort()
-            ax.plot([p[0] for p in pts], [100 * p[1] for p in pts], "o-", label=NAMES[m])
-        ax.set_xlabel("training pairs")
-        ax.set_ylabel("SNLI test accuracy (%)")
-        ax.set_xscale("log")
-        ax.grid(alpha=0.3)
-        ax.legend()
-        ax.set_title("NLI learning curve (reduced protocol, seed 13)")
-        args.png.parent.mkdir(parents=True, exist_ok=True)
-        fig.tight_layout()
-        fig.savefig(args.png, dpi=120)
-        plt.close(fig)
+        plot_curve(points, args.png, "NLI learning curve (reduced protocol, seed 13)")
         rel = args.png.relative_to(args.out.parent) if args.png.is_relative_to(args.out.parent) else args.png
         lines += [f"![learning curve]({rel})", ""]
 
