@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import zipfile
 from pathlib import Path
 
@@ -172,6 +173,9 @@ def test_feature_cache_reuse_and_invalidation(caption_dir: Path, tmp_path: Path)
     # other weights -> recomputed
     enc3 = TinyCNNEncoder(image_size=48, seed=1)
     assert not cached_features(refs, enc3, tmp_path / "cache", "toy-test", progress=False).reused
+    # the same bytes with a new modification time (a re-copied data set) -> reused
+    os.utime(caption_dir / "red.png", ns=(1_000_000_000, 1_000_000_000))
+    assert cached_features(refs, enc3, tmp_path / "cache", "toy-test", progress=False).reused
     # a changed image file -> recomputed
     _image("blue").save(caption_dir / "red.png")
     fourth = cached_features(refs, enc3, tmp_path / "cache", "toy-test", progress=False)

@@ -2,8 +2,9 @@
 
 A cache file ``<cache_dir>/features/<label>-<key>.pt`` holds ``{"fingerprint", "images", "features"}``
 with ``features`` a float16 tensor [N, L, D]. ``key`` is the sha256 of the encoder's fingerprint (name,
-weights hash, preprocessing), the image list and the size/modification time of every image source, so
-changing any of them computes new features; older files for the same label are deleted then
+weights hash, preprocessing), the image list and the size and content (sha256) of every image source, so
+changing any of them computes new features, while a copy of the same files with new modification times
+(a re-downloaded or re-copied data set) keeps them; older files for the same label are deleted then
 (invalidated). Files are written atomically and read with ``weights_only=True``.
 
 Training-set augmentation (``data.augment``): the images can also be encoded flipped or rotated
@@ -59,14 +60,29 @@ class FeatureSet:
         return {ref: i for i, ref in enumerate(self.images)}
 
 
+_DIGESTS: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> sha256, within this process
+
+
+def _digest(path: str, st: os.stat_result) -> str:
+    """sha256 of a file's bytes (read once per process while its size and mtime stay the same)."""
+    memo = (path, st.st_size, st.st_mtime_ns)
+    if memo not in _DIGESTS:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _DIGESTS[memo] = h.hexdigest()
+    return _DIGESTS[memo]
+
+
 def _source_stamp(refs: list[str]) -> list[Any]:
-    """Size and mtime of every distinct source file (a zip counts once)."""
+    """Size and content hash of every distinct source file (a zip counts once)."""
     sources = sorted({ref.split("::", 1)[0] for ref in refs})
     out = []
     for s in sources:
         try:
             st = os.stat(s)
-            out.append([s, st.st_size, st.st_mtime_ns])
+            out.append([s, st.st_size, _digest(s, st)])
         except OSError:
             out.append([s, None, None])
     return out
