@@ -79,7 +79,6 @@ def load_state_dict(run_dir: str | Path, which: str = "best") -> dict[str, Any]:
     return {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")} or state
 
 
-
 def load_weights(model: Any, run_dir: str | Path, state: dict[str, Any] | None = None, which: str = "best") -> Any:
     """Put a run's weights (``state``, or :func:`load_state_dict` of ``which``) into ``model`` and switch it
     to eval mode; a clear error when the checkpoint does not fit the model its config describes."""
@@ -90,6 +89,7 @@ def load_weights(model: Any, run_dir: str | Path, state: dict[str, Any] | None =
     except RuntimeError as exc:
         raise RunError(f"{run_dir}: checkpoint does not match the config's model ({exc})") from None
     return model.eval()
+
 
 # --------------------------------------------------------------------------- leaderboard
 
