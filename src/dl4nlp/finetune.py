@@ -195,7 +195,6 @@ def train_transformer(
         return path
     save_hf(task.model, tokenizer, path / "hf")  # the best weights: fit_and_validate loaded them
     n_train = len(enc["train"])
-    epochs = max(1, fitted.trainer.current_epoch)
     results: dict[str, Any] = {
         "task": _task_name(cfg),
         "model": cfg.model_name,
@@ -206,7 +205,7 @@ def train_transformer(
         **fitted.summary(),
         "params": count_parameters(model),
         "trainable_params": count_parameters(model, trainable_only=True),
-        "train_sentences_per_s": round(n_train * epochs / fitted.wall, 1) if fitted.wall > 0 else None,
+        "train_sentences_per_s": fitted.examples_per_s(n_train),
         "train_examples": n_train,
         "max_length": d.max_length,
         "hyper_parameters": {

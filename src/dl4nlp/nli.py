@@ -201,7 +201,6 @@ def train_nli(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_
     if fitted is None:  # interrupted, or a DDP rank other than 0
         return path
     n_train = len(prep.train)
-    epochs = max(1, fitted.trainer.current_epoch)
     results: dict[str, Any] = {
         "task": "nli",
         "model": cfg.model_name,
@@ -212,7 +211,7 @@ def train_nli(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_
         "params": model.parameters_without_embeddings(),
         "params_with_embeddings": count_parameters(model),
         "trainable_params": count_parameters(model, trainable_only=True),
-        "train_pairs_per_s": round(n_train * epochs / fitted.wall, 1) if fitted.wall > 0 else None,
+        "train_pairs_per_s": fitted.examples_per_s(n_train),
         "train_examples": n_train,
         "vocab_size": len(prep.vocab),
         "hyper_parameters": hyper_parameters(cfg),

@@ -327,6 +327,11 @@ class Fitted:
                 "train_time_s": round(self.wall, 2), "epochs_run": self.trainer.current_epoch,
                 **time_to_best(self.trainer), "best_checkpoint": self.best.name}
 
+    def examples_per_s(self, n_train: int) -> float | None:
+        """Training examples per second of the fit, counting every epoch run (at least one)."""
+        epochs = max(1, self.trainer.current_epoch)
+        return round(n_train * epochs / self.wall, 1) if self.wall > 0 else None
+
 
 def fit_and_validate(cfg: ExperimentConfig, run_dir: Path, task: L.LightningModule, train_loader: Any,
                      dev_loader: Any, resume_from: Path | None = None, callbacks: list | None = None) -> Fitted | None:
