@@ -209,8 +209,12 @@ def prepare_captions(cfg: ExperimentConfig, vocab: Vocab | None = None) -> Capti
 def make_loader(
     ds: PairDataset | ImageDataset, batch_size: int, shuffle: bool, seed: int
 ) -> torch.utils.data.DataLoader:
-    gen = torch.Generator().manual_seed(seed)
-    return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=shuffle, collate_fn=ds.collate, generator=gen)
+    """Batches in an order that depends only on ``seed`` and the epoch (Lightning sets it), so a resumed run
+    trains on the batches the killed one would have (a torch generator's position is not in the checkpoint)."""
+    from dl4nlp.data.batching import BucketBatchSampler
+
+    sampler = BucketBatchSampler([1] * len(ds), batch_size, shuffle=shuffle, bucket=False, seed=seed)
+    return torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=ds.collate)
 
 
 def special_ids(vocab: Vocab) -> dict[str, int]:
