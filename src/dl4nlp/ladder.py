@@ -16,7 +16,7 @@ def run_ladder(dataset: str, configs: Path, out: Path | None, only: list[str], s
     """Train each rung of :data:`registry.LADDER` with ``configs/<rung>.yaml`` on ``dataset``;
     writes ``leaderboard.md``/``.csv`` and ``ladder.png`` in the output folder and returns the .md."""
     from dl4nlp import plots
-    from dl4nlp.experiments import train_any
+    from dl4nlp.experiments import ladder_run_state, train_any
     from dl4nlp.runs import write_leaderboard
 
     if dataset not in ("sst2", "sst5"):
@@ -33,15 +33,15 @@ def run_ladder(dataset: str, configs: Path, out: Path | None, only: list[str], s
                                                  f"run.name={rung}-{dataset}", *overrides])
         raws[rung] = (from_dict(raw, str(path)))
     for rung, cfg in raws.items():
-        if (out / cfg.run_name() / "results.json").is_file():
-            print(f"[ladder] {rung}: already trained, kept ({out / cfg.run_name()})")
-            continue
-        if (out / cfg.run_name() / "last.ckpt").is_file():
+        state, run = ladder_run_state(cfg)
+        if state == "finished":
+            print(f"[ladder] {rung}: already trained, kept ({run})")
+        elif state == "resumable":
             print(f"[ladder] {rung}: resuming unfinished run")
-            train_any(cfg, resume=out / cfg.run_name())
-            continue
-        print(f"[ladder] training {rung} on {dataset}")
-        train_any(cfg)
+            train_any(cfg, resume=run)
+        else:
+            print(f"[ladder] training {rung} on {dataset}")
+            train_any(cfg)
     md, _, rows = write_leaderboard(out)
     order = {r: i for i, r in enumerate(registry.LADDER)}
     rows = sorted(rows, key=lambda r: order.get(str(r["model"]), 99))

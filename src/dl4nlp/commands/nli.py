@@ -90,7 +90,7 @@ def nli_ladder(
     from dl4nlp import plots
     from dl4nlp.config import load_config
     from dl4nlp.errors import ConfigError
-    from dl4nlp.experiments import train_any
+    from dl4nlp.experiments import ladder_run_state, train_any
     from dl4nlp.nli import NLI_LADDER
     from dl4nlp.runs import leaderboard_markdown, write_leaderboard
 
@@ -100,10 +100,10 @@ def nli_ladder(
     cfgs = [load_config(configs / f"{m}.yaml", [f"run.dir={out}", f"run.name={m}", *(set_ or [])])
             for m in NLI_LADDER if not only or m in only]
     for cfg in cfgs:
-        run = out / cfg.run_name()
-        if (run / "results.json").is_file():
+        state, run = ladder_run_state(cfg)
+        if state == "finished":
             typer.echo(f"[nli-ladder] {cfg.run_name()}: already trained, kept")
-        elif (run / "last.ckpt").is_file():
+        elif state == "resumable":
             train_any(cfg, resume=run)
         else:
             train_any(cfg)
