@@ -221,3 +221,44 @@ def test_transfer_config_errors(tmp_path):
     bad.write_text("classifier:\n  init: pretrained\ngeneral:\n  run: x\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="init: use transfer or scratch"):
         load_transfer_config(bad)
+
+
+def test_killed_transfer_run_resumes_at_the_interrupted_stage(fixtures, monkeypatch):
+    """Finished stages are reused, the classifier continues from its last.ckpt: the same result as a run
+    that was never killed."""
+    from dl4nlp.errors import RunError
+    from dl4nlp.runs import load_config, load_state_dict
+    from dl4nlp.tasks.ulmfit import GradualUnfreezing
+
+    root, cfg_path = fixtures
+    full = run_transfer(load_transfer_config(cfg_path, ["run.name=never-killed"]))
+    cfg = load_transfer_config(cfg_path, ["run.name=killed"])
+    start = GradualUnfreezing.on_train_epoch_start
+
+    class Crash(RuntimeError):
+        pass
+
+    def crash_at_epoch_2(self, trainer, pl_module):
+        if trainer.current_epoch == 2:
+            raise Crash  # like a kill, as far as the stages go: nothing after this point runs
+        start(self, trainer, pl_module)
+
+    monkeypatch.setattr(GradualUnfreezing, "on_train_epoch_start", crash_at_epoch_2)
+    with pytest.raises(Crash):
+        run_transfer(cfg)
+    monkeypatch.undo()
+    killed = root / "runs" / "killed"
+    assert not (killed / "results.json").exists() and (killed / "3-classifier" / "last.ckpt").is_file()
+    lm_ckpt = killed / "2-target-lm" / "best.ckpt"
+    lm_written = lm_ckpt.stat().st_mtime_ns
+    with pytest.raises(RunError, match="dl4nlp transfer --resume"):  # not a single model's run
+        load_config(killed)
+    resumed = run_transfer(load_transfer_config(killed / "config.yaml"), resume=killed)
+    assert resumed == killed and lm_ckpt.stat().st_mtime_ns == lm_written  # stage 2 reused, not retrained
+    a, b = load_state_dict(full / "3-classifier", "last"), load_state_dict(killed / "3-classifier", "last")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    ra, rb = (json.loads((p / "results.json").read_text()) for p in (full, killed))
+    assert ra["test_acc"] == rb["test_acc"]
+    assert rb["stages"]["classifier"]["unfrozen_groups_per_epoch"] == [1, 2, 3]
+    with pytest.raises(RunError, match="this run has finished"):
+        run_transfer(load_transfer_config(killed / "config.yaml"), resume=killed)

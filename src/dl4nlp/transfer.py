@@ -208,7 +208,48 @@ def _stage_general(cfg: TransferConfig, path: Path) -> Path:
         write_text(path / "1-general-lm.txt", f"reused run: {run.resolve()}\n")
         return run
     lm_cfg = load_config(cfg.general.config, cfg.general.set or [])
-    return train_lm(lm_cfg, run_dir=path / "1-general-lm")
+    stage = path / "1-general-lm"
+    if (stage / "results.json").is_file():  # finished before the run was killed
+        return stage
+    if (stage / "last.ckpt").is_file():
+        return train_lm(lm_cfg, resume=stage)
+    _clear(stage)
+    return train_lm(lm_cfg, run_dir=stage)
+
+
+def _clear(stage: Path) -> None:
+    """A stage folder left by a run killed before the stage's first checkpoint: nothing in it to keep."""
+    import shutil
+
+    if stage.is_dir():
+        shutil.rmtree(stage)
+
+
+def _open_transfer_run(cfg: TransferConfig, resume: str | Path | None) -> Path:
+    """The run folder: a fresh ``<run.dir>/<name>`` (``-2``, ``-3``... if taken) with config.yaml, or the
+    unfinished run to continue (refused when it has finished)."""
+    from dl4nlp.io import remove_stale_temporaries
+
+    if resume is not None:
+        path = Path(resume)
+        if not (path / "config.yaml").is_file():
+            raise RunError(f"{resume}: not a transfer run folder (no config.yaml)")
+        if (path / "results.json").is_file():
+            raise RunError(f"{resume}: this run has finished (results.json); start a new run instead")
+        for folder in (path, *[p for p in path.iterdir() if p.is_dir()]):
+            remove_stale_temporaries(folder)
+        return path
+    c = cfg.classifier
+    root = Path(cfg.run["dir"])
+    name = cfg.run.get("name") or f"ulmfit-{c.dataset}-{c.init}-n{c.max_train_examples or 'all'}-s{cfg.run['seed']}"
+    path = root / name
+    n = 2
+    while path.exists():
+        path = root / f"{name}-{n}"
+        n += 1
+    path.mkdir(parents=True)
+    write_text(path / "config.yaml", __import__("yaml").safe_dump(cfg.to_dict(), sort_keys=False))
+    return path
 
 
 def _subsample(ds: Any, n: int | None, seed: int) -> Any:
@@ -217,8 +258,13 @@ def _subsample(ds: Any, n: int | None, seed: int) -> Any:
     return ds.shuffle(seed=seed).select(range(n))
 
 
-def run_transfer(cfg: TransferConfig) -> Path:
-    """Run the stages of ``cfg``; returns the run folder (``results.json`` is written last)."""
+def run_transfer(cfg: TransferConfig, resume: str | Path | None = None) -> Path:
+    """Run the stages of ``cfg``; returns the run folder (``results.json`` is written last).
+
+    ``resume``: an unfinished run folder of this config. Stages that finished (their results.json) are
+    reused, the stage that was running continues from its ``last.ckpt``, the rest are trained. Each stage's
+    ``train_time_s`` counts its time before the kill; the run's ``train_time_s`` is this process's wall time
+    plus the training time of the stages it reused from the killed one."""
     import time
 
     import lightning as L
@@ -243,25 +289,22 @@ def run_transfer(cfg: TransferConfig) -> Path:
     splits.test = _subsample(splits.test, c.max_test_examples, seed)
     tok = Tokenizer(lowercase=c.lowercase)
 
-    root = Path(cfg.run["dir"])
-    name = cfg.run.get("name") or f"ulmfit-{c.dataset}-{c.init}-n{c.max_train_examples or 'all'}-s{seed}"
-    path = root / name
-    n = 2
-    while path.exists():
-        path = root / f"{name}-{n}"
-        n += 1
-    path.mkdir(parents=True)
-    write_text(path / "config.yaml", __import__("yaml").safe_dump(cfg.to_dict(), sort_keys=False))
+    path = _open_transfer_run(cfg, resume)
     stages: dict[str, Any] = {}
     start = time.perf_counter()
+    carried = 0.0  # training time of stages a killed process finished (reused here)
 
     lm_opts: LMOptions
     lm: RNNLanguageModel | None = None
     if c.init == "transfer":
         # ---- stage 1: general LM
+        finished_before = (path / "1-general-lm" / "results.json").is_file() and not cfg.general.run
         general_run = _stage_general(cfg, path)
         general = LanguageModel(general_run)
         from dl4nlp.runs import read_results
+
+        if finished_before:
+            carried += (read_results(general_run) or {}).get("train_time_s", 0.0)
 
         stages["general_lm"] = {
             k: v
@@ -270,21 +313,30 @@ def run_transfer(cfg: TransferConfig) -> Path:
         }
         stages["general_lm"]["run"] = str(general_run)
         lm_opts = general.model.opts
+        finished_stage = path / "2-target-lm"
         if t.skip:
             vocab, lm = general.vocab, general.model
-        elif t.run:
-            prev = Path(t.run)
+        elif t.run or (finished_stage / "results.json").is_file():
+            prev = Path(t.run) if t.run else finished_stage
             if not (prev / "best.ckpt").is_file() or not (prev / "vocab.json").is_file():
                 raise RunError(f"{prev}: not a 2-target-lm folder (needs best.ckpt and vocab.json)")
             vocab = Vocab.load(prev / "vocab.json")
             lm = RNNLanguageModel(len(vocab), lm_opts)
             lm.load_state_dict(load_state_dict(prev, "best"))
-            stages["target_lm"] = {"reused": str(prev), **json.loads((prev / "results.json").read_text("utf-8"))}
+            earlier = json.loads((prev / "results.json").read_text("utf-8"))
+            if t.run:
+                stages["target_lm"] = {"reused": str(prev), **earlier}
+            else:  # this run's own stage, finished before the kill
+                stages["target_lm"] = {k: v for k, v in earlier.items() if k != "task"}
+                carried += earlier.get("train_time_s", 0.0)
         else:
             # ---- stage 2: target-task LM fine-tuning on the labelled split's TRAIN text (all of it: it is
             # unlabelled text as far as the LM is concerned; dev/test text is never seen)
             stage = path / "2-target-lm"
-            stage.mkdir()
+            resume_from = stage / "last.ckpt" if (stage / "last.ckpt").is_file() else None
+            if resume_from is None:
+                _clear(stage)
+            stage.mkdir(exist_ok=True)
             stream: list[str] = []
             for x in splits_train_text(cls_cfg, seed):  # one <eos> per document; stop at max_tokens
                 stream.extend(line_tokens(" ".join(tok(x))))
@@ -311,12 +363,13 @@ def run_transfer(cfg: TransferConfig) -> Path:
             task = ULMFiTLanguageModelTask(lm, lm_cfg.train, t.factor, t.cut_frac, t.ratio)
             ids = torch.tensor(vocab.encode(train_toks)), torch.tensor(vocab.encode(dev_toks))
             vocab.save(stage / "vocab.json")
-            trainer = make_trainer(lm_cfg, stage, monitor="dev_ppl", mode="min")
+            trainer = make_trainer(lm_cfg, stage, monitor="dev_ppl", mode="min", resuming=resume_from is not None)
             wall = fit(
                 trainer,
                 task,
                 make_lm_loader(ids[0], t.batch_size, t.bptt),
                 make_lm_loader(ids[1], 10, t.bptt),
+                resume_from,
             )
             best = trainer.checkpoint_callback.best_model_score
             stages["target_lm"] = {
@@ -338,7 +391,10 @@ def run_transfer(cfg: TransferConfig) -> Path:
 
     # ---- stage 3: classifier
     stage = path / "3-classifier"
-    stage.mkdir()
+    resume_from = stage / "last.ckpt" if (stage / "last.ckpt").is_file() else None
+    if resume_from is None:
+        _clear(stage)
+    stage.mkdir(exist_ok=True)
     ml = c.max_length
 
     def enc(ds: Any) -> EncodedDataset:
@@ -357,12 +413,13 @@ def run_transfer(cfg: TransferConfig) -> Path:
     unfreeze = GradualUnfreezing(c.unfreeze_every if c.init == "transfer" else 0)
     vocab.save(stage / "vocab.json")
     write_json(stage / "labels.json", splits.labels)
-    trainer = make_trainer(cls_cfg, stage, callbacks=[unfreeze])
+    trainer = make_trainer(cls_cfg, stage, callbacks=[unfreeze], resuming=resume_from is not None)
     wall = fit(
         trainer,
         task,
         make_loader(train_ds, c.batch_size, True, True, seed),
         make_loader(dev_ds, c.eval_batch_size, False, False, seed),
+        resume_from,
     )
     from dl4nlp.training import best_checkpoint
 
@@ -396,7 +453,7 @@ def run_transfer(cfg: TransferConfig) -> Path:
         "test_acc": test["test_acc"],
         "test_f1": test["test_f1"],
         "params": count_parameters(model),
-        "train_time_s": round(time.perf_counter() - start, 2),
+        "train_time_s": round(carried + time.perf_counter() - start, 2),
         "stages": stages,
         "machine": machine_info(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -28,17 +28,29 @@ def generate(
 
 
 def transfer(
-    config: Annotated[Path, typer.Argument(help="transfer YAML (see configs/transfer/)")],
+    config: Annotated[Path | None, typer.Argument(help="transfer YAML (see configs/transfer/)")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", "-s", help="override: section.key=value")] = None,
+    resume: Annotated[Path | None, typer.Option(help="continue an unfinished transfer run folder")] = None,
 ) -> None:
     """ULMFiT: general LM -> target-task LM fine-tuning -> classifier (gradual unfreezing, discriminative
-    learning rates, slanted triangular schedule). Prints the run folder and each stage's scores."""
+    learning rates, slanted triangular schedule). Prints the run folder and each stage's scores.
+    ``--resume RUN`` reuses the finished stages and continues the interrupted one from its last.ckpt."""
     import json
 
+    from dl4nlp.errors import RunError
     from dl4nlp.transfer import load_transfer_config, run_transfer
 
-    cfg = load_transfer_config(config, set_ or [])
-    path = run_transfer(cfg)
+    if resume is not None:
+        if config is not None:
+            raise typer.BadParameter("give a CONFIG file or --resume RUN, not both")
+        if not (resume / "config.yaml").is_file():
+            raise RunError(f"{resume}: not a transfer run folder (no config.yaml)")
+        cfg = load_transfer_config(resume / "config.yaml", set_ or [])
+    elif config is None:
+        raise typer.BadParameter("give a CONFIG file or --resume RUN")
+    else:
+        cfg = load_transfer_config(config, set_ or [])
+    path = run_transfer(cfg, resume=resume)
     typer.echo(f"run folder: {path}")
     typer.echo(json.dumps(json.loads((path / "results.json").read_text(encoding="utf-8")).get("stages", {}),
                           indent=2))

@@ -76,6 +76,8 @@ class GradualUnfreezing(Callback):
         groups = pl_module.model.layer_groups()
         top = trainable_groups(trainer.current_epoch, len(groups), self.every)
         set_trainable(groups, top)
+        while len(self.history) < trainer.current_epoch:  # a resumed run: the epochs before the kill
+            self.history.append(trainable_groups(len(self.history), len(groups), self.every))
         self.history.append(top)
 
 
