@@ -51,6 +51,27 @@ def test_train_predict_evaluate_leaderboard(sst_dir, tmp_path):
     assert (runs / "leaderboard.md").is_file() and (runs / "leaderboard.csv").is_file()
 
 
+@pytest.mark.parametrize("bad", ["trainer.precision=foo", "trainer.devices=abc", "train.monitor=dev_accc"])
+def test_an_error_found_after_the_run_folder_exists_leaves_no_folder(sst_dir, tmp_path, bad):
+    runs = tmp_path / "runs"
+    r = run("train", REPO / "configs/ladder/logreg.yaml", *_sets(sst_dir, runs), "--set", bad)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1].startswith("error: ") and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_ladder_trains_a_rung_killed_before_its_first_checkpoint_under_its_own_name(sst_dir, tmp_path):
+    runs = tmp_path / "ladder"
+    half_made = runs / "logreg-sst2"
+    half_made.mkdir(parents=True)
+    (half_made / "config.yaml").write_text("left by a killed run\n")
+    r = run("ladder", "--dataset", "sst2", "--configs", REPO / "configs/ladder", "--out", runs, "--only", "logreg",
+            "--set", f"data.path={sst_dir}", "--set", "trainer.progress_bar=false", "--set", "train.epochs=1")
+    assert r.returncode == 0, r.stderr
+    assert (half_made / "results.json").is_file()
+    assert sorted(p.name for p in runs.iterdir() if p.is_dir()) == ["logreg-sst2"]  # no logreg-sst2-2 beside it
+
+
 def test_ladder_and_sweep(sst_dir, tmp_path):
     runs = tmp_path / "ladder"
     sets = ["--set", f"data.path={sst_dir}", "--set", "trainer.progress_bar=false", "--set", "train.epochs=2",

@@ -28,6 +28,17 @@ def test_numbers_written_as_text_are_numbers():
     ({"data": {"phrases": 3}}, "'phrases' must be bool"),
     ({"model": {"hidden": 3}}, "needs a 'name'"),
     ({"train": {"ema_decay": 1.5}}, r"^my\.yaml: train\.ema_decay: must lie between 0 and 1"),
+    # values that would only fail inside training (after the run folder exists) are refused here
+    ({"train": {"optimizer": "adamm"}}, r"^my\.yaml: train\.optimizer: unknown value 'adamm' \(use sgd"),
+    ({"train": {"schedule": "foo"}}, "train.schedule: unknown value 'foo'"),
+    ({"train": {"mode": "maxx"}}, "train.mode: unknown value 'maxx' \\(use max, min\\)"),
+    ({"train": {"batch_size": -3}}, "train.batch_size: must be at least 1, got -3"),
+    ({"train": {"eval_batch_size": 0}}, "train.eval_batch_size: must be at least 1"),
+    ({"train": {"epochs": 0}}, "train.epochs: must be at least 1"),
+    ({"train": {"accumulate_grad_batches": 0}}, "train.accumulate_grad_batches: must be at least 1"),
+    ({"train": {"lr": -1.0}}, "train.lr: must not be negative"),
+    ({"train": {"patience": -2}}, "train.patience: must not be negative"),
+    ({"train": {"clip_norm": 0.0}}, "train.clip_norm: must be greater than 0"),
 ])
 def test_bad_config_is_named(raw, message):
     with pytest.raises(ConfigError, match=message):

@@ -10,7 +10,7 @@ from lightning.pytorch.callbacks import Callback
 
 from dl4nlp.classify import load_classifier, read_splits, train_classifier
 from dl4nlp.config import load_config
-from dl4nlp.errors import DataError
+from dl4nlp.errors import DataError, RunError
 from dl4nlp.runs import load_state_dict
 
 
@@ -79,12 +79,20 @@ class _Killed(RuntimeError):
     pass
 
 
-@pytest.mark.parametrize("ema", [None, 0.9], ids=["plain", "weight-average"])
-def test_killed_run_resumes_exactly(sst_dir, tmp_path, ema):
-    extra = {"train.epochs": 4, "model.dropout": 0.5, "train.optimizer": "adam", "train.schedule": "step",
+def _metrics(run):
+    with open(run / "metrics.csv", newline="") as f:
+        return [{k: v for k, v in r.items() if not k.endswith("_s")} for r in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize("ema,schedule", [(None, "step"), (0.9, "step"), (None, "plateau")],
+                         ids=["plain", "weight-average", "plateau"])
+def test_killed_run_resumes_exactly(sst_dir, tmp_path, ema, schedule):
+    extra = {"train.epochs": 4, "model.dropout": 0.5, "train.optimizer": "adam", "train.schedule": schedule,
              "train.step_size": 1}
     if ema:
         extra["train.ema_decay"] = ema
+    if schedule == "plateau":  # dev loss rises from the start at this rate: the rate is cut during the run
+        extra.update({"train.lr": 0.3, "train.monitor": "dev_loss", "train.mode": "min", "train.gamma": 0.1})
     full = train_classifier(_cfg(sst_dir, tmp_path / "a", "mlp", **extra))
     cfg = _cfg(sst_dir, tmp_path / "b", "mlp", **extra)
     with pytest.raises(_Killed):
@@ -92,7 +100,15 @@ def test_killed_run_resumes_exactly(sst_dir, tmp_path, ema):
     (killed,) = [p for p in (tmp_path / "b").iterdir() if p.is_dir()]
     assert not (killed / "results.json").exists()  # unfinished: resumable
     assert (killed / "last.ckpt").is_file()
+    saved = torch.load(killed / "last.ckpt", weights_only=True)
+    (time_before,) = [v["elapsed"] for k, v in saved["callbacks"].items() if "TimeToBest" in k]
+    if schedule == "plateau":  # the step of the checkpoint's own epoch is in it (Lightning's would come after)
+        (plateau,) = [v for k, v in saved["callbacks"].items() if "PlateauSchedule" in k]
+        assert plateau["last_epoch"] == saved["epoch"] + 1
+    (killed / ".last.ckpt.x1y2.tmp").write_bytes(b"half a checkpoint")  # a write the kill cut short
     resumed = train_classifier(cfg, resume=killed)
+    assert not list(killed.glob(".*.tmp"))
+    assert _metrics(resumed) == _metrics(full)  # the curves cover the epochs before the kill too
     a, b = load_state_dict(full, "last"), load_state_dict(resumed, "last")
     assert a.keys() == b.keys()
     for k in a:
@@ -106,6 +122,13 @@ def test_killed_run_resumes_exactly(sst_dir, tmp_path, ema):
     rb = json.loads((resumed / "results.json").read_text())
     assert ra["test_acc"] == rb["test_acc"]
     assert ra["best_epoch"] == rb["best_epoch"]  # the timer's state travels in the checkpoint too
+    assert rb["train_time_s"] >= round(time_before, 2)  # the time before the kill counts
+    if schedule == "plateau":
+        lrs = [g["lr"] for g in torch.load(resumed / "last.ckpt", weights_only=True)["optimizer_states"][0][
+            "param_groups"]]
+        assert lrs[0] < 0.3  # the schedule did cut the rate in this run
+    with pytest.raises(RunError, match="this run has finished"):
+        train_classifier(cfg, resume=resumed)
 
 
 def test_weight_average_is_what_dev_scores_and_checkpoints_hold(sst_dir, tmp_path):
@@ -226,3 +249,26 @@ def test_ngrams_is_checked(sst_dir, tmp_path):
     with pytest.raises(ConfigError, match="ngrams"):  # recurrent models read words, not n-gram features
         train_classifier(_cfg(sst_dir, tmp_path / "runs", "gru", **{"model.ngrams": 2}))
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "foreign"])
+def test_a_damaged_checkpoint_is_named_not_dumped(sst_dir, tmp_path, damage):
+    from dl4nlp.io import torch_load
+
+    run = train_classifier(_cfg(sst_dir, tmp_path / "runs", "logreg", **{"train.epochs": 1}))
+    ckpt = run / "best.ckpt"
+    data = ckpt.read_bytes()
+    ckpt.write_bytes({"truncated": data[: len(data) // 2], "empty": b"", "foreign": bytes(range(256)) * 2}[damage])
+    with pytest.raises(RunError, match=f"{ckpt}: (not a readable checkpoint|empty file)"):
+        torch_load(ckpt)
+    with pytest.raises(RunError, match="best.ckpt"):
+        load_classifier(run)
+
+
+def test_leaderboard_shows_scores_as_percentages_and_seconds_as_seconds():
+    from dl4nlp.runs import leaderboard_markdown
+
+    row = {"run": "r", "model": "logreg", "dataset": "sst2", "phrases": False, "dev_acc": 0.8, "test_acc": 0.75,
+           "dev_f1": 0.79, "test_f1": 0.74, "params": 10, "train_time_s": 0.84, "hyper_parameters": ""}
+    line = leaderboard_markdown([row]).splitlines()[2]
+    assert "| 80.00 | 75.00 | 79.00 | 74.00 | 10 | 0.8 |" in line

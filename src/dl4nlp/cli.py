@@ -216,6 +216,9 @@ def main() -> None:
     try:
         app()
     except Dl4nlpError as exc:
+        from dl4nlp.runs import discard_unstarted_runs
+
+        discard_unstarted_runs()  # a run folder made before the error was found, with nothing in it to keep
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:

@@ -66,6 +66,10 @@ class DataConfig:
         return {k: getattr(self, k) for k in keys if getattr(self, k) != defaults[k]}
 
 
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("none", "step", "exponential", "plateau", "linear", "cosine")
+
+
 @dataclass
 class TrainConfig:
     optimizer: str = "adam"  # sgd | adam | adamw
@@ -90,8 +94,23 @@ class TrainConfig:
     ema_decay: float | None = None  # evaluate and checkpoint an exponential moving average of the weights
 
     def __post_init__(self) -> None:
+        """Range and name checks, so a bad value stops the run before its folder is made."""
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ConfigError(f"train.ema_decay: must lie between 0 and 1 (e.g. 0.999), got {self.ema_decay}")
+        names = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "mode": ("max", "min")}
+        for key, allowed in names.items():
+            if str(getattr(self, key)).lower() not in allowed:
+                raise ConfigError(f"train.{key}: unknown value '{getattr(self, key)}' (use {', '.join(allowed)})")
+        for key in ("batch_size", "eval_batch_size", "epochs", "accumulate_grad_batches", "step_size"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"train.{key}: must be at least 1, got {getattr(self, key)}")
+        if not self.gamma > 0:
+            raise ConfigError(f"train.gamma: must be greater than 0, got {self.gamma}")
+        for key in ("lr", "momentum", "weight_decay", "l2", "patience", "min_delta", "warmup_steps"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"train.{key}: must not be negative, got {getattr(self, key)}")
+        if self.clip_norm is not None and not self.clip_norm > 0:
+            raise ConfigError(f"train.clip_norm: must be greater than 0 (null: no clipping), got {self.clip_norm}")
 
     def key_hyper_parameters(self) -> dict[str, Any]:
         """The optimisation settings a leaderboard row shows: optimiser, lr, batch size, and the

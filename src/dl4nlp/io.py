@@ -1,6 +1,7 @@
 """Atomic file writes: write to a temporary file in the same folder, then rename over the target.
 
-A run killed mid-write leaves the previous file intact, never a half-written one.
+A run killed mid-write leaves the previous file intact, never a half-written one (only a ``.<name>.*.tmp``
+file, which :func:`remove_stale_temporaries` clears when the run is resumed).
 """
 
 from __future__ import annotations
@@ -11,6 +12,14 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
+
+TEMPORARY = ".*.tmp"  # the names atomic_write gives its temporary files
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[Any]], None], binary: bool = False) -> Path:
@@ -23,6 +32,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[Any]], None], binary: boo
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private (0600); give it a normal file's mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -52,7 +62,34 @@ def torch_save(obj: Any, path: str | Path) -> Path:
 
 
 def torch_load(path: str | Path, map_location: str = "cpu") -> Any:
-    """``torch.load`` with ``weights_only=True``: a checkpoint can carry tensors and plain data, no code."""
+    """``torch.load`` with ``weights_only=True``: a checkpoint can carry tensors and plain data, no code.
+    A truncated, empty or foreign file is a :class:`~dl4nlp.errors.RunError` naming it."""
+    import pickle
+    import zipfile
+
     import torch
 
-    return torch.load(path, map_location=map_location, weights_only=True)
+    from dl4nlp.errors import RunError
+
+    path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise RunError(f"{path}: empty file, not a checkpoint (a copy cut short?)")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise RunError(f"{path}: checkpoint not found") from None
+    except IsADirectoryError:
+        raise RunError(f"{path}: is a directory, expected a checkpoint file") from None
+    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
+        raise RunError(f"{path}: not a readable checkpoint (truncated or corrupted?): {exc}") from None
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the temporary files :func:`atomic_write` left in ``folder`` when a process was killed mid-write
+    (call it only when no other process writes there, e.g. before resuming a run); returns what it removed."""
+    removed = []
+    for tmp in Path(folder).glob(TEMPORARY):
+        if tmp.is_file():
+            tmp.unlink()
+            removed.append(tmp)
+    return removed

@@ -25,6 +25,9 @@ from dl4nlp.config import ExperimentConfig, dump_yaml, from_dict, read_yaml
 from dl4nlp.errors import ConfigError, RunError
 from dl4nlp.io import write_json, write_text
 
+_MADE_HERE: list[Path] = []  # run folders this process created (see discard_unstarted_runs)
+STARTED = ("last.ckpt", "best.ckpt", "results.json")  # a folder holding one of these has something to keep
+
 
 def new_run_dir(cfg: ExperimentConfig) -> Path:
     """A fresh folder ``<run.dir>/<name>``; ``-2``, ``-3``… are appended if the name is taken."""
@@ -36,7 +39,22 @@ def new_run_dir(cfg: ExperimentConfig) -> Path:
         path = root / f"{base}-{n}"
         n += 1
     path.mkdir(parents=True)
+    _MADE_HERE.append(path)
     return path
+
+
+def discard_unstarted_runs() -> list[Path]:
+    """Remove the run folders this process created that hold no checkpoint and no results yet: after an
+    input or config error found once the folder existed, nothing half-written stays behind. Returns them."""
+    import shutil
+
+    removed = []
+    while _MADE_HERE:
+        path = _MADE_HERE.pop()
+        if path.is_dir() and not any((path / name).exists() for name in STARTED):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def save_config(run_dir: Path, cfg: ExperimentConfig) -> None:
@@ -50,7 +68,11 @@ def load_config(run_dir: str | Path) -> ExperimentConfig:
     cfg_path = run_dir / "config.yaml"
     if not cfg_path.is_file():
         raise RunError(f"{run_dir}: not a run folder (no config.yaml)")
-    return from_dict(read_yaml(cfg_path), str(cfg_path))
+    raw = read_yaml(cfg_path)
+    if isinstance(raw, dict) and {"general", "classifier"} <= raw.keys():
+        raise RunError(f"{run_dir}: a transfer (ULMFiT) run folder: its models are in 1-general-lm/, 2-target-lm/ "
+                       f"and 3-classifier/; continue an unfinished one with: dl4nlp transfer --resume {run_dir}")
+    return from_dict(raw, str(cfg_path))
 
 
 def write_results(run_dir: Path, results: dict[str, Any]) -> None:
@@ -117,9 +139,12 @@ def leaderboard_rows(root: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _fmt(v: Any) -> str:
+SCORES = ("dev_acc", "test_acc", "dev_f1", "test_f1")  # fractions in results.json, percentages on the board
+
+
+def _fmt(key: str, v: Any) -> str:
     if isinstance(v, float):
-        return f"{100 * v:.2f}" if v <= 1.0 else f"{v:.1f}"
+        return f"{100 * v:.2f}" if key in SCORES else f"{v:.1f}"
     return str(v)
 
 
@@ -130,7 +155,7 @@ def leaderboard_markdown(rows: list[dict[str, Any]]) -> str:
             "train_time_s", "hyper_parameters"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        lines.append("| " + " | ".join(_fmt(r[k]) for k in keys) + " |")
+        lines.append("| " + " | ".join(_fmt(k, r[k]) for k in keys) + " |")
     return "\n".join(lines) + "\n"
 
 

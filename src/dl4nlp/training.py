@@ -5,6 +5,8 @@ a progress bar, and Trainer options (devices, strategy, precision, nodes) passed
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import platform
 import random
@@ -16,12 +18,13 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar, WeightAveraging
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from dl4nlp.config import ExperimentConfig
-from dl4nlp.errors import RunError
-from dl4nlp.io import torch_load, torch_save
+from dl4nlp.errors import ConfigError, RunError
+from dl4nlp.io import remove_stale_temporaries, torch_load, torch_save, write_text
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -88,6 +91,80 @@ class TimeToBestCallback(Callback):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best, self.best_epoch = state.get("best"), state.get("best_epoch")
         self.time_to_best_s, self.elapsed_before = state.get("time_to_best_s"), state.get("elapsed", 0.0)
+
+
+class RunCSVLogger(CSVLogger):
+    """Lightning's CSV logger writing ``metrics.csv`` into the run folder. Lightning deletes an existing
+    metrics.csv when it starts; a resumed run instead keeps the rows of the epochs its checkpoint
+    holds (see :func:`keep_metrics_until`) and appends to them, so the learning curves cover the whole run."""
+
+    def __init__(self, run_dir: Path, keep_existing: bool = False):
+        super().__init__(save_dir=str(run_dir), name="", version="")
+        self.keep_existing = keep_existing
+
+    @property
+    def experiment(self) -> Any:
+        if self._experiment is None and self.keep_existing:
+            from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+
+            class _KeepingWriter(ExperimentWriter):
+                def _check_log_dir_exists(self) -> None:  # keep metrics.csv and continue its columns
+                    if self._fs.isfile(self.metrics_file_path):
+                        with open(self.metrics_file_path, newline="", encoding="utf-8") as fh:
+                            self.metrics_keys = sorted(next(csv.reader(fh), []))
+
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _KeepingWriter(log_dir=self.log_dir)
+        return super().experiment
+
+
+def keep_metrics_until(run_dir: Path, epoch: int) -> None:
+    """Cut ``run_dir/metrics.csv`` back to the rows of epochs ``<= epoch`` (the last one a checkpoint holds):
+    rows a killed process logged after its last checkpoint are trained again on resume."""
+    path = run_dir / "metrics.csv"
+    if not path.is_file():
+        return
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        fields = reader.fieldnames or []
+        rows = [r for r in reader if not r.get("epoch") or float(r["epoch"]) <= epoch]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, out.getvalue())
+
+
+class PlateauSchedule(Callback):
+    """``train.schedule: plateau``: the learning rate times ``factor`` when the monitored dev metric has not
+    improved for ``patience`` + 1 validations (torch's ``ReduceLROnPlateau``).
+
+    Stepped here, when a validation ends and before the checkpoint callbacks run, so ``last.ckpt`` already
+    holds this epoch's step and a killed run resumes exactly. (Handed to Lightning as an ``lr_scheduler``, it is
+    stepped after the epoch's checkpoints are written, and a resumed run loses that step.)"""
+
+    def __init__(self, monitor: str, mode: str, factor: float, patience: int = 1):
+        self.monitor, self.mode, self.factor, self.patience = monitor, mode, factor, patience
+        self.scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None
+        self._restored: dict[str, Any] | None = None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            trainer.optimizers[0], mode=self.mode, factor=self.factor, patience=self.patience)
+        if self._restored:
+            self.scheduler.load_state_dict(self._restored)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        value = trainer.callback_metrics.get(self.monitor)
+        if trainer.sanity_checking or self.scheduler is None or value is None:
+            return
+        self.scheduler.step(float(value))
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.scheduler.state_dict() if self.scheduler is not None else dict(self._restored or {})
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._restored = state
 
 
 class EMAWeights(WeightAveraging):
@@ -178,6 +255,8 @@ def make_trainer(cfg: ExperimentConfig, run_dir: Path, *, monitor: str | None = 
         cbs.append(EarlyStopping(monitor=monitor, mode=mode, patience=t.patience, min_delta=t.min_delta))
     if t.ema_decay is not None:
         cbs.append(EMAWeights(t.ema_decay))
+    if t.schedule.lower() == "plateau":
+        cbs.append(PlateauSchedule(t.monitor, t.mode, t.gamma))
     if tr.progress_bar:
         cbs.append(TQDMProgressBar(refresh_rate=10))
     cbs.extend(callbacks or [])
@@ -193,7 +272,7 @@ def make_trainer(cfg: ExperimentConfig, run_dir: Path, *, monitor: str | None = 
         gradient_clip_algorithm="norm",
         accumulate_grad_batches=t.accumulate_grad_batches,
         callbacks=cbs,
-        logger=[CSVLogger(save_dir=str(run_dir), name="", version=""),
+        logger=[RunCSVLogger(run_dir, keep_existing=resuming),
                 TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="")],
         plugins=[AtomicCheckpointIO()],
         enable_progress_bar=tr.progress_bar,
@@ -206,7 +285,10 @@ def make_trainer(cfg: ExperimentConfig, run_dir: Path, *, monitor: str | None = 
     if tr.limit_train_batches is not None:
         kwargs["limit_train_batches"] = tr.limit_train_batches
     kwargs.update(overrides)
-    return L.Trainer(**kwargs)
+    try:
+        return L.Trainer(**kwargs)
+    except (ValueError, TypeError, KeyError, MisconfigurationException) as exc:  # e.g. trainer.precision=foo
+        raise ConfigError(f"trainer: {exc}") from None
 
 
 def make_eval_trainer(cfg: ExperimentConfig) -> L.Trainer:
@@ -230,12 +312,20 @@ def finish_distributed(trainer: L.Trainer) -> bool:
 
 
 def resume_checkpoint(resume: str | Path | None) -> Path | None:
-    """``RUN/last.ckpt`` to continue from (None for a new run); a clear error when there is none."""
+    """``RUN/last.ckpt`` to continue from (None for a new run); a clear error when there is none or when the
+    run has finished (its results.json would be rewritten). Clears the temporary files of a write the kill
+    interrupted."""
     if resume is None:
         return None
-    ckpt = Path(resume) / "last.ckpt"
+    run = Path(resume)
+    if not run.is_dir():
+        raise RunError(f"{resume}: run folder not found")
+    if (run / "results.json").is_file():
+        raise RunError(f"{resume}: this run has finished (results.json); train a new run instead of resuming it")
+    ckpt = run / "last.ckpt"
     if not ckpt.is_file():
         raise RunError(f"{resume}: nothing to resume (no last.ckpt)")
+    remove_stale_temporaries(run)
     return ckpt
 
 
@@ -282,17 +372,23 @@ def run_dir_for(cfg: ExperimentConfig, new_run_dir: Any) -> Path:
 
 def fit(trainer: L.Trainer, task: L.LightningModule, train_loader: Any, dev_loader: Any,
         resume_from: str | Path | None = None) -> float:
-    """Train (or continue from ``resume_from``); returns wall-clock seconds."""
+    """Train (or continue from ``resume_from``); returns the wall-clock seconds of training, a resumed run's
+    time before it was killed (up to its last checkpoint) included."""
     start = time.perf_counter()
     run_dir = Path(trainer.default_root_dir)
+    if resume_from is not None and trainer.is_global_zero:
+        keep_metrics_until(run_dir, int(torch_load(resume_from).get("epoch", -1)))
     inherited = "DL4NLP_RUN_DIR" in os.environ
     os.environ["DL4NLP_RUN_DIR"] = str(run_dir)  # ranks launched by DDP inherit the folder
     try:
         trainer.fit(task, train_loader, dev_loader, ckpt_path=str(resume_from) if resume_from else None)
+    except MisconfigurationException as exc:  # e.g. train.monitor names a metric this task does not log
+        raise ConfigError(f"train: {exc}") from None
     finally:
         if not inherited:
             os.environ.pop("DL4NLP_RUN_DIR", None)
-    return time.perf_counter() - start
+    before = next((cb.elapsed_before for cb in trainer.callbacks if isinstance(cb, TimeToBestCallback)), 0.0)
+    return before + time.perf_counter() - start
 
 
 def best_checkpoint(trainer: L.Trainer, run_dir: Path) -> Path:

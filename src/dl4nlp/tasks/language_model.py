@@ -56,6 +56,7 @@ class LanguageModelTask(L.LightningModule):
         self._epoch_seconds = 0.0
         self._epoch_tokens = 0
         self._epoch_nll = torch.zeros(())  # summed token NLL of the epoch, on the model's device
+        self._epoch_lr = 0.0
 
     # --------------------------------------------------------------- shared step
 
@@ -79,6 +80,7 @@ class LanguageModelTask(L.LightningModule):
         self._epoch_seconds = 0.0
         self._epoch_tokens = 0
         self._epoch_nll = torch.zeros((), device=self.device)
+        self._epoch_lr = self.trainer.optimizers[0].param_groups[-1]["lr"]  # a plateau step may follow at dev time
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         self._t0 = time.perf_counter()
@@ -105,7 +107,14 @@ class LanguageModelTask(L.LightningModule):
         self.log("train_ppl", math.exp(min(nll, 50.0)))
         if self._epoch_seconds > 0:
             self.log("train_tok_s", self._epoch_tokens / self._epoch_seconds)
-        self.log("lr", self.trainer.optimizers[0].param_groups[-1]["lr"])
+        self.log("lr", self._epoch_lr)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:  # a resumed run counts on from here
+        checkpoint["lm_throughput"] = {"step_seconds": self.step_seconds, "tokens_seen": self.tokens_seen}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        seen = checkpoint.get("lm_throughput", {})
+        self.step_seconds, self.tokens_seen = seen.get("step_seconds", 0.0), seen.get("tokens_seen", 0)
 
     # --------------------------------------------------------------- evaluation
 

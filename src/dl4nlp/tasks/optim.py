@@ -67,7 +67,8 @@ def make_optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 def make_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int) -> dict | None:
-    """A Lightning ``lr_scheduler`` config dict, or None for a constant learning rate."""
+    """A Lightning ``lr_scheduler`` config dict, or None for a constant learning rate (and for ``plateau``, which
+    the Trainer's :class:`~dl4nlp.training.PlateauSchedule` callback owns)."""
     name = cfg.schedule.lower()
     if name == "none":
         return None
@@ -76,9 +77,8 @@ def make_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_step
         return {"scheduler": sched, "interval": "epoch"}
     if name == "exponential":
         return {"scheduler": torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.gamma), "interval": "epoch"}
-    if name == "plateau":
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode=cfg.mode, factor=cfg.gamma, patience=1)
-        return {"scheduler": sched, "interval": "epoch", "monitor": cfg.monitor}
+    if name == "plateau":  # stepped by training.PlateauSchedule, before the checkpoints (exact resume)
+        return None
     if name in ("linear", "cosine"):
         warm = max(0, cfg.warmup_steps)
         total = max(total_steps, warm + 1)
