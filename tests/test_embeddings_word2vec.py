@@ -158,6 +158,29 @@ def test_bad_options_and_corpus(tmp_path: Path) -> None:
         train_word2vec(tmp_path / "rare.txt", TrainOptions(), progress=False)
 
 
+def test_option_values_are_type_checked() -> None:
+    opts = TrainOptions.from_dict({"epochs": "2", "lr": "1e-3", "max_vocab": None}, "--set")
+    assert (opts.epochs, opts.lr, opts.max_vocab) == (2, 1e-3, None)  # numbers written as text
+    with pytest.raises(ConfigError, match=r"^--set: 'epochs' must be int, got 'abc'$"):
+        TrainOptions.from_dict({"epochs": "abc"}, "--set")
+    with pytest.raises(ConfigError, match=r"^e\.yaml: 'sample' must be float, got \[1\]$"):
+        TrainOptions.from_dict({"sample": [1]}, "e.yaml")
+    with pytest.raises(ConfigError, match="'lowercase' must be bool"):
+        TrainOptions.from_dict({"lowercase": "maybe"})
+    with pytest.raises(ConfigError, match="chunk_tokens, threads must be >= 1"):
+        TrainOptions(chunk_tokens=0)
+    with pytest.raises(ConfigError, match="device must be cpu, cuda or cuda:N, not 'tpu'"):
+        TrainOptions(device="tpu")
+
+
+def test_cli_bad_option_value_is_one_line(tmp_path: Path, cli) -> None:
+    corpus = topic_corpus(tmp_path / "c.txt", n=20)
+    code, err = cli("embeddings", "train", corpus, "--out", tmp_path / "run", "--set", "epochs=abc",
+                    "--no-progress")
+    assert (code, err) == (2, "error: --set: 'epochs' must be int, got 'abc'\n")
+    assert not (tmp_path / "run").exists()
+
+
 def test_cli_end_to_end(tmp_path: Path) -> None:
     runner = CliRunner()
     corpus = topic_corpus(tmp_path / "c.txt", n=400)
