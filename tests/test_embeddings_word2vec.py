@@ -181,6 +181,24 @@ def test_cli_bad_option_value_is_one_line(tmp_path: Path, cli) -> None:
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("corpus, message", [
+    ("missing.txt", "corpus file not found"),
+    ("folder", "corpus file not found"),
+    ("empty.txt", "corpus has no tokens"),
+    ("latin1.txt", "not UTF-8 text"),
+    ("rare.txt", "no word occurs at least min_count=5 times"),
+])
+def test_cli_bad_corpus_leaves_no_run_folder(tmp_path: Path, cli, corpus: str, message: str) -> None:
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "empty.txt").write_text("\n  \n", encoding="utf-8")
+    (tmp_path / "latin1.txt").write_bytes("café crème\n".encode("latin-1"))
+    (tmp_path / "rare.txt").write_text("a b c\n", encoding="utf-8")
+    code, err = cli("embeddings", "train", tmp_path / corpus, "--out", tmp_path / "run", "--no-progress")
+    assert code == 2 and err.startswith(f"error: {tmp_path / corpus}") and message in err, err
+    assert len(err.splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
 def test_cli_end_to_end(tmp_path: Path) -> None:
     runner = CliRunner()
     corpus = topic_corpus(tmp_path / "c.txt", n=400)

@@ -141,7 +141,7 @@ class Corpus:
         if max_vocab is not None:
             words = words[:max_vocab]
         if not words:
-            raise DataError(f"no word occurs at least min_count={min_count} times")
+            raise DataError(f"no word occurs at least min_count={min_count} times (lower min_count)")
         index = {w: i for i, w in enumerate(words)}
         ids, sent = [], []
         for k, s in enumerate(sentences):
@@ -233,11 +233,16 @@ def train_word2vec(corpus_path: str | Path, opts: TrainOptions, out_dir: str | P
     """Train on ``corpus_path`` and return the vectors and a summary (time, words/second, sizes).
 
     With ``out_dir``: writes ``options.json``, ``vectors.txt`` (word2vec text format, rewritten after
-    every epoch), ``checkpoints/epoch<N>.pt`` (model weights), ``train_log.json``.
+    every epoch), ``checkpoints/epoch<N>.pt`` (model weights), ``train_log.json``. The folder is created by
+    the first of these writes, after the corpus has been read and its vocabulary built: a bad corpus
+    leaves no folder behind.
     """
     if sentences is None:
         sentences = read_sentences(corpus_path, opts.lowercase, opts.max_tokens)
-    corpus = Corpus.build(sentences, opts.min_count, opts.max_vocab)
+    try:
+        corpus = Corpus.build(sentences, opts.min_count, opts.max_vocab)
+    except DataError as exc:  # name the file
+        raise DataError(f"{corpus_path}: {exc}") from None
     if opts.backend == "gensim":
         return _train_gensim(sentences, corpus, opts, out_dir)
     return _train_torch(corpus, opts, out_dir, progress)

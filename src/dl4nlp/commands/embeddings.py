@@ -71,9 +71,13 @@ def train(
         values[key.strip()] = parse_value(val)
     if backend is not None:
         values["backend"] = backend
-    opts = TrainOptions.from_dict(values, str(config or "--set"))
+    sources = ([str(config)] if config is not None else []) + (["--set"] if set_ else [])
+    opts = TrainOptions.from_dict(values, " / ".join(sources) or "options")
     run = out or _new_run(Path("runs/embeddings") / f"{opts.arch}-{opts.backend}-d{opts.dim}")
-    run.mkdir(parents=True, exist_ok=True)
+    if run.exists() and not run.is_dir():
+        raise ConfigError(f"--out {run}: exists and is not a folder")
+    # no mkdir here: the folder appears with the first file written, once the corpus has been read and
+    # its vocabulary built, so a bad corpus (missing, empty, not UTF-8, min_count too high) leaves nothing
     vecs, summary = train_word2vec(corpus, opts, run, progress=progress)
     results = {"task": "embeddings", "model": f"word2vec-{opts.arch}-{opts.backend}", "dataset": corpus.name,
                "train_time_s": summary["train_time_s"], "words_per_s": summary["words_per_s"],
