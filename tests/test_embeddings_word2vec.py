@@ -199,6 +199,22 @@ def test_cli_bad_corpus_leaves_no_run_folder(tmp_path: Path, cli, corpus: str, m
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("args, message", [
+    (["neighbors", "king", "-k", "0"], "--k must be at least 1, got 0"),
+    (["neighbors", "king", "-k", "-5"], "--k must be at least 1, got -5"),  # not "all but 5"
+    (["neighbors", "king", "--limit", "0"], "--limit must be at least 1, got 0"),
+    (["analogy", "king", "man", "woman", "-k", "0"], "--k must be at least 1, got 0"),
+    (["analogy", "king", "man", "woman", "--limit", "-1"], "--limit must be at least 1, got -1"),
+    (["plot", "--around", "king", "-k", "-2"], "--k must be at least 1, got -2"),
+    (["evaluate", "--restrict", "0"], "--restrict must be at least 1, got 0"),
+])
+def test_cli_count_options_below_one_are_refused(tmp_path: Path, cli, args: list[str], message: str) -> None:
+    glove = tmp_path / "g.txt"
+    glove.write_text("king 1 0\nqueen 1 1\nman 0 1\nwoman 0.5 1\n", encoding="utf-8")
+    code, err = cli("embeddings", *args, "--vectors", glove)
+    assert (code, err) == (2, f"error: {message}\n")
+
+
 def test_cli_end_to_end(tmp_path: Path) -> None:
     runner = CliRunner()
     corpus = topic_corpus(tmp_path / "c.txt", n=400)
