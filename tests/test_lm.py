@@ -331,6 +331,13 @@ def test_generate_rejects_bad_runs_and_options(lm_run, tmp_path):
     assert lm.perplexity("the cat sat") > 1
 
 
+def test_predict_on_a_language_model_run_points_to_generate(lm_run, cli):
+    code, err = cli("predict", lm_run, "the cat")
+    assert code == 2
+    assert err == (f"error: {lm_run}: a language-model run ('lstm_lm'), not a classifier; "
+                   f"generate text with: dl4nlp generate {lm_run}\n")
+
+
 def test_vocab_keeps_corpus_unk_as_the_unk_id():
     v = build_lm_vocab(["a", "<unk>", "b", "a", EOS])
     assert v.stoi["<unk>"] == v.unk_id and v.encode(["zzz"]) == [v.unk_id]
