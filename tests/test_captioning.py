@@ -96,6 +96,21 @@ def test_generic_reader_and_vocab(caption_dir: Path) -> None:
     assert vocab.itos[:4] == ["<pad>", "<unk>", "<start>", "<end>"]
 
 
+def test_caption_file_errors_name_the_line(caption_dir: Path) -> None:
+    data = DataConfig(dataset="captions", path=str(caption_dir), train_file="train.tsv", dev_file="dev.tsv",
+                      test_file="test.tsv")
+    with open(caption_dir / "dev.tsv", "a", encoding="utf-8") as fh:
+        fh.write("green.png\ta green circle .\nred.png\tagain .\n")  # lines 3 and 4
+    with pytest.raises(DataError, match=r"dev\.tsv:3: image 'green\.png' not found in .* \(1 missing\)$"):
+        read_caption_splits(data)
+    (caption_dir / "dev.tsv").write_bytes("red.png\ta red square .\r\nblue.png\tcaf\xe9 .\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"dev\.tsv:2: not UTF-8 text"):
+        read_caption_splits(data)
+    (caption_dir / "dataset_rsicd.json").write_bytes(b'{"images": [\n{"filename": "caf\xe9.jpg"}]}')
+    with pytest.raises(DataError, match=r"dataset_rsicd\.json:2: not UTF-8 text"):
+        read_caption_splits(DataConfig(dataset="rsicd", path=str(caption_dir)))
+
+
 def test_rsicd_layout_from_zips(tmp_path: Path) -> None:
     root = tmp_path / "rsicd"
     root.mkdir()
