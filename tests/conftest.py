@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,19 @@ def tiny_config(sst: Path, runs: Path, model: str = "logreg", **extra: object) -
     ]
     sets += [f"{k}={v}" for k, v in extra.items()]
     return sets
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> Callable[..., tuple[int, str]]:
+    """``cli(*args)`` runs ``dl4nlp ARGS`` in this process through the console entry point (library errors
+    become ``error: ...`` and exit status 2) and returns (exit status, stderr)."""
+    from dl4nlp.cli import main
+
+    def run(*args: object) -> tuple[int, str]:
+        monkeypatch.setattr(sys, "argv", ["dl4nlp", *map(str, args)])
+        capsys.readouterr()  # drop what earlier steps printed
+        with pytest.raises(SystemExit) as exit_:
+            main()
+        return exit_.value.code, capsys.readouterr().err
+
+    return run

@@ -96,6 +96,21 @@ def test_generic_reader_and_vocab(caption_dir: Path) -> None:
     assert vocab.itos[:4] == ["<pad>", "<unk>", "<start>", "<end>"]
 
 
+def test_caption_file_errors_name_the_line(caption_dir: Path) -> None:
+    data = DataConfig(dataset="captions", path=str(caption_dir), train_file="train.tsv", dev_file="dev.tsv",
+                      test_file="test.tsv")
+    with open(caption_dir / "dev.tsv", "a", encoding="utf-8") as fh:
+        fh.write("green.png\ta green circle .\nred.png\tagain .\n")  # lines 3 and 4
+    with pytest.raises(DataError, match=r"dev\.tsv:3: image 'green\.png' not found in .* \(1 missing\)$"):
+        read_caption_splits(data)
+    (caption_dir / "dev.tsv").write_bytes("red.png\ta red square .\r\nblue.png\tcaf\xe9 .\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"dev\.tsv:2: not UTF-8 text"):
+        read_caption_splits(data)
+    (caption_dir / "dataset_rsicd.json").write_bytes(b'{"images": [\n{"filename": "caf\xe9.jpg"}]}')
+    with pytest.raises(DataError, match=r"dataset_rsicd\.json:2: not UTF-8 text"):
+        read_caption_splits(DataConfig(dataset="rsicd", path=str(caption_dir)))
+
+
 def test_rsicd_layout_from_zips(tmp_path: Path) -> None:
     root = tmp_path / "rsicd"
     root.mkdir()
@@ -420,6 +435,19 @@ def test_train_cli_and_bad_config(caption_dir: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "run folder" in result.output
     assert isinstance(CaptionImage("x.jpg", ["a"]).name, str)
+
+
+def test_predict_on_a_captioning_run_points_to_caption(caption_dir: Path, tmp_path: Path, cli) -> None:
+    from dl4nlp.config import dump_yaml
+
+    run = tmp_path / "runs" / "captioner"  # what predict reads first: the config and vocabulary
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text(dump_yaml(_cfg(caption_dir, tmp_path)), encoding="utf-8")
+    build_caption_vocab([["a", "red", "square"]]).save(run / "vocab.json")
+    code, err = cli("predict", run, "a red square")
+    assert code == 2
+    assert err == (f"error: {run}: a captioning run ('show_attend_tell'), not a classifier; "
+                   f"caption an image with: dl4nlp caption {run} IMAGE\n")
 
 
 def test_rsicd_configs_differ_only_in_the_decoder() -> None:

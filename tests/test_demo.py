@@ -488,6 +488,28 @@ def test_serve_cli_rejects_bad_arguments(tmp_path, monkeypatch, capsys):
     assert code == 2 and err.strip() == "error: serve: max_chars must be at least 1, got 0"
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--port", "70000"], "serve: --port must be between 1 and 65535, got 70000"),
+    (["--port", "-1"], "serve: --port must be between 1 and 65535, got -1"),
+    (["--device", "tpu"], "serve: --device must be cpu, cuda or cuda:N, got 'tpu'"),
+    (["--device", "mps"], "serve: --device must be cpu, cuda or cuda:N, got 'mps'"),
+    (["--device", "cuda:99"], "serve: --device cuda:99: no such CUDA device on this machine (use cpu)"),
+])
+def test_serve_cli_rejects_bad_port_and_device(tmp_path, monkeypatch, capsys, args, message):
+    code, err = _cli(monkeypatch, capsys, "serve", str(tmp_path), *args)
+    assert (code, err) == (2, f"error: {message}\n")
+
+
+def test_settings_device():
+    import torch
+
+    from dl4nlp.errors import ConfigError
+
+    assert DemoSettings(device="cpu").torch_device() == torch.device("cpu")
+    with pytest.raises(ConfigError, match="--device must be cpu, cuda or cuda:N, got 'tpu'"):
+        DemoSettings(device="tpu").torch_device()
+
+
 # --------------------------------------------------------------------------- the running server
 
 

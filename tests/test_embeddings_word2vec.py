@@ -158,6 +158,63 @@ def test_bad_options_and_corpus(tmp_path: Path) -> None:
         train_word2vec(tmp_path / "rare.txt", TrainOptions(), progress=False)
 
 
+def test_option_values_are_type_checked() -> None:
+    opts = TrainOptions.from_dict({"epochs": "2", "lr": "1e-3", "max_vocab": None}, "--set")
+    assert (opts.epochs, opts.lr, opts.max_vocab) == (2, 1e-3, None)  # numbers written as text
+    with pytest.raises(ConfigError, match=r"^--set: 'epochs' must be int, got 'abc'$"):
+        TrainOptions.from_dict({"epochs": "abc"}, "--set")
+    with pytest.raises(ConfigError, match=r"^e\.yaml: 'sample' must be float, got \[1\]$"):
+        TrainOptions.from_dict({"sample": [1]}, "e.yaml")
+    with pytest.raises(ConfigError, match="'lowercase' must be bool"):
+        TrainOptions.from_dict({"lowercase": "maybe"})
+    with pytest.raises(ConfigError, match="chunk_tokens, threads must be >= 1"):
+        TrainOptions(chunk_tokens=0)
+    with pytest.raises(ConfigError, match="device must be cpu, cuda or cuda:N, not 'tpu'"):
+        TrainOptions(device="tpu")
+
+
+def test_cli_bad_option_value_is_one_line(tmp_path: Path, cli) -> None:
+    corpus = topic_corpus(tmp_path / "c.txt", n=20)
+    code, err = cli("embeddings", "train", corpus, "--out", tmp_path / "run", "--set", "epochs=abc",
+                    "--no-progress")
+    assert (code, err) == (2, "error: --set: 'epochs' must be int, got 'abc'\n")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("corpus, message", [
+    ("missing.txt", "corpus file not found"),
+    ("folder", "corpus file not found"),
+    ("empty.txt", "corpus has no tokens"),
+    ("latin1.txt", "not UTF-8 text"),
+    ("rare.txt", "no word occurs at least min_count=5 times"),
+])
+def test_cli_bad_corpus_leaves_no_run_folder(tmp_path: Path, cli, corpus: str, message: str) -> None:
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "empty.txt").write_text("\n  \n", encoding="utf-8")
+    (tmp_path / "latin1.txt").write_bytes("café crème\n".encode("latin-1"))
+    (tmp_path / "rare.txt").write_text("a b c\n", encoding="utf-8")
+    code, err = cli("embeddings", "train", tmp_path / corpus, "--out", tmp_path / "run", "--no-progress")
+    assert code == 2 and err.startswith(f"error: {tmp_path / corpus}") and message in err, err
+    assert len(err.splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["neighbors", "king", "-k", "0"], "--k must be at least 1, got 0"),
+    (["neighbors", "king", "-k", "-5"], "--k must be at least 1, got -5"),  # not "all but 5"
+    (["neighbors", "king", "--limit", "0"], "--limit must be at least 1, got 0"),
+    (["analogy", "king", "man", "woman", "-k", "0"], "--k must be at least 1, got 0"),
+    (["analogy", "king", "man", "woman", "--limit", "-1"], "--limit must be at least 1, got -1"),
+    (["plot", "--around", "king", "-k", "-2"], "--k must be at least 1, got -2"),
+    (["evaluate", "--restrict", "0"], "--restrict must be at least 1, got 0"),
+])
+def test_cli_count_options_below_one_are_refused(tmp_path: Path, cli, args: list[str], message: str) -> None:
+    glove = tmp_path / "g.txt"
+    glove.write_text("king 1 0\nqueen 1 1\nman 0 1\nwoman 0.5 1\n", encoding="utf-8")
+    code, err = cli("embeddings", *args, "--vectors", glove)
+    assert (code, err) == (2, f"error: {message}\n")
+
+
 def test_cli_end_to_end(tmp_path: Path) -> None:
     runner = CliRunner()
     corpus = topic_corpus(tmp_path / "c.txt", n=400)

@@ -95,6 +95,21 @@ def test_bptt_windows_cover_every_target_once_in_order(n, B, L):
 def test_batchify_rejects_too_short_stream():
     with pytest.raises(DataError, match="too few"):
         batchify(torch.arange(5), 4)
+    with pytest.raises(DataError, match=r"^v\.txt: 5 tokens, too few for 4 rows"):
+        batchify(torch.arange(5), 4, "v.txt")
+
+
+def test_too_short_valid_file_is_named_and_nothing_is_written(tmp_path, cli):
+    write_corpus(tmp_path / "data")
+    (tmp_path / "data" / "valid.txt").write_text(" the cat \n", encoding="utf-8")  # 3 tokens with <eos>
+    sets = [f"data.path={tmp_path / 'data'}", "data.dataset=text", "data.train_file=train.txt",
+            "data.dev_file=valid.txt", "data.test_file=test.txt", "train.eval_batch_size=2",
+            f"run.dir={tmp_path / 'runs'}", "trainer.accelerator=cpu"]
+    code, err = cli("train", "configs/lm/wt2_small_tied.yaml", *[a for s in sets for a in ("--set", s)])
+    assert code == 2
+    assert err == (f"error: {tmp_path / 'data' / 'valid.txt'} (dev split): 3 tokens, too few for 2 rows "
+                   "(the batch size) of at least 2 tokens\n")
+    assert not (tmp_path / "runs").exists()
 
 
 # --------------------------------------------------------------------------- model and task
@@ -329,6 +344,13 @@ def test_generate_rejects_bad_runs_and_options(lm_run, tmp_path):
     with pytest.raises(ConfigError, match="top-p"):
         lm.generate("the", top_p=0.0)
     assert lm.perplexity("the cat sat") > 1
+
+
+def test_predict_on_a_language_model_run_points_to_generate(lm_run, cli):
+    code, err = cli("predict", lm_run, "the cat")
+    assert code == 2
+    assert err == (f"error: {lm_run}: a language-model run ('lstm_lm'), not a classifier; "
+                   f"generate text with: dl4nlp generate {lm_run}\n")
 
 
 def test_vocab_keeps_corpus_unk_as_the_unk_id():

@@ -348,6 +348,19 @@ def test_cli_train_gradients_and_attention_map(sst_dir, tmp_path):
     assert (tmp_path / "g2.png").is_file()
 
 
+def test_attention_map_of_a_run_without_attention_names_the_run_folder(sst_dir, tmp_path, cli):
+    from conftest import tiny_config
+
+    from dl4nlp.classify import train_classifier
+    from dl4nlp.config import load_config
+
+    run = train_classifier(load_config(None, tiny_config(sst_dir, tmp_path / "runs", "logreg",
+                                                         **{"train.epochs": 1})), evaluate_test=False)
+    code, err = cli("attention-map", run, "a gorgeous film", "--out", tmp_path / "a.png")
+    assert (code, err) == (2, f"error: {run}: not a recurrent classifier with 'pooling: attention'\n")
+    assert not (tmp_path / "a.png").exists()
+
+
 def test_gradient_norms_vanish_faster_for_the_elman_rnn():
     from dl4nlp.rnn_diagnostics import hidden_state_gradients
 

@@ -184,6 +184,13 @@ def test_a_checkpoint_that_does_not_fit_its_config_is_refused_by_name(sst_dir, t
         load_classifier(run)
 
 
+def test_predict_on_a_run_without_labels_file_names_the_file(sst_dir, tmp_path, cli):
+    run = train_classifier(_cfg(sst_dir, tmp_path / "runs", "logreg", **{"train.epochs": 1}))
+    (run / "labels.json").unlink()
+    code, err = cli("predict", run, "great fun")
+    assert (code, err) == (2, f"error: {run / 'labels.json'}: labels file not found\n")
+
+
 def test_resume_without_last_checkpoint_is_refused_before_anything_is_written(tmp_path):
     from dl4nlp.errors import RunError
     from dl4nlp.training import open_run_dir, resume_checkpoint

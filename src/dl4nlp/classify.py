@@ -26,7 +26,7 @@ from dl4nlp.data.nli import PAIR_DATA_OPTIONS
 from dl4nlp.data.splits import DatasetSplits
 from dl4nlp.data.tokenize import Tokenizer
 from dl4nlp.data.vocab import Vocab
-from dl4nlp.errors import ConfigError, DataError
+from dl4nlp.errors import ConfigError, DataError, RunError
 from dl4nlp.io import write_json
 from dl4nlp.runs import load_config, load_weights
 
@@ -167,16 +167,37 @@ def train_classifier(cfg: ExperimentConfig, resume: str | Path | None = None, ev
 # --------------------------------------------------------------------------- loading and predicting
 
 
+def check_classifier_run(run_dir: Path, model_name: str) -> None:
+    """A :class:`RunError` when a run folder holds no sentence classifier of :data:`registry.MODELS`, naming
+    the command that serves it (``dl4nlp generate`` for a language model, ``dl4nlp caption`` for a captioner)."""
+    if model_name in registry.MODELS:
+        return
+    from dl4nlp.captioning import MODEL_NAMES as CAPTIONERS
+    from dl4nlp.lm import LM_MODELS
+
+    if model_name in LM_MODELS:
+        raise RunError(f"{run_dir}: a language-model run ('{model_name}'), not a classifier; "
+                       f"generate text with: dl4nlp generate {run_dir}")
+    if model_name in CAPTIONERS:
+        raise RunError(f"{run_dir}: a captioning run ('{model_name}'), not a classifier; "
+                       f"caption an image with: dl4nlp caption {run_dir} IMAGE")
+    raise RunError(f"{run_dir}: not a sentence-classifier run (model '{model_name}')")
+
+
 class Classifier:
     """A trained run loaded for inference (no Lightning needed)."""
 
     def __init__(self, run_dir: str | Path, which: str = "best"):
         self.run_dir = Path(run_dir)
         self.cfg = load_config(self.run_dir)
+        check_classifier_run(self.run_dir, self.cfg.model_name)
         self.vocab = Vocab.load(self.run_dir / "vocab.json")
         import json
 
-        self.labels = json.loads((self.run_dir / "labels.json").read_text(encoding="utf-8"))
+        labels = self.run_dir / "labels.json"
+        if not labels.is_file():
+            raise RunError(f"{labels}: labels file not found")
+        self.labels = json.loads(labels.read_text(encoding="utf-8"))
         self.tokenizer = tokenizer_for(self.cfg)
         self.model = load_weights(build_model(self.cfg, self.vocab, len(self.labels)), self.run_dir, which=which)
 

@@ -22,7 +22,9 @@ atomically, and reports words/second like the C tool.
 
 from __future__ import annotations
 
+import re
 import time
+import typing
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
@@ -31,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from dl4nlp.config import coerce
 from dl4nlp.embeddings import WordVectors
 from dl4nlp.errors import ConfigError, DataError
 
@@ -67,7 +70,12 @@ class TrainOptions:
             (self.dim >= 1 and self.window >= 1 and self.negative >= 1, "dim, window, negative must be >= 1"),
             (self.epochs >= 1 and self.batch_size >= 1 and self.min_count >= 1,
              "epochs, batch_size, min_count must be >= 1"),
+            (self.chunk_tokens >= 1 and self.threads >= 1, "chunk_tokens, threads must be >= 1"),
+            (all(n is None or n >= 1 for n in (self.max_vocab, self.max_tokens)),
+             "max_vocab, max_tokens must be >= 1 (or null: no limit)"),
             (self.sample >= 0, "sample must be >= 0"),
+            (re.fullmatch(r"cpu|cuda(:\d+)?", self.device) is not None,
+             f"device must be cpu, cuda or cuda:N, not '{self.device}'"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -79,12 +87,15 @@ class TrainOptions:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str = "options") -> TrainOptions:
+        """Options from a YAML / ``--set`` mapping: unknown keys and values of the wrong type (``epochs=abc``)
+        are a :class:`ConfigError` naming ``where`` and the key; numbers written as text become numbers."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"{where}: unknown option(s) {', '.join(unknown)} "
                               f"(known: {', '.join(sorted(known))})")
-        return cls(**values)
+        hints = typing.get_type_hints(cls)
+        return cls(**{k: coerce(v, hints[k], where, k) for k, v in values.items()})
 
 
 # -- corpus -------------------------------------------------------------------------------------------
@@ -130,7 +141,7 @@ class Corpus:
         if max_vocab is not None:
             words = words[:max_vocab]
         if not words:
-            raise DataError(f"no word occurs at least min_count={min_count} times")
+            raise DataError(f"no word occurs at least min_count={min_count} times (lower min_count)")
         index = {w: i for i, w in enumerate(words)}
         ids, sent = [], []
         for k, s in enumerate(sentences):
@@ -222,11 +233,16 @@ def train_word2vec(corpus_path: str | Path, opts: TrainOptions, out_dir: str | P
     """Train on ``corpus_path`` and return the vectors and a summary (time, words/second, sizes).
 
     With ``out_dir``: writes ``options.json``, ``vectors.txt`` (word2vec text format, rewritten after
-    every epoch), ``checkpoints/epoch<N>.pt`` (model weights), ``train_log.json``.
+    every epoch), ``checkpoints/epoch<N>.pt`` (model weights), ``train_log.json``. The folder is created by
+    the first of these writes, after the corpus has been read and its vocabulary built: a bad corpus
+    leaves no folder behind.
     """
     if sentences is None:
         sentences = read_sentences(corpus_path, opts.lowercase, opts.max_tokens)
-    corpus = Corpus.build(sentences, opts.min_count, opts.max_vocab)
+    try:
+        corpus = Corpus.build(sentences, opts.min_count, opts.max_vocab)
+    except DataError as exc:  # name the file
+        raise DataError(f"{corpus_path}: {exc}") from None
     if opts.backend == "gensim":
         return _train_gensim(sentences, corpus, opts, out_dir)
     return _train_torch(corpus, opts, out_dir, progress)

@@ -78,9 +78,10 @@ def train_lm(cfg: ExperimentConfig, resume: str | Path | None = None, run_dir: s
     cfg.train.monitor, cfg.train.mode = "dev_ppl", "min"  # model selection by dev perplexity
     task = LanguageModelTask(model, cfg.train, cfg.to_dict())
     t = cfg.train
-    train_loader = make_lm_loader(corpus.train, t.batch_size, cfg.data.bptt)
-    dev_loader = make_lm_loader(corpus.valid, t.eval_batch_size, cfg.data.bptt)
-    test_loader = make_lm_loader(corpus.test, t.eval_batch_size, cfg.data.bptt)
+    train_file, dev_file, test_file = corpus.files
+    train_loader = make_lm_loader(corpus.train, t.batch_size, cfg.data.bptt, f"{train_file} (train split)")
+    dev_loader = make_lm_loader(corpus.valid, t.eval_batch_size, cfg.data.bptt, f"{dev_file} (dev split)")
+    test_loader = make_lm_loader(corpus.test, t.eval_batch_size, cfg.data.bptt, f"{test_file} (test split)")
 
     path = open_run_dir(cfg, resume, run_dir)
     save_config(path, cfg)
@@ -221,10 +222,12 @@ def evaluate_lm_run(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     check_split(split)
     lm = LanguageModel(run_dir)
     corpus = read_lm_corpus(lm.cfg, lm.vocab)
-    stream = {"train": corpus.train, "dev": corpus.valid, "test": corpus.test}[split]
+    i = ("train", "dev", "test").index(split)
+    stream = (corpus.train, corpus.valid, corpus.test)[i]
     start = time.perf_counter()
     total, count, state = 0.0, 0, None
-    for x, y in make_lm_loader(stream, lm.cfg.train.eval_batch_size, lm.cfg.data.bptt):
+    for x, y in make_lm_loader(stream, lm.cfg.train.eval_batch_size, lm.cfg.data.bptt,
+                               f"{corpus.files[i]} ({split} split)"):
         logits, state = lm.model(x, state)  # [B, L, V]
         total += float(torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1),
                                                          reduction="sum"))

@@ -154,7 +154,7 @@ def attention_figure(run: Any, text: str, out_png: str | Path) -> tuple[Path, li
 
     clf = run if isinstance(run, Classifier) else Classifier(run)
     if not isinstance(clf.model, RecurrentClassifier) or clf.model.attention is None:
-        raise RunError(f"{run}: not a recurrent classifier with 'pooling: attention'")
+        raise RunError(f"{clf.run_dir}: not a recurrent classifier with 'pooling: attention'")
     toks = clf.tokens(text)
     if not toks:
         raise DataError("attention: empty sentence")

@@ -38,6 +38,15 @@ def _word(vecs: WordVectors, word: str) -> str:
     return found
 
 
+def _at_least_one(**counts: int | None) -> None:
+    """A clear error for a count option below 1 (``-k 0`` would print nothing, ``-k -5`` all but 5 words)."""
+    from dl4nlp.errors import ConfigError
+
+    for name, value in counts.items():
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name} must be at least 1, got {value}")
+
+
 def _seeds(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     return default if not text else tuple(w.strip() for w in text.split(",") if w.strip())
 
@@ -71,9 +80,13 @@ def train(
         values[key.strip()] = parse_value(val)
     if backend is not None:
         values["backend"] = backend
-    opts = TrainOptions.from_dict(values, str(config or "--set"))
+    sources = ([str(config)] if config is not None else []) + (["--set"] if set_ else [])
+    opts = TrainOptions.from_dict(values, " / ".join(sources) or "options")
     run = out or _new_run(Path("runs/embeddings") / f"{opts.arch}-{opts.backend}-d{opts.dim}")
-    run.mkdir(parents=True, exist_ok=True)
+    if run.exists() and not run.is_dir():
+        raise ConfigError(f"--out {run}: exists and is not a folder")
+    # no mkdir here: the folder appears with the first file written, once the corpus has been read and
+    # its vocabulary built, so a bad corpus (missing, empty, not UTF-8, min_count too high) leaves nothing
     vecs, summary = train_word2vec(corpus, opts, run, progress=progress)
     results = {"task": "embeddings", "model": f"word2vec-{opts.arch}-{opts.backend}", "dataset": corpus.name,
                "train_time_s": summary["train_time_s"], "words_per_s": summary["words_per_s"],
@@ -110,6 +123,7 @@ def neighbors(
     limit: LimitOpt = None,
 ) -> None:
     """Most similar words by cosine similarity, with scores."""
+    _at_least_one(k=k, limit=limit)
     vecs = _load(vectors)
     for word in words:
         w = _word(vecs, word)
@@ -134,6 +148,7 @@ def analogy(
 
     if method not in ("add", "mul"):
         raise ConfigError(f"--method must be add or mul, not '{method}'")
+    _at_least_one(k=k, limit=limit)
     vecs = _load(vectors)
     wa, wb, wc = (_word(vecs, x) for x in (a, b, c))
     typer.echo(f"{wb} : {wa} :: {wc} : ?")
@@ -197,6 +212,7 @@ def evaluate(
     from dl4nlp.embeddings import evaluate_all, evaluate_orientation, sst_word_polarity
     from dl4nlp.errors import DataError
 
+    _at_least_one(restrict=restrict)
     if not data.is_dir():
         raise DataError(f"{data}: evaluation data folder not found")
     vecs = _load(vectors)
@@ -248,6 +264,7 @@ def plot(
 
     if method not in ("pca", "tsne"):
         raise ConfigError(f"--method must be pca or tsne, not '{method}'")
+    _at_least_one(k=k)
     vecs = _load(vectors)
     chosen = [_word(vecs, w) for w in words or []]
     highlight = []

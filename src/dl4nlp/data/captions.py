@@ -187,14 +187,18 @@ class Preprocess:
 def _lines(path: Path) -> list[str]:
     if not path.is_file():
         raise DataError(f"{path}: file not found")
+    data = path.read_bytes()
     try:
-        return path.read_text(encoding="utf-8").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc})") from None
+        line = data[: exc.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n").count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
-def read_caption_lines(path: Path) -> OrderedDict[str, list[str]]:
-    """``image<TAB>caption`` (or ``image#k<TAB>caption``, ``image,caption``) lines -> image -> captions."""
+def read_caption_lines(path: Path, first_line: dict[str, int] | None = None) -> OrderedDict[str, list[str]]:
+    """``image<TAB>caption`` (or ``image#k<TAB>caption``, ``image,caption``) lines -> image -> captions.
+    ``first_line``, when given, receives the line number where each image first appears (for messages)."""
     out: OrderedDict[str, list[str]] = OrderedDict()
     for i, line in enumerate(_lines(path), 1):
         if not line.strip():
@@ -218,6 +222,8 @@ def read_caption_lines(path: Path) -> OrderedDict[str, list[str]]:
         if not caption:
             raise DataError(f"{path}:{i}: empty caption for {name}")
         out.setdefault(name, []).append(caption)
+        if first_line is not None:
+            first_line.setdefault(name, i)
     if not out:
         raise DataError(f"{path}: no captions found")
     return out
@@ -326,7 +332,7 @@ def _read_captions_tsv(path: Path) -> OrderedDict[str, tuple[str, list[str]]]:
 
 def _read_karpathy_json(path: Path) -> OrderedDict[str, tuple[str, list[str]]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads("\n".join(_lines(path)))  # _lines: a non-UTF-8 byte is named with its line
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
     out: OrderedDict[str, tuple[str, list[str]]] = OrderedDict()
@@ -407,14 +413,15 @@ def read_caption_folder(data: Any, seed: int = 0) -> CaptionSplits:
             parts[split] = []
             continue
         cap_path = root / fname
-        caps = read_caption_lines(cap_path)
+        line_of: dict[str, int] = {}
+        caps = read_caption_lines(cap_path, line_of)
         folders = [ImageFolder(cap_path.parent)] + _folders(root, None, ("images",))
         parts[split] = _attach(list(caps), caps, folders, str(cap_path), split, missing)
         if missing.get(split):
             first = next(n for n in caps if all(f.ref(n) is None for f in folders))
             raise DataError(
-                f"{cap_path}: image '{first}' not found in {cap_path.parent} or {root / 'images'} "
-                f"({missing[split]} missing)"
+                f"{cap_path}:{line_of[first]}: image '{first}' not found in {cap_path.parent} or "
+                f"{root / 'images'} ({missing[split]} missing)"
             )
     splits = CaptionSplits(parts["train"], parts["dev"], parts["test"], str(root), missing)
     _check_nonempty(

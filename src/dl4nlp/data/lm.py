@@ -84,6 +84,7 @@ class LMCorpus:
     valid: torch.Tensor
     test: torch.Tensor
     level: str = "word"
+    files: tuple[Path, ...] = ()  # the train, valid, test files read (named in error messages)
 
     def sizes(self) -> dict[str, int]:
         return {"train": self.train.numel(), "valid": self.valid.numel(), "test": self.test.numel()}
@@ -122,16 +123,18 @@ def read_corpus(dataset: str, path: str | Path, level: str = "word", lowercase: 
     elif EOS not in vocab:
         raise DataError(f"vocabulary has no {EOS} token: not a language-model vocabulary")
     ids = [torch.tensor(vocab.encode(s), dtype=torch.long) for s in streams]
-    return LMCorpus(vocab, ids[0], ids[1], ids[2], level)
+    return LMCorpus(vocab, ids[0], ids[1], ids[2], level, files)
 
 
-def batchify(stream: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """[n] -> [B, n // B]: B contiguous rows; the last ``n % B`` tokens are dropped."""
+def batchify(stream: torch.Tensor, batch_size: int, what: str = "the text") -> torch.Tensor:
+    """[n] -> [B, n // B]: B contiguous rows; the last ``n % B`` tokens are dropped. ``what`` names the
+    stream (its file) in the error for a stream too short to fill B rows of two tokens."""
     if batch_size < 1:
         raise ConfigError("train.batch_size: must be >= 1")
     n = stream.numel() // batch_size
     if n < 2:
-        raise DataError(f"the text has {stream.numel()} tokens: too few for {batch_size} rows of >= 2 tokens")
+        raise DataError(f"{what}: {stream.numel()} tokens, too few for {batch_size} rows (the batch size) "
+                        f"of at least 2 tokens")
     return stream[: n * batch_size].view(batch_size, n).contiguous()  # [B, N]
 
 
@@ -168,7 +171,9 @@ class BPTTWindows(Dataset):
         return self.data.size(0) * (self.data.size(1) - 1)
 
 
-def make_lm_loader(stream: torch.Tensor, batch_size: int, bptt: int) -> torch.utils.data.DataLoader:
-    """A DataLoader of consecutive BPTT windows (no shuffling, no collation: each item is a whole batch)."""
-    return torch.utils.data.DataLoader(BPTTWindows(batchify(stream, batch_size), bptt), batch_size=None,
+def make_lm_loader(stream: torch.Tensor, batch_size: int, bptt: int,
+                   what: str = "the text") -> torch.utils.data.DataLoader:
+    """A DataLoader of consecutive BPTT windows (no shuffling, no collation: each item is a whole batch);
+    ``what`` names the stream in errors (see :func:`batchify`)."""
+    return torch.utils.data.DataLoader(BPTTWindows(batchify(stream, batch_size, what), bptt), batch_size=None,
                                        shuffle=False)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dl4nlp.errors import DataError
+from dl4nlp.errors import ConfigError, DataError
 
 
 class InputError(DataError):
@@ -25,9 +25,10 @@ class DemoSettings:
     ``max_chars``: longest text accepted per box; ``max_image_pixels``: largest image (width x height);
     ``max_upload_bytes``: largest upload Gradio accepts; ``concurrency``: requests computed at the same
     time per endpoint (the rest wait in the queue); ``queue_size``: waiting requests beyond which new
-    ones are refused; ``device``: ``cpu``/``cuda`` (default: cuda if available); ``vectors``: word-vector
-    sources for the embeddings tab (names, files or run folders; empty: no tab), ``vectors_limit``: keep
-    the most frequent words only; ``threads``: torch CPU threads (``torch.set_num_threads``).
+    ones are refused; ``device``: ``cpu``/``cuda``/``cuda:N`` (default: cuda if available); ``vectors``:
+    word-vector sources for the embeddings tab (names, files or run folders; empty: no tab),
+    ``vectors_limit``: keep the most frequent words only; ``threads``: torch CPU threads
+    (``torch.set_num_threads``).
     """
 
     DEFAULT_VECTORS = "glove-6b-50d"
@@ -49,11 +50,21 @@ class DemoSettings:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
 
     def torch_device(self) -> Any:
+        """``device`` as a ``torch.device``; a :class:`ConfigError` naming ``--device`` for anything but
+        ``cpu``, ``cuda`` or ``cuda:N``, or for CUDA on a machine without it."""
         import torch
 
-        if self.device:
-            return torch.device(self.device)
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not self.device:
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            device = torch.device(self.device)
+        except RuntimeError:
+            device = None
+        if device is None or device.type not in ("cpu", "cuda"):
+            raise ConfigError(f"serve: --device must be cpu, cuda or cuda:N, got '{self.device}'")
+        if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+            raise ConfigError(f"serve: --device {self.device}: no such CUDA device on this machine (use cpu)")
+        return device
 
 
 def check_text(text: str | None, max_chars: int, what: str = "text") -> str:
