@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dl4nlp.errors import ConfigError
+from dl4nlp.io import read_text, require_file
 
 
 @dataclass
@@ -267,13 +268,13 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | None) -> dict[st
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The contents of a UTF-8 YAML file ({} when empty); :class:`ConfigError` naming the file (and line) when
+    it is missing, a folder, not UTF-8 text or not valid YAML."""
     import yaml
 
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: config file not found")
+    p = require_file(path, ConfigError, "config file")
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(read_text(p, ConfigError))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""

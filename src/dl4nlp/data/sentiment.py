@@ -7,9 +7,9 @@ Every reader takes the ``data`` section of a config and the run seed and returns
 from __future__ import annotations
 
 import csv
-import gzip
 import json
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from dl4nlp.config import DataConfig
 from dl4nlp.data.splits import DatasetSplits, complete_splits
 from dl4nlp.data.trees import read_trees
 from dl4nlp.errors import ConfigError, DataError
+from dl4nlp.io import read_text, require_file, text_lines
 
 SST5_LABELS = ["very negative", "negative", "neutral", "positive", "very positive"]
 SST2_LABELS = ["negative", "positive"]
@@ -85,10 +86,9 @@ def read_sst5(cfg: DataConfig, seed: int) -> DatasetSplits:
 
 
 def _iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, record) for .csv, .tsv, .jsonl (optionally .gz)."""
+    """(line number, record) for .csv, .tsv, .jsonl (optionally .gz), UTF-8."""
     name = path.name.removesuffix(".gz")
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", newline="") as fh:
+    with closing(text_lines(path)) as fh:
         if name.endswith((".jsonl", ".json")):
             for i, line in enumerate(fh, 1):
                 if not line.strip():
@@ -117,9 +117,7 @@ def read_records(path: str | Path, text_column: str, label_column: str,
 
     Labels are kept as strings here; ``label_ids`` (if given) rejects labels outside that set.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
+    path = require_file(path)
     rows, seen = [], []
     for line, rec in _iter_records(path):
         for col in (text_column, label_column):
@@ -189,7 +187,7 @@ def _read_aclimdb_folder(folder: Path) -> list[dict[str, Any]]:
         if not sub.is_dir():
             raise DataError(f"{sub}: folder not found (expected the aclImdb layout train/pos, train/neg)")
         for f in sorted(sub.glob("*.txt")):
-            rows.append({"text": f.read_text(encoding="utf-8"), "label": label})
+            rows.append({"text": read_text(f), "label": label})
     return rows
 
 
