@@ -43,6 +43,13 @@ def test_config_not_utf8_names_file_line_and_byte(tmp_path, encoding, byte, line
     assert str(err.value) == f"{f}:{line}: not UTF-8 text (byte {byte})"
 
 
+def test_config_top_level_list_is_refused_before_overrides(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("- a\n- b\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{f}: the top level must be a mapping"):
+        load_config(f, ["train.lr=0.1"])
+
+
 def test_config_folder_given_for_the_file(tmp_path):
     with pytest.raises(ConfigError, match=rf"^{tmp_path}: is a directory, expected a config file"):
         read_yaml(tmp_path)

@@ -268,8 +268,8 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | None) -> dict[st
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """The contents of a UTF-8 YAML file ({} when empty); :class:`ConfigError` naming the file (and line) when
-    it is missing, a folder, not UTF-8 text or not valid YAML."""
+    """The mapping of a UTF-8 YAML file ({} when empty); :class:`ConfigError` naming the file (and line) when
+    it is missing, a folder, not UTF-8 text, not valid YAML or not a mapping at the top level."""
     import yaml
 
     p = require_file(path, ConfigError, "config file")
@@ -279,6 +279,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{p}:{line} invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping of sections (e.g. train:), "
+                          f"not a {type(raw).__name__}")
     return raw or {}
 
 
