@@ -114,6 +114,9 @@ def test_only_train_gives_80_10_10(tmp_path):
         ("text,label\nhello,1\n,0\n", "empty text", 3),
         ("text,lab\nhello,1\n", "missing column 'label'", 2),
         ("text,label\nhello,1\nworld,7\n", "unknown label '7'", 3),
+        ("text,label\nhello,1\ntoo,many,fields,1\n", "4 fields but the header has 2", 3),
+        ("text,label\na,1\nb,0\nc,1\nd,0\ne,1\n\"unterminated quote,1\nf,0\ng,1\n", "quote opened on this line", 7),
+        ('text,label\nhello,1\n"quoted"tail,0\n', "malformed row", 3),
     ],
 )
 def test_table_bad_input(tmp_path, content, problem, line):
@@ -122,6 +125,33 @@ def test_table_bad_input(tmp_path, content, problem, line):
     with pytest.raises(DataError) as err:
         read_records(f, "text", "label", {"0": 0, "1": 1})
     assert problem in str(err.value) and f"{f}:{line}" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "text, label, problem",
+    [
+        (["a", "list"], 1, "text in column 'text' must be a string, got [\"a\", \"list\"]"),
+        (7, 1, "text in column 'text' must be a string, got 7"),
+        ("fine", 0.5, "label 0.5 in column 'label' must be a string or an integer"),
+        ("fine", True, "label true in column 'label' must be a string or an integer"),
+        ("fine", [1], "label [1] in column 'label' must be a string or an integer"),
+    ],
+)
+def test_jsonl_text_must_be_a_string_and_labels_strings_or_integers(tmp_path, text, label, problem):
+    f = tmp_path / "x.jsonl"
+    f.write_text(json.dumps({"text": "ok", "label": 0}) + "\n" + json.dumps({"text": text, "label": label}) + "\n",
+                 encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        read_records(f, "text", "label")
+    assert f"{f}:2: {problem}" in str(err.value)
+
+
+def test_jsonl_integral_float_label_is_the_integer(tmp_path):
+    f = tmp_path / "x.jsonl"
+    f.write_text('{"text": "a", "label": 1}\n{"text": "b", "label": 1.0}\n{"text": "c", "label": "0"}\n',
+                 encoding="utf-8")
+    rows, seen = read_records(f, "text", "label")
+    assert seen == ["1", "1", "0"]  # two classes, not a third "1.0"
 
 
 NON_UTF8 = {  # line 4 holds a Latin-1 "é" (byte 0xe9)
@@ -189,14 +219,26 @@ def test_imdb_official_folder_layout(tmp_path):
     assert len(s.test) == 10 and set(s.test["label"]) == {0, 1}
 
 
-def test_imdb_review_file_not_utf8_is_named(tmp_path):
+def _one_review_each(folder):
     for split in ("train", "test"):
         for lab in ("pos", "neg"):
-            (tmp_path / split / lab).mkdir(parents=True)
-            (tmp_path / split / lab / "0_8.txt").write_text(f"{lab} review", encoding="utf-8")
+            (folder / split / lab).mkdir(parents=True)
+            (folder / split / lab / "0_8.txt").write_text(f"{lab} review", encoding="utf-8")
+
+
+def test_imdb_review_file_not_utf8_is_named(tmp_path):
+    _one_review_each(tmp_path)
     bad = tmp_path / "train" / "pos" / "9_7.txt"
     bad.write_bytes(b"a fine film\nsaid the caf\xe9 owner")
     with pytest.raises(DataError, match=rf"^{bad}:2: not UTF-8 text \(byte 0xe9\)"):
+        read_imdb(DataConfig(dataset="imdb", path=str(tmp_path)), seed=1)
+
+
+def test_imdb_blank_review_file_is_named(tmp_path):
+    _one_review_each(tmp_path)
+    blank = tmp_path / "test" / "neg" / "9_2.txt"
+    blank.write_text(" \n", encoding="utf-8")
+    with pytest.raises(DataError, match=rf"^{blank}: empty text"):
         read_imdb(DataConfig(dataset="imdb", path=str(tmp_path)), seed=1)
 
 
