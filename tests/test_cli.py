@@ -109,11 +109,18 @@ def test_ladder_and_sweep(sst_dir, tmp_path):
         (["train", "CFG", "--set", "data.path=/nonexistent"], "/nonexistent: SST folder not found"),
         (["predict", "/nonexistent-run", "hi"], "run folder not found"),
         (["train", "CFG", "--set", "bogus"], "expected key=value"),
+        (["train", "list.yaml", "--set", "train.lr=0.1"], "list.yaml: the top level must be a mapping"),
+        (["train", "texts"], "texts: is a directory, expected a config file"),
+        (["predict", "/nonexistent-run", "--file", "latin1.txt"], "latin1.txt:2: not UTF-8 text (byte 0xe9)"),
+        (["predict", "/nonexistent-run", "--file", "texts"], "texts: is a directory, expected a file"),
     ],
 )
 def test_bad_input_gives_one_clear_line(sst_dir, tmp_path, args, message):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"data:\n  path: {sst_dir}\nrun:\n  dir: {tmp_path / 'runs'}\n", encoding="utf-8")
+    (tmp_path / "list.yaml").write_text("- a\n- b\n", encoding="utf-8")
+    (tmp_path / "latin1.txt").write_bytes(b"a fine film\nthe caf\xe9 scene\n")
+    (tmp_path / "texts").mkdir()
     r = run(*[str(cfg) if a == "CFG" else a for a in args], cwd=tmp_path)
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert message in r.stderr

@@ -1,6 +1,6 @@
 import pytest
 
-from dl4nlp.config import apply_overrides, dump_yaml, from_dict, load_config
+from dl4nlp.config import apply_overrides, dump_yaml, from_dict, load_config, read_yaml
 from dl4nlp.errors import ConfigError
 
 
@@ -43,6 +43,27 @@ def test_numbers_written_as_text_are_numbers():
 def test_bad_config_is_named(raw, message):
     with pytest.raises(ConfigError, match=message):
         from_dict(raw, "my.yaml")
+
+
+@pytest.mark.parametrize("encoding, byte, line", [("latin-1", "0xe9", 4), ("utf-16", "0xff", 1)])
+def test_config_not_utf8_names_file_line_and_byte(tmp_path, encoding, byte, line):
+    f = tmp_path / "c.yaml"
+    f.write_text("train:\n  lr: 0.1\nrun:\n  name: café\n", encoding=encoding)
+    with pytest.raises(ConfigError) as err:
+        load_config(f)
+    assert str(err.value) == f"{f}:{line}: not UTF-8 text (byte {byte})"
+
+
+def test_config_top_level_list_is_refused_before_overrides(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("- a\n- b\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{f}: the top level must be a mapping"):
+        load_config(f, ["train.lr=0.1"])
+
+
+def test_config_folder_given_for_the_file(tmp_path):
+    with pytest.raises(ConfigError, match=rf"^{tmp_path}: is a directory, expected a config file"):
+        read_yaml(tmp_path)
 
 
 def test_override_syntax_errors():

@@ -1,3 +1,4 @@
+import gzip
 import json
 from pathlib import Path
 
@@ -39,6 +40,13 @@ def test_malformed_tree_names_file_and_line(tmp_path, line, problem):
         read_trees(f)
     assert f"{f}:2" in str(err.value)
     assert problem in str(err.value)
+
+
+def test_tree_file_with_a_byte_order_mark_is_read(tmp_path):
+    f = tmp_path / "train.txt"
+    f.write_text("(3 (2 ok) (3 fine))\n(1 (2 not) (1 fine))\n", encoding="utf-8-sig")
+    assert [t.label for t in read_trees(f)] == [3, 1]
+    assert read_trees(f)[0].leaves() == ["ok", "fine"]
 
 
 def test_sst_sentence_and_phrase_level(sst_dir):
@@ -106,6 +114,9 @@ def test_only_train_gives_80_10_10(tmp_path):
         ("text,label\nhello,1\n,0\n", "empty text", 3),
         ("text,lab\nhello,1\n", "missing column 'label'", 2),
         ("text,label\nhello,1\nworld,7\n", "unknown label '7'", 3),
+        ("text,label\nhello,1\ntoo,many,fields,1\n", "4 fields but the header has 2", 3),
+        ("text,label\na,1\nb,0\nc,1\nd,0\ne,1\n\"unterminated quote,1\nf,0\ng,1\n", "quote opened on this line", 7),
+        ('text,label\nhello,1\n"quoted"tail,0\n', "malformed row", 3),
     ],
 )
 def test_table_bad_input(tmp_path, content, problem, line):
@@ -114,6 +125,64 @@ def test_table_bad_input(tmp_path, content, problem, line):
     with pytest.raises(DataError) as err:
         read_records(f, "text", "label", {"0": 0, "1": 1})
     assert problem in str(err.value) and f"{f}:{line}" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "text, label, problem",
+    [
+        (["a", "list"], 1, "text in column 'text' must be a string, got [\"a\", \"list\"]"),
+        (7, 1, "text in column 'text' must be a string, got 7"),
+        ("fine", 0.5, "label 0.5 in column 'label' must be a string or an integer"),
+        ("fine", True, "label true in column 'label' must be a string or an integer"),
+        ("fine", [1], "label [1] in column 'label' must be a string or an integer"),
+    ],
+)
+def test_jsonl_text_must_be_a_string_and_labels_strings_or_integers(tmp_path, text, label, problem):
+    f = tmp_path / "x.jsonl"
+    f.write_text(json.dumps({"text": "ok", "label": 0}) + "\n" + json.dumps({"text": text, "label": label}) + "\n",
+                 encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        read_records(f, "text", "label")
+    assert f"{f}:2: {problem}" in str(err.value)
+
+
+def test_jsonl_integral_float_label_is_the_integer(tmp_path):
+    f = tmp_path / "x.jsonl"
+    f.write_text('{"text": "a", "label": 1}\n{"text": "b", "label": 1.0}\n{"text": "c", "label": "0"}\n',
+                 encoding="utf-8")
+    rows, seen = read_records(f, "text", "label")
+    assert seen == ["1", "1", "0"]  # two classes, not a third "1.0"
+
+
+NON_UTF8 = {  # line 4 holds a Latin-1 "é" (byte 0xe9)
+    "train.txt": b"(3 (2 ok) (3 fine))\n" * 3 + b"(3 (2 caf\xe9) (3 fine))\n",
+    "x.csv": b"text,label\nok,1\nfine,0\ncaf\xe9,1\n",
+    "x.tsv": b"text\tlabel\nok\t1\nfine\t0\ncaf\xe9\t1\n",
+    "x.jsonl": b'{"text": "ok", "label": 1}\n\n{"text": "fine", "label": 0}\n{"text": "caf\xe9", "label": 1}\n',
+}
+
+
+@pytest.mark.parametrize("name", [*NON_UTF8, "x.csv.gz", "x.jsonl.gz"])
+def test_non_utf8_bytes_name_file_line_and_byte(tmp_path, name):
+    f = tmp_path / name
+    data = NON_UTF8[name.removesuffix(".gz")]
+    f.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    with pytest.raises(DataError) as err:
+        read_trees(f) if name == "train.txt" else read_records(f, "text", "label")
+    assert str(err.value) == f"{f}:4: not UTF-8 text (byte 0xe9)"
+
+
+def test_corrupt_gzip_names_the_file(tmp_path):
+    f = tmp_path / "x.csv.gz"
+    f.write_bytes(b"\x1f\x8bnotreallygzip")
+    with pytest.raises(DataError, match=rf"^{f}: not a valid gzip file"):
+        read_records(f, "text", "label")
+
+
+def test_folder_given_for_a_table_file(tmp_path):
+    (tmp_path / "train.csv").mkdir()
+    with pytest.raises(DataError, match=r"train\.csv: is a directory, expected a file"):
+        read_table(DataConfig(dataset="table", path=str(tmp_path), train_file="train.csv"), 0)
 
 
 def test_bad_json_and_missing_file(tmp_path):
@@ -148,6 +217,38 @@ def test_imdb_official_folder_layout(tmp_path):
                 (d / f"{i}_8.txt").write_text(f"{lab} review {i}", encoding="utf-8")
     s = read_imdb(DataConfig(dataset="imdb", path=str(tmp_path)), seed=1)
     assert len(s.test) == 10 and set(s.test["label"]) == {0, 1}
+
+
+def _one_review_each(folder):
+    for split in ("train", "test"):
+        for lab in ("pos", "neg"):
+            (folder / split / lab).mkdir(parents=True)
+            (folder / split / lab / "0_8.txt").write_text(f"{lab} review", encoding="utf-8")
+
+
+def test_imdb_review_file_not_utf8_is_named(tmp_path):
+    _one_review_each(tmp_path)
+    bad = tmp_path / "train" / "pos" / "9_7.txt"
+    bad.write_bytes(b"a fine film\nsaid the caf\xe9 owner")
+    with pytest.raises(DataError, match=rf"^{bad}:2: not UTF-8 text \(byte 0xe9\)"):
+        read_imdb(DataConfig(dataset="imdb", path=str(tmp_path)), seed=1)
+
+
+def test_imdb_blank_review_file_is_named(tmp_path):
+    _one_review_each(tmp_path)
+    blank = tmp_path / "test" / "neg" / "9_2.txt"
+    blank.write_text(" \n", encoding="utf-8")
+    with pytest.raises(DataError, match=rf"^{blank}: empty text"):
+        read_imdb(DataConfig(dataset="imdb", path=str(tmp_path)), seed=1)
+
+
+def test_imdb_jsonl_non_utf8_names_the_line(tmp_path):
+    for split in ("train", "test"):
+        (tmp_path / f"{split}.jsonl").write_text('{"text": "good", "label": 1}\n', encoding="utf-8")
+    with (tmp_path / "test.jsonl").open("ab") as fh:
+        fh.write(b'{"text": "caf\xe9", "label": 0}\n')
+    with pytest.raises(DataError, match=r"test\.jsonl:2: not UTF-8 text \(byte 0xe9\)"):
+        read_imdb(DataConfig(dataset="imdb", path=str(tmp_path)), seed=1)
 
 
 def test_tokenizer_ptb_like():

@@ -192,6 +192,37 @@ def test_reader_bad_input_names_file_and_line(tmp_path: Path, name: str, content
         read_nli_file(tmp_path / name)
 
 
+PAIR = b'{"sentence1": "%s", "sentence2": "b", "gold_label": "neutral"}\n'
+NON_UTF8 = {  # line 3 holds a Latin-1 "é" (byte 0xe9)
+    "a.tsv": b"premise\thypothesis\tlabel\na\tb\tneutral\ncaf\xe9\tb\tneutral\n",
+    "snli_1.0_dev.txt": b"gold_label\tsentence1\tsentence2\nneutral\ta\tb\nneutral\tcaf\xe9\tb\n",
+    "b.jsonl": PAIR % b"a" + PAIR % b"a" + PAIR % b"caf\xe9",
+}
+
+
+@pytest.mark.parametrize("name", [*NON_UTF8, "b.jsonl.gz"])
+def test_reader_non_utf8_names_file_line_and_byte(tmp_path: Path, name: str):
+    data = NON_UTF8[name.removesuffix(".gz")]
+    f = tmp_path / name
+    f.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    with pytest.raises(DataError) as err:
+        read_nli_file(f)
+    assert str(err.value) == f"{f}:3: not UTF-8 text (byte 0xe9)"
+
+
+def test_reader_corrupt_gzip_names_the_file(tmp_path: Path):
+    f = tmp_path / "snli_1.0_dev.jsonl.gz"
+    f.write_bytes(b"\x1f\x8bnotreallygzip")
+    with pytest.raises(DataError, match=rf"^{f}: not a valid gzip file"):
+        read_nli_file(f)
+
+
+def test_reader_folder_given_for_a_file(tmp_path: Path):
+    (tmp_path / "dev.tsv").mkdir()
+    with pytest.raises(DataError, match=r"dev\.tsv: is a directory, expected a file"):
+        read_nli_file(tmp_path / "dev.tsv")
+
+
 def test_reader_missing_files(tmp_path: Path):
     with pytest.raises(DataError, match="file not found"):
         read_nli_file(tmp_path / "nope.tsv")

@@ -96,15 +96,14 @@ def predict(
 ) -> None:
     """Label and class probabilities for sentences (arguments or --file)."""
     from dl4nlp.errors import DataError
+    from dl4nlp.io import require_file, text_lines
 
     texts = list(text or [])
     if file is not None:
-        if not file.is_file():
-            raise DataError(f"{file}: file not found")
-        for i, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+        for i, line in enumerate(text_lines(require_file(file)), 1):
             if not line.strip():
                 raise DataError(f"{file}:{i}: empty line")
-            texts.append(line)
+            texts.append(line.rstrip("\r\n"))
     if not texts:
         raise DataError("nothing to predict: give sentences as arguments or --file")
     from dl4nlp.nli import is_nli_run

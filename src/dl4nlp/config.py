@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dl4nlp.errors import ConfigError
+from dl4nlp.io import read_text, require_file
 
 
 @dataclass
@@ -286,17 +287,20 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | None) -> dict[st
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The mapping of a UTF-8 YAML file ({} when empty); :class:`ConfigError` naming the file (and line) when
+    it is missing, a folder, not UTF-8 text, not valid YAML or not a mapping at the top level."""
     import yaml
 
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: config file not found")
+    p = require_file(path, ConfigError, "config file")
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(read_text(p, ConfigError))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{p}:{line} invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping of sections (e.g. train:), "
+                          f"not a {type(raw).__name__}")
     return raw or {}
 
 

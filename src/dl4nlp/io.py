@@ -1,17 +1,62 @@
-"""Atomic file writes: write to a temporary file in the same folder, then rename over the target.
+"""File helpers.
 
-A run killed mid-write leaves the previous file intact, never a half-written one (only a ``.<name>.*.tmp``
-file, which :func:`remove_stale_temporaries` clears when the run is resumed).
+Writes are atomic: write to a temporary file in the same folder, then rename over the target, so a run
+killed mid-write leaves the previous file intact, never a half-written one (only a ``.<name>.*.tmp`` file,
+which :func:`remove_stale_temporaries` clears when the run is resumed).
+
+Reads of user input (:func:`require_file`, :func:`text_lines`, :func:`read_text`) turn a missing file, a
+folder, bytes that are not UTF-8 and a corrupt ``.gz`` into one :class:`~dl4nlp.errors.DataError` line
+naming the file (and the line), never a traceback.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import tempfile
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
+
+from dl4nlp.errors import DataError, Dl4nlpError, RunError
+
+
+def require_file(path: str | Path, error: type[Dl4nlpError] = DataError, what: str = "file") -> Path:
+    """``path`` as a :class:`Path` if it is a file; ``error`` saying "not found" or "is a directory" otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        raise error(f"{path}: is a directory, expected a {what}")
+    if not path.is_file():
+        raise error(f"{path}: {what} not found")
+    return path
+
+
+def text_lines(path: str | Path, error: type[Dl4nlpError] = DataError) -> Iterator[str]:
+    """The lines of a UTF-8 text file, line endings kept (what :mod:`csv` expects); decompressed when the
+    name ends in ``.gz``; a byte-order mark at the start is dropped.
+
+    Raises ``error`` naming ``file:line`` and the first byte that is not UTF-8 (``x.txt:4: not UTF-8 text
+    (byte 0xe9)``), or the file for a corrupt ``.gz``. Lines are decoded one by one: no UTF-8 character
+    contains the newline byte 0x0a, so each line decodes on its own.
+    """
+    path = Path(path)
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            for line_no, raw in enumerate(fh, 1):
+                try:
+                    yield raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+                except UnicodeDecodeError as exc:
+                    raise error(f"{path}:{line_no}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x})") from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise error(f"{path}: not a valid gzip file ({exc})") from None
+
+
+def read_text(path: str | Path, error: type[Dl4nlpError] = DataError) -> str:
+    """The whole of a UTF-8 text file, with the errors of :func:`text_lines`."""
+    return "".join(text_lines(path, error))
 
 TEMPORARY = ".*.tmp"  # the names atomic_write gives its temporary files
 
@@ -68,8 +113,6 @@ def torch_load(path: str | Path, map_location: str = "cpu") -> Any:
     import zipfile
 
     import torch
-
-    from dl4nlp.errors import RunError
 
     path = Path(path)
     if path.is_file() and path.stat().st_size == 0:

@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 
 from dl4nlp.data.vocab import Vocab
 from dl4nlp.errors import ConfigError, DataError
+from dl4nlp.io import require_file, text_lines
 
 EOS = "<eos>"
 
@@ -53,17 +54,10 @@ def line_tokens(line: str, level: str = "word", lowercase: bool = False) -> list
 
 def read_tokens(path: str | Path, level: str = "word", lowercase: bool = False) -> list[str]:
     """The token stream of a UTF-8 text file (one ``<eos>`` per line), with a clear error for bad files."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
+    path = require_file(path)
     out: list[str] = []
-    with open(path, "rb") as fh:
-        for line_no, raw in enumerate(fh, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise DataError(f"{path}:{line_no}: not UTF-8 text ({exc.reason})") from None
-            out.extend(line_tokens(line, level, lowercase))
+    for line in text_lines(path):
+        out.extend(line_tokens(line, level, lowercase))
     if not out or all(t == EOS for t in out):
         raise DataError(f"{path}: no text found (the file is empty or blank)")
     return out

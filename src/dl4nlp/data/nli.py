@@ -22,13 +22,14 @@ test = SNLI test. A folder holding the official ``snli_1.0_train.jsonl`` uses it
 from __future__ import annotations
 
 import csv
-import gzip
 import json
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from dl4nlp.data.splits import DatasetSplits
 from dl4nlp.errors import ConfigError, DataError
+from dl4nlp.io import require_file, text_lines
 
 NLI_LABELS = ["entailment", "neutral", "contradiction"]
 NLI_DATASETS = ("snli", "nli")  # data.dataset values read by this module
@@ -60,15 +61,9 @@ def _row(premise: Any, hypothesis: Any, label: int, where: str) -> dict[str, Any
     return {"text": premise, "text_pair": hypothesis, "label": label}
 
 
-def _open(path: Path) -> Any:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
-
-
 def _read_table(path: Path) -> list[dict[str, Any]]:
     rows = []
-    with _open(path) as fh:
+    with closing(text_lines(path)) as fh:
         reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(reader, None)
         if header and header[:3] == ["premise", "hypothesis", "label"]:
@@ -92,7 +87,7 @@ def _read_table(path: Path) -> list[dict[str, Any]]:
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows = []
-    with _open(path) as fh:
+    with closing(text_lines(path)) as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -112,10 +107,9 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def read_nli_file(path: str | Path) -> list[dict[str, Any]]:
-    """Pairs of one file (format from its name: ``.jsonl[.gz]``, otherwise tab-separated with a header)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
+    """Pairs of one UTF-8 file (format from its name: ``.jsonl[.gz]``, otherwise tab-separated with a header;
+    a name ending in ``.gz`` is decompressed)."""
+    path = require_file(path)
     name = path.name.removesuffix(".gz")
     rows = _read_jsonl(path) if name.endswith(".jsonl") else _read_table(path)
     if not rows:

@@ -7,9 +7,9 @@ Every reader takes the ``data`` section of a config and the run seed and returns
 from __future__ import annotations
 
 import csv
-import gzip
 import json
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from dl4nlp.config import DataConfig
 from dl4nlp.data.splits import DatasetSplits, complete_splits
 from dl4nlp.data.trees import read_trees
 from dl4nlp.errors import ConfigError, DataError
+from dl4nlp.io import read_text, require_file, text_lines
 
 SST5_LABELS = ["very negative", "negative", "neutral", "positive", "very positive"]
 SST2_LABELS = ["negative", "positive"]
@@ -85,10 +86,13 @@ def read_sst5(cfg: DataConfig, seed: int) -> DatasetSplits:
 
 
 def _iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, record) for .csv, .tsv, .jsonl (optionally .gz)."""
+    """(line number, record) for .csv, .tsv, .jsonl (optionally .gz), UTF-8.
+
+    CSV is read strictly: a row with more fields than the header, a quote that is never closed and text
+    after a closing quote (``"a"b``) are errors naming the line, not silently repaired rows.
+    """
     name = path.name.removesuffix(".gz")
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", newline="") as fh:
+    with closing(text_lines(path)) as fh:
         if name.endswith((".jsonl", ".json")):
             for i, line in enumerate(fh, 1):
                 if not line.strip():
@@ -102,38 +106,65 @@ def _iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 yield i, rec
         elif name.endswith((".tsv", ".csv", ".txt")):
             delim = "," if name.endswith(".csv") else "\t"
-            reader = csv.DictReader(fh, delimiter=delim, quoting=csv.QUOTE_MINIMAL if delim == "," else csv.QUOTE_NONE)
-            if reader.fieldnames is None:
-                raise DataError(f"{path}: empty file (expected a header line)")
-            for rec in reader:
-                yield reader.line_num, rec
+            reader = csv.DictReader(fh, delimiter=delim, quoting=csv.QUOTE_MINIMAL if delim == "," else csv.QUOTE_NONE,
+                                    strict=True)
+            start = 1  # the line the record being read starts on
+            try:
+                if reader.fieldnames is None:
+                    raise DataError(f"{path}: empty file (expected a header line)")
+                start = reader.line_num + 1
+                for rec in reader:
+                    if None in rec:  # DictReader's key for the fields beyond the header's
+                        n, hint = len(reader.fieldnames), " (quote text that holds commas)" if delim == "," else ""
+                        raise DataError(f"{path}:{reader.line_num}: {n + len(rec[None])} fields but the header "
+                                        f"has {n}{hint}")
+                    yield reader.line_num, rec
+                    start = reader.line_num + 1
+            except csv.Error as exc:
+                if "end of data" in str(exc):
+                    raise DataError(f"{path}:{start}: a quote opened on this line is not closed") from None
+                raise DataError(f"{path}:{start}: malformed row ({exc})") from None
         else:
             raise DataError(f"{path}: unknown file type (use .csv, .tsv or .jsonl, optionally .gz)")
+
+
+def _label_text(value: Any, where: str, column: str) -> str:
+    """A label as text: a string, or an integer (an integral float such as ``1.0`` counts as ``1``)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise DataError(f"{where}: label {json.dumps(value)} in column '{column}' must be a string or an integer")
+    return str(value).strip()
 
 
 def read_records(path: str | Path, text_column: str, label_column: str,
                  label_ids: dict[str, int] | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     """Read ``{"text", "label"}`` rows from a table, checking every line.
 
-    Labels are kept as strings here; ``label_ids`` (if given) rejects labels outside that set.
+    Text must be a string. Labels are kept as strings here: a label must be a string or an integer (JSONL
+    ``1`` and ``1.0`` are both the label ``"1"``; ``0.5``, ``true``, lists and objects are errors).
+    ``label_ids`` (if given) rejects labels outside that set.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
+    path = require_file(path)
     rows, seen = [], []
     for line, rec in _iter_records(path):
         for col in (text_column, label_column):
             if col not in rec:
                 raise DataError(f"{path}:{line}: missing column '{col}' (columns: {', '.join(map(str, rec))})")
         text = rec[text_column]
-        if text is None or not str(text).strip():
+        if text is not None and not isinstance(text, str):
+            raise DataError(f"{path}:{line}: text in column '{text_column}' must be a string, "
+                            f"got {json.dumps(text)}")
+        if text is None or not text.strip():
             raise DataError(f"{path}:{line}: empty text in column '{text_column}'")
-        label = str(rec[label_column]).strip()
-        if label == "" or rec[label_column] is None:
+        if rec[label_column] is None:
+            raise DataError(f"{path}:{line}: empty label in column '{label_column}'")
+        label = _label_text(rec[label_column], f"{path}:{line}", label_column)
+        if label == "":
             raise DataError(f"{path}:{line}: empty label in column '{label_column}'")
         if label_ids is not None and label not in label_ids:
             raise DataError(f"{path}:{line}: unknown label '{label}' (known: {', '.join(label_ids)})")
-        rows.append({"text": str(text), "label": label})
+        rows.append({"text": text, "label": label})
         seen.append(label)
     if not rows:
         raise DataError(f"{path}: no examples found")
@@ -189,7 +220,10 @@ def _read_aclimdb_folder(folder: Path) -> list[dict[str, Any]]:
         if not sub.is_dir():
             raise DataError(f"{sub}: folder not found (expected the aclImdb layout train/pos, train/neg)")
         for f in sorted(sub.glob("*.txt")):
-            rows.append({"text": f.read_text(encoding="utf-8"), "label": label})
+            text = read_text(f)
+            if not text.strip():
+                raise DataError(f"{f}: empty text (a review file holds the review)")
+            rows.append({"text": text, "label": label})
     return rows
 
 

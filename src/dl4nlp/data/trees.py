@@ -7,11 +7,13 @@ with LABEL in 0-4. The root label is the sentence's label; inner nodes label phr
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dl4nlp.data.tokenize import unescape_ptb
 from dl4nlp.errors import DataError
+from dl4nlp.io import require_file, text_lines
 
 
 @dataclass
@@ -97,11 +99,11 @@ def parse_tree(line: str, where: str = "<string>", num_labels: int = 5) -> Tree:
 
 
 def read_trees(path: str | Path) -> list[Tree]:
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
+    """The trees of a UTF-8 file, one per non-blank line (a byte-order mark at the start is ignored);
+    :class:`DataError` naming ``file:line`` for a malformed tree or bytes that are not UTF-8."""
+    path = require_file(path)
     trees = []
-    with path.open(encoding="utf-8") as fh:
+    with closing(text_lines(path)) as fh:
         for i, line in enumerate(fh, 1):
             if line.strip():
                 trees.append(parse_tree(line, f"{path}:{i}"))
