@@ -58,6 +58,7 @@ def read_text(path: str | Path, error: type[Dl4nlpError] = DataError) -> str:
     """The whole of a UTF-8 text file, with the errors of :func:`text_lines`."""
     return "".join(text_lines(path, error))
 
+
 TEMPORARY = ".*.tmp"  # the names atomic_write gives its temporary files
 
 
