@@ -151,10 +151,18 @@ def test_resume_from_cli(sst_dir, tmp_path):
     assert r.returncode == 0, r.stderr
     (run_dir,) = list(runs.iterdir())
     (run_dir / "results.json").unlink()  # pretend it was killed after epoch 1
+    p = run("predict", run_dir, "a fine film")  # an unfinished run answers, and says it is unfinished
+    assert p.returncode == 0 and "is unfinished (no results.json)" in p.stderr
+    config = (run_dir / "config.yaml").read_text()
+    bad = run("train", "--resume", run_dir, "--set", "train.epochs=2", "--set", "trainer.precision=foo")
+    assert bad.returncode == 2 and "trainer:" in bad.stderr
+    assert (run_dir / "config.yaml").read_text() == config  # the failed --set did not replace the run's config
     r = run("train", "--resume", run_dir, "--set", "train.epochs=2")
     assert r.returncode == 0, r.stderr
     res = json.loads((run_dir / "results.json").read_text())
     assert res["epochs_run"] == 2
+    again = run("train", "--resume", run_dir)
+    assert again.returncode == 2 and "this run has finished" in again.stderr
 
 
 @pytest.mark.slow

@@ -674,3 +674,17 @@ def test_browser_language_model_and_nli_tabs(server, runs, nli_run):
         page.wait_for_selector("#nli-heatmap img", timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "demo-nli.png"), full_page=True)
         browser.close()
+
+
+def test_a_port_in_use_is_one_clear_error(runs):
+    from dl4nlp.demo import build_app, launch
+    from dl4nlp.errors import ConfigError
+
+    app, _ = build_app([runs["logreg"]], DemoSettings(vectors=[]))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"serve: cannot listen on 127.0.0.1:{port} .*try another --port"):
+            launch(app, "127.0.0.1", port, DemoSettings(vectors=[]), block=False, quiet=True)
+    app.close()

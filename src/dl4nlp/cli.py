@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -51,7 +51,7 @@ def train(
         cfg = load_config(config, set_)
     from dl4nlp.experiments import train_any
 
-    run = train_any(cfg, resume=resume)
+    run = train_any(cfg, resume=resume) if resume is None else _resume(cfg, resume)
     typer.echo(f"run folder: {run}")
     from dl4nlp.runs import read_results
 
@@ -62,6 +62,30 @@ def train(
         typer.echo("  ".join(f"{k}={res[k]:.4f}" if isinstance(res[k], float) else f"{k}={res[k]}" for k in keys))
 
 
+def _resume(cfg: Any, run: Path) -> Path:
+    """Continue ``run`` with ``cfg`` (its config.yaml plus any --set). If that fails with an error before a new
+    checkpoint was written, the run's config.yaml is put back as it was, so a bad --set loses nothing."""
+    from dl4nlp.errors import Dl4nlpError
+    from dl4nlp.experiments import train_any
+    from dl4nlp.io import write_text
+
+    config, ckpt = run / "config.yaml", run / "last.ckpt"
+    before = config.read_text(encoding="utf-8") if config.is_file() else None
+    stamp = ckpt.stat().st_mtime_ns if ckpt.is_file() else None
+    try:
+        return train_any(cfg, resume=run)
+    except Dl4nlpError:
+        if before is not None and (ckpt.stat().st_mtime_ns if ckpt.is_file() else None) == stamp:
+            write_text(config, before)
+        raise
+
+
+def _note_if_unfinished(run: Path) -> None:
+    """A note on stderr when a run folder has no results.json: its best checkpoint so far is what answers."""
+    if run.is_dir() and (run / "config.yaml").is_file() and not (run / "results.json").is_file():
+        typer.echo(f"note: {run} is unfinished (no results.json): using its best checkpoint so far", err=True)
+
+
 @app.command()
 def evaluate(
     run: Annotated[Path, typer.Argument(help="run folder")],
@@ -69,6 +93,8 @@ def evaluate(
 ) -> None:
     """Score a trained run's best model on a split of its dataset."""
     from dl4nlp.captioning import evaluate_captions, is_captioning_run
+
+    _note_if_unfinished(run)
 
     if is_captioning_run(run):  # BLEU-1..4, beam 1 and 3
         return _echo_json(evaluate_captions(run, split=split))
@@ -106,6 +132,7 @@ def predict(
             texts.append(line.rstrip("\r\n"))
     if not texts:
         raise DataError("nothing to predict: give sentences as arguments or --file")
+    _note_if_unfinished(run)
     from dl4nlp.nli import is_nli_run
 
     if is_nli_run(run):  # "premise ||| hypothesis" (or a tab between them)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dl4nlp.demo.limits import DemoSettings
-from dl4nlp.errors import RunError
+from dl4nlp.errors import ConfigError, RunError
 
 
 def expand_runs(paths: list[str | Path]) -> list[Path]:
@@ -103,10 +103,13 @@ def launch(app: Any, host: str = "127.0.0.1", port: int = 7860, settings: DemoSe
            block: bool = True, quiet: bool = False) -> Any:
     """Start the server (``block=False`` returns at once, for tests and scripts)."""
     settings = settings or DemoSettings()
-    return app.launch(server_name=host, server_port=port, prevent_thread_lock=not block, share=False,
-                      show_error=False, quiet=quiet, max_file_size=settings.max_upload_bytes,
-                      css=getattr(app, "dl4nlp_css", None), footer_links=["api"], ssr_mode=False,
-                      mcp_server=False, inbrowser=False)
+    try:
+        return app.launch(server_name=host, server_port=port, prevent_thread_lock=not block, share=False,
+                          show_error=False, quiet=quiet, max_file_size=settings.max_upload_bytes,
+                          css=getattr(app, "dl4nlp_css", None), footer_links=["api"], ssr_mode=False,
+                          mcp_server=False, inbrowser=False)
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        raise ConfigError(f"serve: cannot listen on {host}:{port} ({exc}); try another --port") from None
 
 
 def serve(runs: list[str | Path], host: str = "127.0.0.1", port: int = 7860,
