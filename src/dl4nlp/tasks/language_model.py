@@ -37,7 +37,7 @@ class LanguageModelTask(L.LightningModule):
     """Wraps ``model(tokens [B, T], state) -> (logits [B, T, V], state)``.
 
     Logs per epoch: ``train_loss``, ``train_ppl``, ``train_tok_s`` (training tokens per second of step time),
-    ``lr``, ``dev_loss``, ``dev_ppl``; on test ``test_loss``, ``test_ppl``.
+    ``lr`` (the learning rate the epoch started with), ``dev_loss``, ``dev_ppl``; on test ``test_loss``, ``test_ppl``.
     """
 
     def __init__(self, model: nn.Module, train_cfg: TrainConfig, config: dict | None = None):
