@@ -1,4 +1,5 @@
-"""word2vec: gradients vs autograd, noise distribution, sub-sampling, windows, training, run folder, CLI."""
+"""word2vec: gradients vs autograd, noise distribution, sub-sampling, windows, training, run folder, exact
+resume, CLI."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from dl4nlp import embeddings_train
 from dl4nlp.cli import app
 from dl4nlp.embeddings import load_vectors
 from dl4nlp.embeddings_train import (
@@ -20,9 +22,11 @@ from dl4nlp.embeddings_train import (
     examples,
     keep_probabilities,
     noise_distribution,
+    resume_point,
     train_word2vec,
 )
-from dl4nlp.errors import ConfigError, DataError
+from dl4nlp.errors import ConfigError, DataError, RunError
+from dl4nlp.io import torch_load
 from dl4nlp.models.word2vec import Word2Vec
 
 GROUP_A = [f"a{i}" for i in range(6)]
@@ -121,9 +125,12 @@ def test_tiny_corpus_puts_co_occurring_words_closer(tmp_path: Path, arch: str) -
     assert within > across + 0.3
     assert summary["vocab_size"] == 12 and summary["words_per_s"] > 0
     assert summary["log"][-1]["loss_per_example"] < summary["log"][0]["loss_per_example"]
-    # run folder: vectors in word2vec text format + one checkpoint per epoch, loadable back
+    # run folder: vectors in word2vec text format + the last epoch's training state, loadable back
     run = tmp_path / "run"
-    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["epoch1.pt", "epoch2.pt", "epoch3.pt"]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.pt"]
+    ckpt = torch_load(run / "checkpoints" / "last.pt")
+    assert ckpt["epoch"] == 3 and ckpt["done_words"] == 3 * summary["train_tokens"] and ckpt["words"] == vecs.words
+    torch.testing.assert_close(ckpt["state_dict"]["inp.weight"], torch.from_numpy(vecs.vectors))
     back = load_vectors(run)
     assert back.words == vecs.words
     np.testing.assert_allclose(back.vectors, vecs.vectors, atol=1e-5)
@@ -135,6 +142,128 @@ def test_training_is_reproducible(tmp_path: Path) -> None:
     v1, _ = train_word2vec(corpus, opts, progress=False)
     v2, _ = train_word2vec(corpus, opts, progress=False)
     np.testing.assert_array_equal(v1.vectors, v2.vectors)
+
+
+class Killed(Exception):
+    """Stands for the process being killed."""
+
+
+def kill_after(monkeypatch: pytest.MonkeyPatch, epoch: int, error: type[BaseException] = Killed) -> None:
+    """Make training stop right after epoch ``epoch``'s checkpoint is written, as a kill would."""
+    real = embeddings_train.torch_save
+
+    def save(obj, path):
+        real(obj, path)
+        if obj["epoch"] == epoch:
+            raise error(f"killed after epoch {epoch}")
+
+    monkeypatch.setattr(embeddings_train, "torch_save", save)
+
+
+RESUME_OPTS = {"dim": 8, "window": 3, "min_count": 1, "sample": 0.05, "epochs": 3, "batch_size": 32,
+               "chunk_tokens": 700, "threads": 1, "seed": 5}  # sub-sampling and several chunks per epoch
+
+
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_resume_after_a_kill_gives_the_vectors_of_an_uninterrupted_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arch: str) -> None:
+    corpus = topic_corpus(tmp_path / "c.txt", n=300)
+    opts = TrainOptions(arch=arch, **RESUME_OPTS)
+    full, _ = train_word2vec(corpus, opts, tmp_path / "full", progress=False)
+    run = tmp_path / "run"
+    kill_after(monkeypatch, 1)
+    with pytest.raises(Killed):
+        train_word2vec(corpus, opts, run, progress=False)
+    monkeypatch.undo()
+    assert torch_load(run / "checkpoints" / "last.pt")["epoch"] == 1
+    stale = [run / ".vectors.txt.k1l2.tmp", run / "checkpoints" / ".last.pt.k3l4.tmp"]  # writes cut short
+    for path in stale:
+        path.write_bytes(b"half")
+    point = resume_point(run)
+    assert point.epoch == 1 and point.options == opts and point.corpus == corpus.resolve()
+    assert not any(path.exists() for path in stale)
+    vecs, summary = train_word2vec(point.corpus, point.options, progress=False, resume=point)
+    np.testing.assert_array_equal(vecs.vectors, full.vectors)  # bit for bit
+    assert vecs.words == full.words and [e["epoch"] for e in summary["log"]] == [1, 2, 3]
+    a, b = torch_load(tmp_path / "full" / "checkpoints" / "last.pt"), torch_load(run / "checkpoints" / "last.pt")
+    for key in ("inp.weight", "out.weight"):
+        assert torch.equal(a["state_dict"][key], b["state_dict"][key])
+    assert (a["epoch"], a["done_words"], a["numpy_rng"]) == (b["epoch"], b["done_words"], b["numpy_rng"])
+    drop_time = [{k: v for k, v in e.items() if k != "elapsed_s"} for e in a["log"]]
+    assert drop_time == [{k: v for k, v in e.items() if k != "elapsed_s"} for e in b["log"]]
+    np.testing.assert_array_equal(load_vectors(run).vectors, load_vectors(tmp_path / "full").vectors)
+
+
+def test_resume_refuses_other_options_and_another_corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = topic_corpus(tmp_path / "c.txt", n=100)
+    opts = TrainOptions(**RESUME_OPTS)
+    kill_after(monkeypatch, 2)
+    with pytest.raises(Killed):
+        train_word2vec(corpus, opts, tmp_path / "run", progress=False)
+    monkeypatch.undo()
+    point = resume_point(tmp_path / "run")
+    assert point.options_with({"threads": 2, "seed": 5}).threads == 2  # safe / unchanged
+    with pytest.raises(ConfigError, match=r"cannot change epochs \(3 -> 5\), lr \(None -> 0.1\) of a run"):
+        point.options_with({"epochs": 5, "lr": 0.1})
+    with pytest.raises(RunError, match="gensim backend cannot resume"):
+        point.options_with({"backend": "gensim"})
+    other = topic_corpus(tmp_path / "other.txt", n=100, seed=1)  # same words, other text
+    with pytest.raises(RunError, match=f"the corpus {other} is not the one this run was trained on"):
+        train_word2vec(other, point.options, progress=False, resume=point)
+    with pytest.raises(ConfigError, match="options epochs differ from the run's"):
+        train_word2vec(corpus, TrainOptions(**{**RESUME_OPTS, "epochs": 4}), progress=False, resume=point)
+    with pytest.raises(ConfigError, match="writes to its own folder"):
+        train_word2vec(corpus, point.options, tmp_path / "elsewhere", progress=False, resume=point)
+
+
+def test_cli_resume_after_a_kill(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = topic_corpus(tmp_path / "c.txt", n=200)
+    sets = [x for k, v in RESUME_OPTS.items() for x in ("--set", f"{k}={v}")]
+    common = ["--eval-data", tmp_path / "none", "--no-progress"]
+    assert cli("embeddings", "train", corpus, *sets, "--out", tmp_path / "full", *common) == (0, "")
+    run = tmp_path / "run"
+    kill_after(monkeypatch, 1, KeyboardInterrupt)
+    assert cli("embeddings", "train", corpus, *sets, "--out", run, *common)[0] == 130  # Ctrl-C
+    monkeypatch.undo()
+    assert not (run / "results.json").exists()
+    # the corpus comes from the run; threads may change
+    code, err = cli("embeddings", "train", "--resume", run, "--set", "threads=2", *common)
+    assert (code, err) == (0, "")
+    assert (run / "results.json").is_file()
+    assert (run / "vectors.txt").read_bytes() == (tmp_path / "full" / "vectors.txt").read_bytes()
+    code, err = cli("embeddings", "train", "--resume", run, *common)  # finished now
+    assert (code, err) == (2, f"error: {run}: this run has finished (results.json); train a new run instead of "
+                              "resuming it\n")
+
+
+def test_cli_resume_errors_are_one_line(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = topic_corpus(tmp_path / "c.txt", n=100)
+    kill_after(monkeypatch, 1)
+    with pytest.raises(Killed):
+        train_word2vec(corpus, TrainOptions(**RESUME_OPTS), tmp_path / "run", progress=False)
+    monkeypatch.undo()
+    run, empty, gensim = tmp_path / "run", tmp_path / "empty", tmp_path / "g"
+    empty.mkdir()
+    gensim.mkdir()
+    (gensim / "options.json").write_text('{"backend": "gensim"}\n', encoding="utf-8")
+    cases = [
+        ([tmp_path / "none"], f"{tmp_path / 'none'}: run folder not found"),
+        ([empty], f"{empty}: nothing to resume (no checkpoints/last.pt)"),
+        ([gensim], f"{gensim}: a gensim run (backend: gensim) cannot be resumed; train a new one"),
+        ([run, "--backend", "gensim"], f"{run}: the gensim backend cannot resume a run (train a new one)"),
+        ([run, "--set", "dim=16"], f"--resume {run}: cannot change dim (8 -> 16) of a run being resumed "
+                                   "(only threads, device may change; train a new run instead)"),
+        ([run, "--out", tmp_path / "x"], "--out and --resume: a resumed run continues in its own folder; "
+                                         "give only --resume"),
+    ]
+    for args, message in cases:
+        code, err = cli("embeddings", "train", "--resume", *args, "--no-progress")
+        assert (code, err) == (2, f"error: {message}\n"), args
+    (corpus.parent / "moved.txt").write_bytes(corpus.read_bytes())
+    corpus.unlink()
+    code, err = cli("embeddings", "train", "--resume", run, "--no-progress")
+    assert (code, err) == (2, f"error: {run}: its corpus {corpus} is not found (moved? give it as CORPUS)\n")
+    assert not (run / "results.json").exists()
 
 
 def test_gensim_backend_gives_the_same_vectors_object(tmp_path: Path) -> None:

@@ -18,10 +18,21 @@ model selection; its "batches" are index arrays generated on the fly by vectoris
 token stream, and each step is a few milliseconds of sparse work, so per-step framework hooks would be
 a large share of the time. The loop is short, seeded, writes vectors and a checkpoint every epoch
 atomically, and reports words/second like the C tool.
+
+**Exact resume** (PyTorch backend): after every epoch ``checkpoints/last.pt`` is replaced (atomically,
+written last, so it is the commit point of the epoch) by everything the rest of the run depends on: the
+weights, the epoch, the words processed so far (the learning rate is a function of it, so this is the
+position of the linear decay; there is no optimizer state: :meth:`Word2Vec.sgd_step` is plain SGD), the
+numpy generator's state (the only randomness of the loop: sub-sampling, windows,
+shuffling and noise words all draw from it; the torch RNG state is kept too, python ``random`` is not
+used), the train log and time so far, the options, and the corpus path with a fingerprint of its token
+stream. :func:`resume_point` reads an unfinished run folder and ``train_word2vec(..., resume=point)``
+continues it to the same vectors, bit for bit, as an uninterrupted run. gensim runs cannot be resumed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 import typing
@@ -35,7 +46,12 @@ import numpy as np
 
 from dl4nlp.config import coerce
 from dl4nlp.embeddings import WordVectors
-from dl4nlp.errors import ConfigError, DataError
+from dl4nlp.errors import ConfigError, DataError, RunError
+from dl4nlp.io import remove_stale_temporaries, torch_load, torch_save, write_json
+
+CHECKPOINT = "checkpoints/last.pt"  # in a run folder: the state after the last finished epoch
+# options a resumed run may change: where and how fast it runs, not what it computes
+RESUME_SAFE_OPTIONS = ("threads", "device")
 
 
 @dataclass
@@ -228,15 +244,25 @@ def examples(corpus: Corpus, opts: TrainOptions, rng: np.random.Generator) -> It
 # -- training -----------------------------------------------------------------------------------------
 
 def train_word2vec(corpus_path: str | Path, opts: TrainOptions, out_dir: str | Path | None = None,
-                   progress: bool = True,
-                   sentences: list[list[str]] | None = None) -> tuple[WordVectors, dict]:
+                   progress: bool = True, sentences: list[list[str]] | None = None,
+                   resume: ResumePoint | None = None) -> tuple[WordVectors, dict]:
     """Train on ``corpus_path`` and return the vectors and a summary (time, words/second, sizes).
 
     With ``out_dir``: writes ``options.json``, ``vectors.txt`` (word2vec text format, rewritten after
-    every epoch), ``checkpoints/epoch<N>.pt`` (model weights), ``train_log.json``. The folder is created by
-    the first of these writes, after the corpus has been read and its vocabulary built: a bad corpus
-    leaves no folder behind.
+    every epoch), ``train_log.json`` and ``checkpoints/last.pt`` (the full training state, replaced after
+    every epoch). The folder is created by the first of these writes, after the corpus has been read and
+    its vocabulary built: a bad corpus leaves no folder behind.
+
+    ``resume``: continue the unfinished run of :func:`resume_point` in its own folder (``out_dir`` must be
+    None or that folder; ``opts`` may differ from the run's only in :data:`RESUME_SAFE_OPTIONS`, and the
+    corpus must be the one it was trained on). The result is that of an uninterrupted run.
     """
+    if resume is not None:
+        if out_dir is not None and Path(out_dir).resolve() != resume.run.resolve():
+            raise ConfigError(f"resume {resume.run}: a resumed run writes to its own folder, not {out_dir}")
+        if opts.backend == "gensim":
+            raise RunError(f"{resume.run}: the gensim backend cannot resume a run (train a new one)")
+        out_dir = resume.run
     if sentences is None:
         sentences = read_sentences(corpus_path, opts.lowercase, opts.max_tokens)
     try:
@@ -245,14 +271,105 @@ def train_word2vec(corpus_path: str | Path, opts: TrainOptions, out_dir: str | P
         raise DataError(f"{corpus_path}: {exc}") from None
     if opts.backend == "gensim":
         return _train_gensim(sentences, corpus, opts, out_dir)
-    return _train_torch(corpus, opts, out_dir, progress)
+    return _train_torch(corpus, opts, out_dir, progress, corpus_path, resume)
 
 
-def _train_torch(corpus: Corpus, opts: TrainOptions, out_dir: str | Path | None,
-                 progress: bool) -> tuple[WordVectors, dict]:
+# -- resume -------------------------------------------------------------------------------------------
+
+@dataclass
+class ResumePoint:
+    """An unfinished run folder of the PyTorch backend, ready to continue."""
+
+    run: Path
+    options: TrainOptions  # as the run was started (its options.json)
+    corpus: Path  # the corpus file it was trained on (absolute)
+    checkpoint: dict  # the contents of checkpoints/last.pt
+
+    @property
+    def epoch(self) -> int:
+        return int(self.checkpoint["epoch"])
+
+    def options_with(self, values: dict[str, Any], where: str = "--set") -> TrainOptions:
+        """The run's options with ``values`` applied: a :class:`ConfigError` for a change to anything but
+        :data:`RESUME_SAFE_OPTIONS` (it would not continue the same training), the gensim backend a
+        :class:`RunError`."""
+        new = TrainOptions.from_dict({**asdict(self.options), **values}, where)
+        if new.backend == "gensim":
+            raise RunError(f"{self.run}: the gensim backend cannot resume a run (train a new one)")
+        changed = [f"{k} ({getattr(self.options, k)!r} -> {getattr(new, k)!r})" for k in _option_names()
+                   if k not in RESUME_SAFE_OPTIONS and getattr(new, k) != getattr(self.options, k)]
+        if changed:
+            raise ConfigError(f"--resume {self.run}: cannot change {', '.join(changed)} of a run being resumed "
+                              f"(only {', '.join(RESUME_SAFE_OPTIONS)} may change; train a new run instead)")
+        return new
+
+
+def _option_names() -> list[str]:
+    return [f.name for f in fields(TrainOptions)]
+
+
+def resume_point(run: str | Path) -> ResumePoint:
+    """The state to continue the unfinished run folder ``run`` from; a one-line :class:`RunError` naming
+    the folder when there is none (no folder, no checkpoint), when the run has finished (``results.json``,
+    written by ``dl4nlp embeddings train`` at the end) or when it is a gensim run. Deletes the temporary
+    files of an atomic write that the kill interrupted."""
+    run = Path(run)
+    if not run.is_dir():
+        raise RunError(f"{run}: run folder not found")
+    options_file = run / "options.json"
+    if options_file.is_file():
+        import json
+
+        try:
+            stored = json.loads(options_file.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RunError(f"{options_file}: not valid JSON ({exc})") from None
+        if not isinstance(stored, dict):
+            raise RunError(f"{options_file}: expected a mapping of options")
+        if stored.get("backend") == "gensim":
+            raise RunError(f"{run}: a gensim run (backend: gensim) cannot be resumed; train a new one")
+    if (run / "results.json").is_file():
+        raise RunError(f"{run}: this run has finished (results.json); train a new run instead of resuming it")
+    if not (run / CHECKPOINT).is_file() or not options_file.is_file():
+        missing = CHECKPOINT if not (run / CHECKPOINT).is_file() else "options.json"
+        raise RunError(f"{run}: nothing to resume (no {missing})")
+    try:
+        options = TrainOptions.from_dict(stored, str(options_file))
+    except ConfigError as exc:
+        raise RunError(str(exc)) from None
+    for folder in (run, run / "checkpoints"):
+        remove_stale_temporaries(folder)
+    ckpt = torch_load(run / CHECKPOINT)
+    keys = ("state_dict", "epoch", "done_words", "numpy_rng", "torch_rng", "log", "options", "corpus",
+            "fingerprint", "words")
+    if not isinstance(ckpt, dict) or any(k not in ckpt for k in keys) or not isinstance(ckpt["options"], dict):
+        raise RunError(f"{run / CHECKPOINT}: not a word2vec training checkpoint")
+    diff = _changed_options(ckpt["options"], options)
+    if diff:
+        raise RunError(f"{run}: options.json and {CHECKPOINT} disagree on {', '.join(diff)}")
+    return ResumePoint(run, options, Path(ckpt["corpus"]), ckpt)
+
+
+def _changed_options(saved: dict[str, Any], opts: TrainOptions) -> list[str]:
+    """The options, other than :data:`RESUME_SAFE_OPTIONS`, whose value in ``opts`` is not the saved one."""
+    return [k for k in _option_names() if k not in RESUME_SAFE_OPTIONS and saved.get(k) != getattr(opts, k)]
+
+
+def _fingerprint(corpus: Corpus) -> str:
+    """SHA-256 of the token stream (word ids and sentence numbers): a resumed run checks its corpus."""
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(corpus.ids).tobytes())
+    h.update(np.ascontiguousarray(corpus.sent).tobytes())
+    return h.hexdigest()
+
+
+# -- the PyTorch loop ---------------------------------------------------------------------------------
+
+def _train_torch(corpus: Corpus, opts: TrainOptions, out_dir: str | Path | None, progress: bool,
+                 corpus_path: str | Path | None = None,
+                 resume: ResumePoint | None = None) -> tuple[WordVectors, dict]:
     import torch
 
-    from dl4nlp.io import torch_save, write_json
     from dl4nlp.models.word2vec import Word2Vec
 
     torch.set_num_threads(opts.threads)
@@ -260,15 +377,30 @@ def _train_torch(corpus: Corpus, opts: TrainOptions, out_dir: str | Path | None,
     rng = np.random.default_rng(opts.seed)
     model = Word2Vec(len(corpus.words), opts.dim, opts.arch, seed=opts.seed).to(opts.device)
     dev = torch.device(opts.device)
-    noise = NoiseSampler(noise_distribution(corpus.counts), rng)
+    noise = NoiseSampler(noise_distribution(corpus.counts), rng)  # draws from rng: one state for all
     out = Path(out_dir) if out_dir is not None else None
+    fingerprint = _fingerprint(corpus)
+    total_words = len(corpus.ids) * opts.epochs
+    done_words, log, start_epoch, before = 0, [], 1, 0.0
+    if resume is not None:
+        ckpt = resume.checkpoint
+        changed = _changed_options(ckpt["options"], opts)
+        if changed:
+            raise ConfigError(f"resume {resume.run}: options {', '.join(changed)} differ from the run's "
+                              f"(only {', '.join(RESUME_SAFE_OPTIONS)} may change)")
+        if ckpt["words"] != corpus.words or ckpt["fingerprint"] != fingerprint:
+            raise RunError(f"{resume.run}: the corpus {corpus_path} is not the one this run was trained on "
+                           f"({ckpt['corpus']})")
+        model.load_state_dict(ckpt["state_dict"])
+        rng.bit_generator.state = ckpt["numpy_rng"]
+        torch.set_rng_state(ckpt["torch_rng"])
+        done_words, log, start_epoch = int(ckpt["done_words"]), list(ckpt["log"]), int(ckpt["epoch"]) + 1
+        before = float(log[-1]["elapsed_s"]) if log else 0.0  # training time before the kill
     if out is not None:
         write_json(out / "options.json", asdict(opts))
-    total_words = len(corpus.ids) * opts.epochs
-    done_words, log = 0, []
-    bar = _progress(total_words, progress)
-    t0 = time.perf_counter()
-    for epoch in range(1, opts.epochs + 1):
+    bar = _progress(total_words, progress, initial=done_words)
+    t0 = time.perf_counter() - before
+    for epoch in range(start_epoch, opts.epochs + 1):
         loss_sum, n_ex = torch.zeros((), device=dev), 0
         for consumed, ex in examples(corpus, opts, rng):
             n = len(ex["targets"])
@@ -290,18 +422,28 @@ def _train_torch(corpus: Corpus, opts: TrainOptions, out_dir: str | Path | None,
         elapsed = time.perf_counter() - t0
         log.append({"epoch": epoch, "loss_per_example": float(loss_sum) / max(n_ex, 1), "examples": n_ex,
                     "elapsed_s": elapsed})
-        vecs = WordVectors(corpus.words, model.vectors.cpu().numpy().copy(), str(out or "<memory>"))
         if out is not None:
-            state = {k: v.cpu() for k, v in model.state_dict().items()}
-            torch_save({"state_dict": state, "epoch": epoch, "words": corpus.words},
-                       out / "checkpoints" / f"epoch{epoch}.pt")
-            vecs.save(out / "vectors.txt")
+            _vectors(corpus, model, out).save(out / "vectors.txt")
             write_json(out / "train_log.json", log)
+            # last: the checkpoint commits the epoch (a kill before it retrains the epoch identically)
+            torch_save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "epoch": epoch,
+                        "done_words": int(done_words), "numpy_rng": rng.bit_generator.state,
+                        "torch_rng": torch.get_rng_state(), "log": log, "options": asdict(opts),
+                        "corpus": str(Path(corpus_path).resolve()) if corpus_path is not None else None,
+                        "fingerprint": fingerprint, "words": corpus.words}, out / CHECKPOINT)
     if bar is not None:
         bar.close()
+    vecs = _vectors(corpus, model, out)
+    if out is not None and start_epoch > opts.epochs:  # killed after its last checkpoint: nothing to train
+        vecs.save(out / "vectors.txt")
+        write_json(out / "train_log.json", log)
     elapsed = time.perf_counter() - t0
     summary = _summary(corpus, opts, elapsed, log)
     return vecs, summary
+
+
+def _vectors(corpus: Corpus, model: Any, out: Path | None) -> WordVectors:
+    return WordVectors(corpus.words, model.vectors.cpu().numpy().copy(), str(out or "<memory>"))
 
 
 def _summary(corpus: Corpus, opts: TrainOptions, elapsed: float, log: list) -> dict:
@@ -312,12 +454,12 @@ def _summary(corpus: Corpus, opts: TrainOptions, elapsed: float, log: list) -> d
             "words_per_s": len(corpus.ids) * opts.epochs / max(elapsed, 1e-9), "log": log}
 
 
-def _progress(total: int, enabled: bool) -> Any:
+def _progress(total: int, enabled: bool, initial: int = 0) -> Any:
     if not enabled:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="word", unit_scale=True, desc="word2vec", dynamic_ncols=True)
+    return tqdm(total=total, initial=initial, unit="word", unit_scale=True, desc="word2vec", dynamic_ncols=True)
 
 
 def _train_gensim(sentences: list[list[str]], corpus: Corpus, opts: TrainOptions,
@@ -328,7 +470,6 @@ def _train_gensim(sentences: list[list[str]], corpus: Corpus, opts: TrainOptions
     except ImportError:
         raise ConfigError("backend gensim: the gensim package is not installed (pip install gensim)") \
             from None
-    from dl4nlp.io import write_json
 
     model = GensimWord2Vec(
         vector_size=opts.dim, window=opts.window, negative=opts.negative, hs=0,

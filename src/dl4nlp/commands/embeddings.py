@@ -53,12 +53,16 @@ def _seeds(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
 
 @app.command()
 def train(
-    corpus: Annotated[Path, typer.Argument(help="text file, one sentence/paragraph per line")] = (
-        DATA / "wikitext2" / "wiki.train.tokens"),
+    corpus: Annotated[Path | None, typer.Argument(
+        help="text file, one sentence/paragraph per line (default ../shared/data/wikitext2/wiki.train.tokens; "
+             "with --resume: the run's own corpus)", show_default=False)] = None,
     config: Annotated[Path | None, typer.Option(help="YAML of training options (configs/embeddings/)")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", "-s", help="option=value, e.g. epochs=3")] = None,
     backend: Annotated[str | None, typer.Option(help="torch (ours) or gensim")] = None,
     out: Annotated[Path | None, typer.Option(help="run folder (default runs/embeddings/<arch>-<backend>)")] = None,
+    resume: Annotated[Path | None, typer.Option(
+        help="continue an unfinished run folder from its checkpoints/last.pt (only threads and device may "
+             "change; torch backend only)")] = None,
     eval_data: Annotated[Path, typer.Option(help="folder with the analogy/WS-353/SimLex files")] = DATA / "wordsim",
     progress: Annotated[bool, typer.Option(help="progress bar with words/second")] = True,
 ) -> None:
@@ -67,8 +71,8 @@ def train(
 
     from dl4nlp.config import parse_value, read_yaml
     from dl4nlp.embeddings import evaluate_all
-    from dl4nlp.embeddings_train import TrainOptions, train_word2vec
-    from dl4nlp.errors import ConfigError
+    from dl4nlp.embeddings_train import TrainOptions, resume_point, train_word2vec
+    from dl4nlp.errors import ConfigError, RunError
     from dl4nlp.runs import write_results
     from dl4nlp.training import machine_info
 
@@ -81,13 +85,27 @@ def train(
     if backend is not None:
         values["backend"] = backend
     sources = ([str(config)] if config is not None else []) + (["--set"] if set_ else [])
-    opts = TrainOptions.from_dict(values, " / ".join(sources) or "options")
-    run = out or _new_run(Path("runs/embeddings") / f"{opts.arch}-{opts.backend}-d{opts.dim}")
-    if run.exists() and not run.is_dir():
-        raise ConfigError(f"--out {run}: exists and is not a folder")
+    point = None
+    if resume is not None:
+        if out is not None:
+            raise ConfigError("--out and --resume: a resumed run continues in its own folder; give only --resume")
+        point = resume_point(resume)
+        opts = point.options_with(values, " / ".join(sources) or "options")
+        if corpus is None:
+            if not point.corpus.is_file():
+                raise RunError(f"{resume}: its corpus {point.corpus} is not found (moved? give it as CORPUS)")
+            corpus = point.corpus
+        run = resume
+        typer.echo(f"resuming {run} after epoch {point.epoch} of {opts.epochs}")
+    else:
+        opts = TrainOptions.from_dict(values, " / ".join(sources) or "options")
+        corpus = corpus if corpus is not None else DATA / "wikitext2" / "wiki.train.tokens"
+        run = out or _new_run(Path("runs/embeddings") / f"{opts.arch}-{opts.backend}-d{opts.dim}")
+        if run.exists() and not run.is_dir():
+            raise ConfigError(f"--out {run}: exists and is not a folder")
     # no mkdir here: the folder appears with the first file written, once the corpus has been read and
     # its vocabulary built, so a bad corpus (missing, empty, not UTF-8, min_count too high) leaves nothing
-    vecs, summary = train_word2vec(corpus, opts, run, progress=progress)
+    vecs, summary = train_word2vec(corpus, opts, run, progress=progress, resume=point)
     results = {"task": "embeddings", "model": f"word2vec-{opts.arch}-{opts.backend}", "dataset": corpus.name,
                "train_time_s": summary["train_time_s"], "words_per_s": summary["words_per_s"],
                "vocab_size": summary["vocab_size"], "hyper_parameters": asdict(opts), "machine": machine_info()}
