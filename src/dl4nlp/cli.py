@@ -81,8 +81,9 @@ def _resume(cfg: Any, run: Path) -> Path:
 
 
 def _note_if_unfinished(run: Path) -> None:
-    """A note on stderr when a run folder has no results.json: its best checkpoint so far is what answers."""
-    if run.is_dir() and (run / "config.yaml").is_file() and not (run / "results.json").is_file():
+    """A note on stderr when a run folder has a best checkpoint but no results.json: an unfinished run's best
+    checkpoint so far is what answers."""
+    if (run / "best.ckpt").is_file() and not (run / "results.json").is_file():
         typer.echo(f"note: {run} is unfinished (no results.json): using its best checkpoint so far", err=True)
 
 

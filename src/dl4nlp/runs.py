@@ -29,16 +29,19 @@ _MADE_HERE: list[Path] = []  # run folders this process created (see discard_uns
 STARTED = ("last.ckpt", "best.ckpt", "results.json")  # a folder holding one of these has something to keep
 
 
+def fresh_folder(root: str | Path, name: str) -> Path:
+    """A new folder ``root/name``, or ``root/name-2``, ``-3``… when the name is taken (never an existing one)."""
+    root = Path(root)
+    path, n = root / name, 2
+    while path.exists():
+        path, n = root / f"{name}-{n}", n + 1
+    path.mkdir(parents=True)
+    return path
+
+
 def new_run_dir(cfg: ExperimentConfig) -> Path:
     """A fresh folder ``<run.dir>/<name>``; ``-2``, ``-3``… are appended if the name is taken."""
-    root = Path(cfg.run.dir)
-    base = cfg.run_name()
-    path = root / base
-    n = 2
-    while path.exists():
-        path = root / f"{base}-{n}"
-        n += 1
-    path.mkdir(parents=True)
+    path = fresh_folder(cfg.run.dir, cfg.run_name())
     _MADE_HERE.append(path)
     return path
 

@@ -239,15 +239,11 @@ def _open_transfer_run(cfg: TransferConfig, resume: str | Path | None) -> Path:
         for folder in (path, *[p for p in path.iterdir() if p.is_dir()]):
             remove_stale_temporaries(folder)
         return path
+    from dl4nlp.runs import fresh_folder
+
     c = cfg.classifier
-    root = Path(cfg.run["dir"])
     name = cfg.run.get("name") or f"ulmfit-{c.dataset}-{c.init}-n{c.max_train_examples or 'all'}-s{cfg.run['seed']}"
-    path = root / name
-    n = 2
-    while path.exists():
-        path = root / f"{name}-{n}"
-        n += 1
-    path.mkdir(parents=True)
+    path = fresh_folder(cfg.run["dir"], name)
     write_text(path / "config.yaml", __import__("yaml").safe_dump(cfg.to_dict(), sort_keys=False))
     return path
 
