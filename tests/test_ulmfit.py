@@ -262,3 +262,11 @@ def test_killed_transfer_run_resumes_at_the_interrupted_stage(fixtures, monkeypa
     assert rb["stages"]["classifier"]["unfrozen_groups_per_epoch"] == [1, 2, 3]
     with pytest.raises(RunError, match="this run has finished"):
         run_transfer(load_transfer_config(killed / "config.yaml"), resume=killed)
+
+
+def test_a_target_text_too_short_for_its_batches_is_named(fixtures):
+    from dl4nlp.errors import DataError
+
+    root, cfg_path = fixtures
+    with pytest.raises(DataError, match=r"the target LM's training text \(table train\): 0 tokens"):
+        run_transfer(load_transfer_config(cfg_path, ["run.name=short", "target.max_tokens=30"]))

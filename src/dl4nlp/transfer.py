@@ -363,8 +363,8 @@ def run_transfer(cfg: TransferConfig, resume: str | Path | None = None) -> Path:
             wall = fit(
                 trainer,
                 task,
-                make_lm_loader(ids[0], t.batch_size, t.bptt),
-                make_lm_loader(ids[1], 10, t.bptt),
+                make_lm_loader(ids[0], t.batch_size, t.bptt, f"the target LM's training text ({c.dataset} train)"),
+                make_lm_loader(ids[1], 10, t.bptt, f"the target LM's dev text (the last {t.dev_fraction:.0%} of it)"),
                 resume_from,
             )
             best = trainer.checkpoint_callback.best_model_score
