@@ -382,3 +382,15 @@ def test_cli_end_to_end(tmp_path: Path) -> None:
     assert res.exit_code == 0 and png.stat().st_size > 1000
     res = runner.invoke(app, ["embeddings", "neighbors", "zzz", "--vectors", str(glove)])
     assert isinstance(res.exception, DataError) and "'zzz' is not in the vocabulary" in str(res.exception)
+
+
+def test_a_cuda_device_this_machine_lacks_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    import torch
+
+    from dl4nlp.embeddings_train import train_word2vec
+
+    missing = f"cuda:{torch.cuda.device_count()}"  # one past the last device (cuda:0 on a CPU-only machine)
+    (tmp_path / "c.txt").write_text("a b c a b c\n" * 5, encoding="utf-8")
+    with pytest.raises(ConfigError, match=f"device {missing}: no such CUDA device on this machine"):
+        train_word2vec(tmp_path / "c.txt", TrainOptions(device=missing, min_count=1), tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -263,6 +263,12 @@ def train_word2vec(corpus_path: str | Path, opts: TrainOptions, out_dir: str | P
         if opts.backend == "gensim":
             raise RunError(f"{resume.run}: the gensim backend cannot resume a run (train a new one)")
         out_dir = resume.run
+    if opts.backend == "torch" and opts.device.startswith("cuda"):
+        import torch
+
+        index = int(opts.device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"device {opts.device}: no such CUDA device on this machine (use device=cpu)")
     if sentences is None:
         sentences = read_sentences(corpus_path, opts.lowercase, opts.max_tokens)
     try:
