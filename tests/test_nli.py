@@ -299,6 +299,22 @@ def test_parameter_counts_without_embeddings():
                       "word_by_word": base + 6 * 100 * 100 + 100}
     gru = NLIModel(1000, 3, NLIOptions(cell="gru", embeddings="random", embedding_dim=50))
     assert gru.parameters_without_embeddings() == 50 * 100 + 2 * 3 * (2 * 100 * 100 + 2 * 100) + 303
+    shared = NLIModel(1000, 3, NLIOptions(embeddings="random", embedding_dim=50, shared=True))
+    assert shared.parameters_without_embeddings() == base - lstm  # one LSTM reads premise and hypothesis
+    assert shared.hypothesis_rnn is shared.premise_rnn
+
+
+def test_shared_encoder_still_conditions_the_hypothesis_and_survives_a_state_dict_round_trip():
+    m = NLIModel(1000, 3, NLIOptions(attention="word_by_word", embeddings="random", embedding_dim=16, hidden=8,
+                                     shared=True))
+    m.eval()
+    b = batch([(P1, H1), *OTHERS])
+    again = NLIModel(1000, 3, m.opts)
+    again.load_state_dict(m.state_dict())
+    again.eval()
+    with torch.no_grad():
+        assert torch.equal(m(*b), again(*b))
+        assert not torch.allclose(m(*batch([(P1, H1)])), m(*batch([([30, 31, 32, 33], H1)])))
 
 
 @pytest.mark.parametrize("kind", KINDS)

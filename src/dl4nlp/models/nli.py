@@ -7,8 +7,8 @@ default; words not found keep a trainable row), projected to the hidden size ``k
     e_t = dropout(W^e E[w_t])                                        [k]
 
 Conditional encoding (section 2.2; :class:`ConditionalEncoding`): two recurrent networks with their
-own parameters; the hypothesis network starts from the premise network's final state (LSTM: both
-``h`` and ``c``)::
+own parameters (``shared: true``: one network reads both, the paper's "shared" rows); the hypothesis
+network starts from the premise network's final state (LSTM: both ``h`` and ``c``)::
 
     Y = (h_1 .. h_L) = RNN_p(e_1 .. e_L)                              [L, k]  premise outputs
     h_{L+1} .. h_{L+N} = RNN_h(e_{L+1} .. e_{L+N}; state_0 = state_L)        hypothesis outputs
@@ -65,6 +65,7 @@ class NLIOptions:
     freeze_embeddings: bool = True  # pretrained rows frozen; rows not found stay trainable
     extend_vocab: str = "frozen"  # dev/test words with a pretrained vector join the vocabulary: frozen | always | never
     dropout: float = 0.1  # on the projected word vectors and on h*
+    shared: bool = False  # one recurrent network (one set of weights) reads the premise and the hypothesis
 
 
 class ConditionalRNN(nn.Module):
@@ -180,7 +181,7 @@ class NLIModel(nn.Module):
         self.project = nn.Linear(dim, k, bias=False)  # W^e: word vectors -> k
         self.dropout = nn.Dropout(opts.dropout)
         self.premise_rnn = ConditionalRNN(opts.cell, k, k, opts.impl)
-        self.hypothesis_rnn = ConditionalRNN(opts.cell, k, k, opts.impl)
+        self.hypothesis_rnn = self.premise_rnn if opts.shared else ConditionalRNN(opts.cell, k, k, opts.impl)
         self.attention = None
         if opts.attention != "none":
             self.attention = PremiseAttention(k, word_by_word=opts.attention == "word_by_word")
