@@ -365,3 +365,43 @@ def test_evaluate_cli_reproduces_the_recorded_test_perplexity(lm_run):
     ev = json.loads(out.output)
     assert ev["perplexity"] == pytest.approx(res["test_ppl"], rel=1e-4)
     assert ev["tokens"] == res["corpus_tokens"]["test"] - res["corpus_tokens"]["test"] % 2 - 2
+
+
+def test_killed_lm_run_with_the_plateau_schedule_resumes_exactly(tmp_path: Path):
+    """The shipped LM configs cut the learning rate on a dev-perplexity plateau: a run killed in its third
+    epoch and resumed ends with the weights, learning rate and token count of one never killed."""
+    from lightning.pytorch.callbacks import Callback
+
+    from dl4nlp.config import load_config
+    from dl4nlp.lm import train_lm
+    from dl4nlp.runs import load_state_dict
+
+    class Crash(RuntimeError):
+        pass
+
+    class KillInEpoch2(Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            if trainer.current_epoch == 2 and batch_idx == 3:
+                raise Crash
+
+    data = write_corpus(tmp_path / "data")
+
+    def cfg(name: str):  # SGD at a rate that overshoots: dev perplexity rises and the plateau step fires
+        return load_config("configs/lm/wt2_small_tied.yaml", [
+            "data.dataset=text", f"data.path={data}", "data.train_file=train.txt", "data.dev_file=valid.txt",
+            "data.test_file=test.txt", "model.emb_dim=16", "model.hidden=16", "train.epochs=5", "train.lr=80",
+            "train.gamma=0.1", "train.batch_size=4", "train.eval_batch_size=2", "data.bptt=8",
+            "trainer.progress_bar=false", f"run.dir={tmp_path / 'runs'}", f"run.name={name}"])
+
+    full = train_lm(cfg("full"))
+    with pytest.raises(Crash):
+        train_lm(cfg("killed"), callbacks=[KillInEpoch2()])
+    killed = tmp_path / "runs" / "killed"
+    resumed = train_lm(cfg("killed"), resume=killed)
+    a, b = load_state_dict(full, "last"), load_state_dict(resumed, "last")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    lrs = [torch.load(run / "last.ckpt", weights_only=True)["optimizer_states"][0]["param_groups"][0]["lr"]
+           for run in (full, resumed)]
+    assert lrs[0] == lrs[1] < 80  # the schedule cut the rate, in both runs alike
+    ra, rb = (json.loads((run / "results.json").read_text()) for run in (full, resumed))
+    assert ra["train_tokens_seen"] == rb["train_tokens_seen"] and ra["test_ppl"] == rb["test_ppl"]
