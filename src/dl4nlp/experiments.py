@@ -43,17 +43,11 @@ def train_any(cfg: ExperimentConfig, resume: str | Path | None = None) -> Path:
 
 
 def ladder_run_state(cfg: ExperimentConfig) -> tuple[str, Path]:
-    """Where the ladders stand with the run ``<run.dir>/<run.name>``: ``finished`` (results.json: kept),
-    ``resumable`` (last.ckpt: continue it with ``train_any(cfg, resume=path)``) or ``new``. A folder left by a
-    run killed before its first checkpoint holds nothing to keep: it is removed, so the run is trained again
-    under its own name instead of beside it as ``<name>-2``."""
-    import shutil
+    """Where the ladders stand with the run ``<run.dir>/<run.name>`` (:func:`dl4nlp.runs.run_state`):
+    ``finished`` (kept), ``resumable`` (continue it with ``train_any(cfg, resume=path)``) or ``new`` (a folder
+    left by a run killed before its first checkpoint is removed, so the run is trained again under its own
+    name instead of beside it as ``<name>-2``)."""
+    from dl4nlp.runs import run_state
 
     path = Path(cfg.run.dir) / cfg.run_name()
-    if (path / "results.json").is_file():
-        return "finished", path
-    if (path / "last.ckpt").is_file():
-        return "resumable", path
-    if path.is_dir():
-        shutil.rmtree(path)
-    return "new", path
+    return run_state(path), path

@@ -60,6 +60,21 @@ def discard_unstarted_runs() -> list[Path]:
     return removed
 
 
+def run_state(path: Path) -> str:
+    """Where a run (or a stage) folder stands: ``finished`` (results.json), ``resumable`` (last.ckpt: continue
+    from it) or ``new``. A folder left by a run killed before its first checkpoint holds nothing to keep: it
+    is removed, so the run can be trained again under its own name."""
+    import shutil
+
+    if (path / "results.json").is_file():
+        return "finished"
+    if (path / "last.ckpt").is_file():
+        return "resumable"
+    if path.is_dir():
+        shutil.rmtree(path)
+    return "new"
+
+
 def save_config(run_dir: Path, cfg: ExperimentConfig) -> None:
     write_text(run_dir / "config.yaml", dump_yaml(cfg))
 

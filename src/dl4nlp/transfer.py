@@ -27,6 +27,7 @@ from dl4nlp.config import ExperimentConfig, _build_section, apply_overrides, fro
 from dl4nlp.data.vocab import Vocab
 from dl4nlp.errors import ConfigError, RunError
 from dl4nlp.io import write_json, write_text
+from dl4nlp.runs import run_state
 
 
 @dataclass
@@ -209,20 +210,16 @@ def _stage_general(cfg: TransferConfig, path: Path) -> Path:
         return run
     lm_cfg = load_config(cfg.general.config, cfg.general.set or [])
     stage = path / "1-general-lm"
-    if (stage / "results.json").is_file():  # finished before the run was killed
+    state = run_state(stage)
+    if state == "finished":  # before the run was killed
         return stage
-    if (stage / "last.ckpt").is_file():
-        return train_lm(lm_cfg, resume=stage)
-    _clear(stage)
-    return train_lm(lm_cfg, run_dir=stage)
+    return train_lm(lm_cfg, resume=stage) if state == "resumable" else train_lm(lm_cfg, run_dir=stage)
 
 
-def _clear(stage: Path) -> None:
-    """A stage folder left by a run killed before the stage's first checkpoint: nothing in it to keep."""
-    import shutil
-
-    if stage.is_dir():
-        shutil.rmtree(stage)
+def _stage_checkpoint(stage: Path) -> Path | None:
+    """The ``last.ckpt`` a killed run's stage continues from, or None for a stage to train afresh (a folder
+    left before the stage's first checkpoint is removed: :func:`dl4nlp.runs.run_state`)."""
+    return stage / "last.ckpt" if run_state(stage) != "new" else None
 
 
 def _open_transfer_run(cfg: TransferConfig, resume: str | Path | None) -> Path:
@@ -329,9 +326,7 @@ def run_transfer(cfg: TransferConfig, resume: str | Path | None = None) -> Path:
             # ---- stage 2: target-task LM fine-tuning on the labelled split's TRAIN text (all of it: it is
             # unlabelled text as far as the LM is concerned; dev/test text is never seen)
             stage = path / "2-target-lm"
-            resume_from = stage / "last.ckpt" if (stage / "last.ckpt").is_file() else None
-            if resume_from is None:
-                _clear(stage)
+            resume_from = _stage_checkpoint(stage)
             stage.mkdir(exist_ok=True)
             stream: list[str] = []
             for x in splits_train_text(cls_cfg, seed):  # one <eos> per document; stop at max_tokens
@@ -387,9 +382,7 @@ def run_transfer(cfg: TransferConfig, resume: str | Path | None = None) -> Path:
 
     # ---- stage 3: classifier
     stage = path / "3-classifier"
-    resume_from = stage / "last.ckpt" if (stage / "last.ckpt").is_file() else None
-    if resume_from is None:
-        _clear(stage)
+    resume_from = _stage_checkpoint(stage)
     stage.mkdir(exist_ok=True)
     ml = c.max_length
 
