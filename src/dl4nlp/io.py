@@ -107,9 +107,10 @@ def torch_save(obj: Any, path: str | Path) -> Path:
     return atomic_write(path, lambda fh: torch.save(obj, fh), binary=True)
 
 
-def torch_load(path: str | Path, map_location: str = "cpu") -> Any:
+def torch_load(path: str | Path, map_location: str = "cpu", mmap: bool = False) -> Any:
     """``torch.load`` with ``weights_only=True``: a checkpoint can carry tensors and plain data, no code.
-    A truncated, empty or foreign file is a :class:`~dl4nlp.errors.RunError` naming it."""
+    ``mmap``: tensors are mapped from the file, read only when used. A truncated, empty or foreign file is
+    a :class:`~dl4nlp.errors.RunError` naming it."""
     import pickle
     import zipfile
 
@@ -119,7 +120,7 @@ def torch_load(path: str | Path, map_location: str = "cpu") -> Any:
     if path.is_file() and path.stat().st_size == 0:
         raise RunError(f"{path}: empty file, not a checkpoint (a copy cut short?)")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except FileNotFoundError:
         raise RunError(f"{path}: checkpoint not found") from None
     except IsADirectoryError:

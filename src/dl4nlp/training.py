@@ -21,6 +21,7 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar, WeightAveraging
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
 from dl4nlp.config import ExperimentConfig
 from dl4nlp.errors import ConfigError, RunError
@@ -93,6 +94,15 @@ class TimeToBestCallback(Callback):
         self.time_to_best_s, self.elapsed_before = state.get("time_to_best_s"), state.get("elapsed", 0.0)
 
 
+class _KeepingWriter(ExperimentWriter):
+    """Lightning's metrics.csv writer, except that an existing file is kept and its columns continued."""
+
+    def _check_log_dir_exists(self) -> None:
+        if self._fs.isfile(self.metrics_file_path):
+            with open(self.metrics_file_path, newline="", encoding="utf-8") as fh:
+                self.metrics_keys = sorted(next(csv.reader(fh), []))
+
+
 class RunCSVLogger(CSVLogger):
     """Lightning's CSV logger writing ``metrics.csv`` into the run folder. Lightning deletes an existing
     metrics.csv when it starts; a resumed run instead keeps the rows of the epochs its checkpoint
@@ -105,14 +115,6 @@ class RunCSVLogger(CSVLogger):
     @property
     def experiment(self) -> Any:
         if self._experiment is None and self.keep_existing:
-            from lightning.pytorch.loggers.csv_logs import ExperimentWriter
-
-            class _KeepingWriter(ExperimentWriter):
-                def _check_log_dir_exists(self) -> None:  # keep metrics.csv and continue its columns
-                    if self._fs.isfile(self.metrics_file_path):
-                        with open(self.metrics_file_path, newline="", encoding="utf-8") as fh:
-                            self.metrics_keys = sorted(next(csv.reader(fh), []))
-
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = _KeepingWriter(log_dir=self.log_dir)
         return super().experiment
@@ -377,7 +379,8 @@ def fit(trainer: L.Trainer, task: L.LightningModule, train_loader: Any, dev_load
     start = time.perf_counter()
     run_dir = Path(trainer.default_root_dir)
     if resume_from is not None and trainer.is_global_zero:
-        keep_metrics_until(run_dir, int(torch_load(resume_from).get("epoch", -1)))
+        # mmap: only the epoch number is read here; Lightning loads the tensors when it restores the run
+        keep_metrics_until(run_dir, int(torch_load(resume_from, mmap=True).get("epoch", -1)))
     inherited = "DL4NLP_RUN_DIR" in os.environ
     os.environ["DL4NLP_RUN_DIR"] = str(run_dir)  # ranks launched by DDP inherit the folder
     try:
