@@ -83,3 +83,20 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> Calla
         return exit_.value.code, capsys.readouterr().err
 
     return run
+
+
+class Killed(RuntimeError):
+    """Raised by :func:`kill_at`'s callback: training stops there, as if the process had been killed."""
+
+
+def kill_at(epoch: int, batch: int) -> object:
+    """A Lightning callback that stops training in the middle of an epoch (at ``batch`` of ``epoch``, counted
+    from 0) by raising :class:`Killed`: the run folder is left as a killed run leaves it, ready for --resume."""
+    from lightning.pytorch.callbacks import Callback
+
+    class KillAt(Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch_, batch_idx):
+            if trainer.current_epoch == epoch and batch_idx == batch:
+                raise Killed(f"simulated kill at epoch {epoch}, batch {batch}")
+
+    return KillAt()

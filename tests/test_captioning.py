@@ -241,19 +241,11 @@ def test_augmented_training_features_cached_per_transform(caption_dir: Path, tmp
 
 def test_killed_augmented_run_resumes_exactly(caption_dir: Path, tmp_path: Path) -> None:
     """The transform draws come from torch's generator, whose state travels in the checkpoint."""
-    from lightning.pytorch.callbacks import Callback
+    from conftest import Killed, kill_at
 
     from dl4nlp.captioning import train_captioner
     from dl4nlp.config import apply_overrides
     from dl4nlp.runs import load_state_dict
-
-    class Killed(RuntimeError):
-        pass
-
-    class Kill(Callback):
-        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-            if trainer.current_epoch == 2 and batch_idx == 1:
-                raise Killed
 
     def cfg(folder: str):
         base = _cfg(caption_dir, tmp_path / folder, epochs=3).to_dict()
@@ -261,7 +253,7 @@ def test_killed_augmented_run_resumes_exactly(caption_dir: Path, tmp_path: Path)
 
     full = train_captioner(cfg("a"))
     with pytest.raises(Killed):
-        train_captioner(cfg("b"), callbacks=[Kill()])
+        train_captioner(cfg("b"), callbacks=[kill_at(epoch=2, batch=1)])
     (killed,) = [p for p in (tmp_path / "b" / "runs").iterdir() if p.is_dir()]
     resumed = train_captioner(cfg("b"), resume=killed)
     a, b = load_state_dict(full, "last"), load_state_dict(resumed, "last")

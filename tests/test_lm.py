@@ -370,19 +370,11 @@ def test_evaluate_cli_reproduces_the_recorded_test_perplexity(lm_run):
 def test_killed_lm_run_with_the_plateau_schedule_resumes_exactly(tmp_path: Path):
     """The shipped LM configs cut the learning rate on a dev-perplexity plateau: a run killed in its third
     epoch and resumed ends with the weights, learning rate and token count of one never killed."""
-    from lightning.pytorch.callbacks import Callback
+    from conftest import Killed, kill_at
 
     from dl4nlp.config import load_config
     from dl4nlp.lm import train_lm
     from dl4nlp.runs import load_state_dict
-
-    class Crash(RuntimeError):
-        pass
-
-    class KillInEpoch2(Callback):
-        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-            if trainer.current_epoch == 2 and batch_idx == 3:
-                raise Crash
 
     data = write_corpus(tmp_path / "data")
 
@@ -394,8 +386,8 @@ def test_killed_lm_run_with_the_plateau_schedule_resumes_exactly(tmp_path: Path)
             "trainer.progress_bar=false", f"run.dir={tmp_path / 'runs'}", f"run.name={name}"])
 
     full = train_lm(cfg("full"))
-    with pytest.raises(Crash):
-        train_lm(cfg("killed"), callbacks=[KillInEpoch2()])
+    with pytest.raises(Killed):
+        train_lm(cfg("killed"), callbacks=[kill_at(epoch=2, batch=3)])
     killed = tmp_path / "runs" / "killed"
     resumed = train_lm(cfg("killed"), resume=killed)
     a, b = load_state_dict(full, "last"), load_state_dict(resumed, "last")

@@ -5,8 +5,7 @@ import json
 
 import pytest
 import torch
-from conftest import tiny_config
-from lightning.pytorch.callbacks import Callback
+from conftest import Killed, kill_at, tiny_config
 
 from dl4nlp.classify import load_classifier, read_splits, train_classifier
 from dl4nlp.config import load_config
@@ -64,21 +63,6 @@ def test_early_stopping_stops_when_dev_does_not_improve(sst_dir, tmp_path):
     assert res["epochs_run"] == 3
 
 
-class _Kill(Callback):
-    """Simulates a killed run: interrupts training in the middle of an epoch."""
-
-    def __init__(self, epoch, batch):
-        self.epoch, self.batch = epoch, batch
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
-            raise _Killed("simulated crash")
-
-
-class _Killed(RuntimeError):
-    pass
-
-
 def _metrics(run):
     with open(run / "metrics.csv", newline="") as f:
         return [{k: v for k, v in r.items() if not k.endswith("_s")} for r in csv.DictReader(f)]
@@ -95,8 +79,8 @@ def test_killed_run_resumes_exactly(sst_dir, tmp_path, ema, schedule):
         extra.update({"train.lr": 0.3, "train.monitor": "dev_loss", "train.mode": "min", "train.gamma": 0.1})
     full = train_classifier(_cfg(sst_dir, tmp_path / "a", "mlp", **extra))
     cfg = _cfg(sst_dir, tmp_path / "b", "mlp", **extra)
-    with pytest.raises(_Killed):
-        train_classifier(cfg, callbacks=[_Kill(epoch=2, batch=2)])
+    with pytest.raises(Killed):
+        train_classifier(cfg, callbacks=[kill_at(epoch=2, batch=2)])
     (killed,) = [p for p in (tmp_path / "b").iterdir() if p.is_dir()]
     assert not (killed / "results.json").exists()  # unfinished: resumable
     assert (killed / "last.ckpt").is_file()
