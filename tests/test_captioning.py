@@ -20,6 +20,7 @@ from dl4nlp.data.captions import (
     build_caption_vocab,
     caption_tokens,
     open_image,
+    read_caption_lines,
     read_caption_splits,
 )
 from dl4nlp.data.image_features import cached_features
@@ -109,6 +110,16 @@ def test_caption_file_errors_name_the_line(caption_dir: Path) -> None:
     (caption_dir / "dataset_rsicd.json").write_bytes(b'{"images": [\n{"filename": "caf\xe9.jpg"}]}')
     with pytest.raises(DataError, match=r"dataset_rsicd\.json:2: not UTF-8 text"):
         read_caption_splits(DataConfig(dataset="rsicd", path=str(caption_dir)))
+
+
+def test_caption_file_with_byte_order_mark_and_old_line_endings(tmp_path: Path) -> None:
+    """A BOM (Windows editors write one) is not part of the first image name; \\r\\n and lone \\r end lines."""
+    path = tmp_path / "caps.tsv"
+    path.write_bytes("\ufeffred.png\ta red square .\r\nblue.png\ta blue one .\rred.png\tagain .\n".encode("utf-8"))
+    assert read_caption_lines(path) == {"red.png": ["a red square .", "again ."], "blue.png": ["a blue one ."]}
+    with pytest.raises(DataError, match=r"caps_dir: is a directory"):
+        (tmp_path / "caps_dir").mkdir()
+        read_caption_lines(tmp_path / "caps_dir")
 
 
 def test_rsicd_layout_from_zips(tmp_path: Path) -> None:

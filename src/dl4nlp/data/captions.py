@@ -36,6 +36,7 @@ import torch
 from dl4nlp.data.tokenize import Tokenizer
 from dl4nlp.data.vocab import Vocab
 from dl4nlp.errors import ConfigError, DataError
+from dl4nlp.io import read_text, require_file
 
 START, END = "<start>", "<end>"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -185,14 +186,9 @@ class Preprocess:
 
 
 def _lines(path: Path) -> list[str]:
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n").count(b"\n") + 1
-        raise DataError(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    """The file's lines without their endings (``\n``, ``\r\n`` or a lone ``\r``); a missing file, a folder
+    or a non-UTF-8 byte is one :class:`DataError` naming ``file:line`` (:func:`dl4nlp.io.read_text`)."""
+    text = read_text(require_file(path))
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
