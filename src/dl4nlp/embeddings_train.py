@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from dl4nlp.config import coerce
+from dl4nlp.devices import torch_device
 from dl4nlp.embeddings import WordVectors
 from dl4nlp.errors import ConfigError, DataError, RunError
 from dl4nlp.io import remove_stale_temporaries, torch_load, torch_save, write_json
@@ -263,12 +264,8 @@ def train_word2vec(corpus_path: str | Path, opts: TrainOptions, out_dir: str | P
         if opts.backend == "gensim":
             raise RunError(f"{resume.run}: the gensim backend cannot resume a run (train a new one)")
         out_dir = resume.run
-    if opts.backend == "torch" and opts.device.startswith("cuda"):
-        import torch
-
-        index = int(opts.device.partition(":")[2] or 0)
-        if index >= torch.cuda.device_count():
-            raise ConfigError(f"device {opts.device}: no such CUDA device on this machine (use device=cpu)")
+    if opts.backend == "torch":
+        torch_device(opts.device, "device")  # a CUDA device this machine lacks: one error before any work
     if sentences is None:
         sentences = read_sentences(corpus_path, opts.lowercase, opts.max_tokens)
     try:

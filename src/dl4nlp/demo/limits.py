@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dl4nlp.errors import ConfigError, DataError
+from dl4nlp.devices import torch_device
+from dl4nlp.errors import DataError
 
 
 class InputError(DataError):
@@ -56,15 +57,7 @@ class DemoSettings:
 
         if not self.device:
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            device = torch.device(self.device)
-        except RuntimeError:
-            device = None
-        if device is None or device.type not in ("cpu", "cuda"):
-            raise ConfigError(f"serve: --device must be cpu, cuda or cuda:N, got '{self.device}'")
-        if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-            raise ConfigError(f"serve: --device {self.device}: no such CUDA device on this machine (use cpu)")
-        return device
+        return torch_device(self.device, "serve: --device")
 
 
 def check_text(text: str | None, max_chars: int, what: str = "text") -> str:
