@@ -116,6 +116,8 @@ def test_only_train_gives_80_10_10(tmp_path):
         ("text,label\nhello,1\nworld,7\n", "unknown label '7'", 3),
         ("text,label\nhello,1\ntoo,many,fields,1\n", "4 fields but the header has 2", 3),
         ("text,label\na,1\nb,0\nc,1\nd,0\ne,1\n\"unterminated quote,1\nf,0\ng,1\n", "quote opened on this line", 7),
+        ("text,label\na,1\n\n\n\"unterminated quote,1\nf,0\n", "quote opened on this line", 5),  # after blank lines
+        ("text,label\n\na,1\n\nhello,1\n,0\n", "empty text", 6),
         ('text,label\nhello,1\n"quoted"tail,0\n', "malformed row", 3),
     ],
 )

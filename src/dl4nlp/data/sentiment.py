@@ -7,6 +7,7 @@ Every reader takes the ``data`` section of a config and the run seed and returns
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections.abc import Iterator
 from contextlib import closing
@@ -106,20 +107,23 @@ def _iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 yield i, rec
         elif name.endswith((".tsv", ".csv", ".txt")):
             delim = "," if name.endswith(".csv") else "\t"
-            reader = csv.DictReader(fh, delimiter=delim, quoting=csv.QUOTE_MINIMAL if delim == "," else csv.QUOTE_NONE,
-                                    strict=True)
-            start = 1  # the line the record being read starts on
+            reader = csv.reader(fh, delimiter=delim, quoting=csv.QUOTE_MINIMAL if delim == "," else csv.QUOTE_NONE,
+                                strict=True)
+            header: list[str] | None = None
+            start = 1  # the line the record being read starts on (csv.DictReader would hide blank lines)
             try:
-                if reader.fieldnames is None:
-                    raise DataError(f"{path}: empty file (expected a header line)")
-                start = reader.line_num + 1
-                for rec in reader:
-                    if None in rec:  # DictReader's key for the fields beyond the header's
-                        n, hint = len(reader.fieldnames), " (quote text that holds commas)" if delim == "," else ""
-                        raise DataError(f"{path}:{reader.line_num}: {n + len(rec[None])} fields but the header "
-                                        f"has {n}{hint}")
-                    yield reader.line_num, rec
+                for row in reader:
+                    if row and header is None:
+                        header = row
+                    elif row:
+                        if len(row) > len(header):
+                            hint = " (quote text that holds commas)" if delim == "," else ""
+                            raise DataError(f"{path}:{reader.line_num}: {len(row)} fields but the header has "
+                                            f"{len(header)}{hint}")
+                        yield reader.line_num, dict(itertools.zip_longest(header, row))
                     start = reader.line_num + 1
+                if header is None:
+                    raise DataError(f"{path}: empty file (expected a header line)")
             except csv.Error as exc:
                 if "end of data" in str(exc):
                     raise DataError(f"{path}:{start}: a quote opened on this line is not closed") from None
