@@ -10,6 +10,7 @@ re-running a benchmark and this script refreshes BENCHMARKS.md.
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
@@ -33,6 +34,7 @@ This file is assembled from `benchmarks/results/*.md` by `python benchmarks/buil
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     parts = [HEADER]
     for topic in ORDER:
         path = RESULTS / f"{topic}.md"

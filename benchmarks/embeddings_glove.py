@@ -11,6 +11,7 @@ single-word SST phrases (train trees, labels 0-1 vs 3-4). Writes benchmarks/resu
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ DATA = Path("../shared/data")
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     t0 = time.perf_counter()
     vecs = load_vectors("glove-6b-50d")
     load_s = time.perf_counter() - t0

@@ -373,9 +373,22 @@ def test_cli_end_to_end(tmp_path: Path) -> None:
     (data / "wordsim353.tsv").write_text("king\tman\t8\nking\tapple\t1\ngood\tgreat\t9\n", encoding="utf-8")
     (data / "simlex999.txt").write_text("king\tman\t8\nking\tapple\t1\n", encoding="utf-8")
     res = runner.invoke(app, ["embeddings", "evaluate", "--vectors", str(glove), "--data", str(data),
-                              "--sst", str(tmp_path / "none"), "--json", str(tmp_path / "e.json")])
+                              "--sst", "", "--json", str(tmp_path / "e.json")])
     assert res.exit_code == 0, res.output
     assert "| **analogy total** | 100.0 | 1 | 0 |" in res.output and (tmp_path / "e.json").is_file()
+    res = runner.invoke(app, ["embeddings", "evaluate", "--vectors", str(glove), "--data", str(data),
+                              "--sst", str(tmp_path / "none")])
+    assert isinstance(res.exception, DataError) and f"{tmp_path / 'none'}: SST trees not found" in str(res.exception)
+    # vectors without a negative seed word: the orientation accuracy is skipped, the other scores printed
+    no_seeds = tmp_path / "no_seeds.txt"
+    no_seeds.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in rows.items() if w != "bad"),
+                        encoding="utf-8")
+    trees = tmp_path / "trees.txt"
+    trees.write_text("(4 (3 great) (2 king))\n(0 (0 awful) (2 apple))\n", encoding="utf-8")
+    res = runner.invoke(app, ["embeddings", "evaluate", "--vectors", str(no_seeds), "--data", str(data),
+                              "--sst", str(trees)])
+    assert res.exit_code == 0, res.output
+    assert "orientation accuracy skipped" in res.stderr and "analogy total" in res.stdout
     png = tmp_path / "map.png"
     res = runner.invoke(app, ["embeddings", "plot", "king", "queen", "man", "woman", "--vectors", str(glove),
                               "--out", str(png)])

@@ -18,6 +18,7 @@ app = typer.Typer(help="Word vectors: train word2vec, query neighbours/analogies
                   no_args_is_help=True)
 
 DATA = Path("../shared/data")
+DEFAULT_SST = DATA / "sst" / "train.txt"  # evaluate: the SST trees of the orientation accuracy
 VectorsOpt = Annotated[str, typer.Option("--vectors", "-v", help="glove-6b-50d | vectors file | run folder")]
 LimitOpt = Annotated[int | None, typer.Option(help="search only the N most frequent words (default: all)")]
 
@@ -59,7 +60,8 @@ def train(
     config: Annotated[Path | None, typer.Option(help="YAML of training options (configs/embeddings/)")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", "-s", help="option=value, e.g. epochs=3")] = None,
     backend: Annotated[str | None, typer.Option(help="torch (ours) or gensim")] = None,
-    out: Annotated[Path | None, typer.Option(help="run folder (default runs/embeddings/<arch>-<backend>)")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="run folder (default runs/embeddings/<arch>-<backend>-d<dim>)")] = None,
     resume: Annotated[Path | None, typer.Option(
         help="continue an unfinished run folder from its checkpoints/last.pt (only threads and device may "
              "change; torch backend only)")] = None,
@@ -223,7 +225,7 @@ def evaluate(
         DATA / "wordsim"),
     restrict: Annotated[int, typer.Option(help="analogy: search the N most frequent words")] = 30000,
     sst: Annotated[Path | None, typer.Option(help="SST trees for the orientation accuracy (empty: skip)")] = (
-        DATA / "sst" / "train.txt"),
+        DEFAULT_SST),
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the scores as JSON")] = None,
 ) -> None:
     """Google analogy (per section), WordSim-353 and SimLex-999 Spearman, SST word orientation accuracy."""
@@ -235,9 +237,17 @@ def evaluate(
         raise DataError(f"{data}: evaluation data folder not found")
     vecs = _load(vectors)
     r = evaluate_all(vecs, data, restrict=restrict)
-    if sst is not None and str(sst) and sst.is_file():
-        o = evaluate_orientation(vecs, sst_word_polarity(sst))
-        r["orientation_accuracy"], r["orientation_words"] = o["accuracy"], o["words"]
+    if sst is not None and sst != Path(""):  # --sst '' arrives as Path('.'): skip
+        if sst.is_file():
+            try:
+                o = evaluate_orientation(vecs, sst_word_polarity(sst))
+                r["orientation_accuracy"], r["orientation_words"] = o["accuracy"], o["words"]
+            except KeyError as exc:  # vectors without any seed word of a pole (a small vocabulary)
+                typer.echo(f"note: orientation accuracy skipped: {vecs.source}: {exc.args[0]}", err=True)
+        elif sst == DEFAULT_SST:
+            typer.echo(f"note: orientation accuracy skipped: {sst} not found (--sst names the SST trees)", err=True)
+        else:
+            raise DataError(f"{sst}: SST trees not found (--sst '' skips the orientation accuracy)")
     typer.echo(format_table(r, vecs.source))
     if json_out is not None:
         from dl4nlp.io import write_json
