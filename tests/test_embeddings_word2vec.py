@@ -219,7 +219,7 @@ def test_resume_refuses_other_options_and_another_corpus(tmp_path: Path, monkeyp
 def test_cli_resume_after_a_kill(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
     corpus = topic_corpus(tmp_path / "c.txt", n=200)
     sets = [x for k, v in RESUME_OPTS.items() for x in ("--set", f"{k}={v}")]
-    common = ["--eval-data", tmp_path / "none", "--no-progress"]
+    common = ["--eval-data", "", "--no-progress"]
     assert cli("embeddings", "train", corpus, *sets, "--out", tmp_path / "full", *common) == (0, "")
     run = tmp_path / "run"
     kill_after(monkeypatch, 1, KeyboardInterrupt)
@@ -328,6 +328,15 @@ def test_cli_bad_corpus_leaves_no_run_folder(tmp_path: Path, cli, corpus: str, m
     assert not (tmp_path / "run").exists()
 
 
+def test_cli_eval_data_folder_without_the_files_is_refused_before_training(tmp_path: Path, cli) -> None:
+    corpus = topic_corpus(tmp_path / "c.txt", n=50)
+    code, err = cli("embeddings", "train", corpus, "--eval-data", tmp_path / "typo", "--out", tmp_path / "run",
+                    "--no-progress")
+    assert (code, err) == (2, f"error: --eval-data {tmp_path / 'typo'}: no questions-words.txt there "
+                              "(--eval-data '' skips the evaluation)\n")
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("args, message", [
     (["neighbors", "king", "-k", "0"], "--k must be at least 1, got 0"),
     (["neighbors", "king", "-k", "-5"], "--k must be at least 1, got -5"),  # not "all but 5"
@@ -350,7 +359,7 @@ def test_cli_end_to_end(tmp_path: Path) -> None:
     run = tmp_path / "run"
     res = runner.invoke(app, ["embeddings", "train", str(corpus), "--set", "dim=8", "--set", "min_count=1",
                               "--set", "epochs=1", "--set", "threads=1", "--out", str(run),
-                              "--eval-data", str(tmp_path / "none"), "--no-progress"])
+                              "--eval-data", "", "--no-progress"])
     assert res.exit_code == 0, res.output
     assert (run / "vectors.txt").is_file() and (run / "results.json").is_file()
     res = runner.invoke(app, ["embeddings", "neighbors", "a1", "--vectors", str(run), "-k", "3"])

@@ -19,6 +19,7 @@ app = typer.Typer(help="Word vectors: train word2vec, query neighbours/analogies
 
 DATA = Path("../shared/data")
 DEFAULT_SST = DATA / "sst" / "train.txt"  # evaluate: the SST trees of the orientation accuracy
+DEFAULT_EVAL = DATA / "wordsim"  # train: the word-similarity and analogy sets scored after training
 VectorsOpt = Annotated[str, typer.Option("--vectors", "-v", help="glove-6b-50d | vectors file | run folder")]
 LimitOpt = Annotated[int | None, typer.Option(help="search only the N most frequent words (default: all)")]
 
@@ -65,7 +66,8 @@ def train(
     resume: Annotated[Path | None, typer.Option(
         help="continue an unfinished run folder from its checkpoints/last.pt (only threads and device may "
              "change; torch backend only)")] = None,
-    eval_data: Annotated[Path, typer.Option(help="folder with the analogy/WS-353/SimLex files")] = DATA / "wordsim",
+    eval_data: Annotated[Path, typer.Option(
+        help="folder with the analogy/WS-353/SimLex files ('' skips the evaluation)")] = DEFAULT_EVAL,
     progress: Annotated[bool, typer.Option(help="progress bar with words/second")] = True,
 ) -> None:
     """Train word2vec (skip-gram or CBOW, negative sampling); writes vectors.txt and results.json."""
@@ -74,7 +76,7 @@ def train(
     from dl4nlp.config import parse_value, read_yaml
     from dl4nlp.embeddings import evaluate_all
     from dl4nlp.embeddings_train import TrainOptions, resume_point, train_word2vec
-    from dl4nlp.errors import ConfigError, RunError
+    from dl4nlp.errors import ConfigError, DataError, RunError
     from dl4nlp.runs import write_results
     from dl4nlp.training import machine_info
 
@@ -105,14 +107,20 @@ def train(
         run = out or _new_run(Path("runs/embeddings") / f"{opts.arch}-{opts.backend}-d{opts.dim}")
         if run.exists() and not run.is_dir():
             raise ConfigError(f"--out {run}: exists and is not a folder")
+    evaluate = eval_data != Path("") and (eval_data / "questions-words.txt").is_file()  # '' arrives as Path('.')
+    if not evaluate and eval_data not in (Path(""), DEFAULT_EVAL):  # a folder named on purpose: before training
+        raise DataError(f"--eval-data {eval_data}: no questions-words.txt there (--eval-data '' skips the evaluation)")
     # no mkdir here: the folder appears with the first file written, once the corpus has been read and
     # its vocabulary built, so a bad corpus (missing, empty, not UTF-8, min_count too high) leaves nothing
     vecs, summary = train_word2vec(corpus, opts, run, progress=progress, resume=point)
     results = {"task": "embeddings", "model": f"word2vec-{opts.arch}-{opts.backend}", "dataset": corpus.name,
                "train_time_s": summary["train_time_s"], "words_per_s": summary["words_per_s"],
                "vocab_size": summary["vocab_size"], "hyper_parameters": asdict(opts), "machine": machine_info()}
-    if (eval_data / "questions-words.txt").is_file():
+    if evaluate:
         results.update(evaluate_all(vecs, eval_data))
+    elif eval_data == DEFAULT_EVAL:
+        typer.echo(f"note: not evaluated: {eval_data}/questions-words.txt not found (--eval-data names the folder)",
+                   err=True)
     write_results(run, results)
     typer.echo(f"run folder: {run}")
     typer.echo(f"{summary['vocab_size']:,} words, {summary['train_time_s']:.1f} s, "
