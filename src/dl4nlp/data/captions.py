@@ -186,7 +186,7 @@ class Preprocess:
 
 
 def _lines(path: Path) -> list[str]:
-    """The file's lines without their endings (``\n``, ``\r\n`` or a lone ``\r``); a missing file, a folder
+    r"""The file's lines without their endings (``\n``, ``\r\n`` or a lone ``\r``); a missing file, a folder
     or a non-UTF-8 byte is one :class:`DataError` naming ``file:line`` (:func:`dl4nlp.io.read_text`)."""
     text = read_text(require_file(path))
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
