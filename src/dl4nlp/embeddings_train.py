@@ -49,6 +49,7 @@ from dl4nlp.devices import torch_device
 from dl4nlp.embeddings import WordVectors
 from dl4nlp.errors import ConfigError, DataError, RunError
 from dl4nlp.io import remove_stale_temporaries, torch_load, torch_save, write_json
+from dl4nlp.runs import unfinished_run
 
 CHECKPOINT = "checkpoints/last.pt"  # in a run folder: the state after the last finished epoch
 # options a resumed run may change: where and how fast it runs, not what it computes
@@ -317,8 +318,6 @@ def resume_point(run: str | Path) -> ResumePoint:
     written by ``dl4nlp embeddings train`` at the end) or when it is a gensim run. Deletes the temporary
     files of an atomic write that the kill interrupted."""
     run = Path(run)
-    if not run.is_dir():
-        raise RunError(f"{run}: run folder not found")
     options_file = run / "options.json"
     if options_file.is_file():
         import json
@@ -331,8 +330,7 @@ def resume_point(run: str | Path) -> ResumePoint:
             raise RunError(f"{options_file}: expected a mapping of options")
         if stored.get("backend") == "gensim":
             raise RunError(f"{run}: a gensim run (backend: gensim) cannot be resumed; train a new one")
-    if (run / "results.json").is_file():
-        raise RunError(f"{run}: this run has finished (results.json); train a new run instead of resuming it")
+    unfinished_run(run)  # the folder exists and has not finished
     if not (run / CHECKPOINT).is_file() or not options_file.is_file():
         missing = CHECKPOINT if not (run / CHECKPOINT).is_file() else "options.json"
         raise RunError(f"{run}: nothing to resume (no {missing})")

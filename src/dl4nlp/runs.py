@@ -29,13 +29,30 @@ _MADE_HERE: list[Path] = []  # run folders this process created (see discard_uns
 STARTED = ("last.ckpt", "best.ckpt", "results.json")  # a folder holding one of these has something to keep
 
 
-def fresh_folder(root: str | Path, name: str) -> Path:
-    """A new folder ``root/name``, or ``root/name-2``, ``-3``… when the name is taken (never an existing one)."""
+def free_name(root: str | Path, name: str) -> Path:
+    """``root/name``, or ``root/name-2``, ``-3``… when the name is taken: a path where nothing exists yet."""
     root = Path(root)
     path, n = root / name, 2
     while path.exists():
         path, n = root / f"{name}-{n}", n + 1
+    return path
+
+
+def fresh_folder(root: str | Path, name: str) -> Path:
+    """A new folder at :func:`free_name` ``(root, name)`` (never an existing one)."""
+    path = free_name(root, name)
     path.mkdir(parents=True)
+    return path
+
+
+def unfinished_run(run: str | Path) -> Path:
+    """``run`` as a :class:`Path` when it is a run folder that has not finished; a :class:`RunError` when the
+    folder does not exist or holds ``results.json`` (resuming would rewrite a finished run's results)."""
+    path = Path(run)
+    if not path.is_dir():
+        raise RunError(f"{run}: run folder not found")
+    if (path / "results.json").is_file():
+        raise RunError(f"{run}: this run has finished (results.json); train a new run instead of resuming it")
     return path
 
 

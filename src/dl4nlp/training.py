@@ -26,6 +26,7 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from dl4nlp.config import ExperimentConfig
 from dl4nlp.errors import ConfigError, RunError
 from dl4nlp.io import remove_stale_temporaries, torch_load, torch_save, write_text
+from dl4nlp.runs import unfinished_run
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -319,11 +320,7 @@ def resume_checkpoint(resume: str | Path | None) -> Path | None:
     interrupted."""
     if resume is None:
         return None
-    run = Path(resume)
-    if not run.is_dir():
-        raise RunError(f"{resume}: run folder not found")
-    if (run / "results.json").is_file():
-        raise RunError(f"{resume}: this run has finished (results.json); train a new run instead of resuming it")
+    run = unfinished_run(resume)
     ckpt = run / "last.ckpt"
     if not ckpt.is_file():
         raise RunError(f"{resume}: nothing to resume (no last.ckpt)")

@@ -27,7 +27,7 @@ from dl4nlp.config import ExperimentConfig, _build_section, apply_overrides, fro
 from dl4nlp.data.vocab import Vocab
 from dl4nlp.errors import ConfigError, RunError
 from dl4nlp.io import write_json, write_text
-from dl4nlp.runs import run_state
+from dl4nlp.runs import fresh_folder, run_state, unfinished_run
 
 
 @dataclass
@@ -228,16 +228,12 @@ def _open_transfer_run(cfg: TransferConfig, resume: str | Path | None) -> Path:
     from dl4nlp.io import remove_stale_temporaries
 
     if resume is not None:
-        path = Path(resume)
+        path = unfinished_run(resume)
         if not (path / "config.yaml").is_file():
             raise RunError(f"{resume}: not a transfer run folder (no config.yaml)")
-        if (path / "results.json").is_file():
-            raise RunError(f"{resume}: this run has finished (results.json); start a new run instead")
         for folder in (path, *[p for p in path.iterdir() if p.is_dir()]):
             remove_stale_temporaries(folder)
         return path
-    from dl4nlp.runs import fresh_folder
-
     c = cfg.classifier
     name = cfg.run.get("name") or f"ulmfit-{c.dataset}-{c.init}-n{c.max_train_examples or 'all'}-s{cfg.run['seed']}"
     path = fresh_folder(cfg.run["dir"], name)

@@ -77,7 +77,7 @@ def train(
     from dl4nlp.embeddings import evaluate_all
     from dl4nlp.embeddings_train import TrainOptions, resume_point, train_word2vec
     from dl4nlp.errors import ConfigError, DataError, RunError
-    from dl4nlp.runs import write_results
+    from dl4nlp.runs import free_name, write_results
     from dl4nlp.training import machine_info
 
     values: dict = dict(read_yaml(config)) if config is not None else {}
@@ -104,7 +104,7 @@ def train(
     else:
         opts = TrainOptions.from_dict(values, " / ".join(sources) or "options")
         corpus = corpus if corpus is not None else DATA / "wikitext2" / "wiki.train.tokens"
-        run = out or _new_run(Path("runs/embeddings") / f"{opts.arch}-{opts.backend}-d{opts.dim}")
+        run = out or free_name("runs/embeddings", f"{opts.arch}-{opts.backend}-d{opts.dim}")
         if run.exists() and not run.is_dir():
             raise ConfigError(f"--out {run}: exists and is not a folder")
     evaluate = eval_data != Path("") and (eval_data / "questions-words.txt").is_file()  # '' arrives as Path('.')
@@ -127,14 +127,6 @@ def train(
                f"{summary['words_per_s']:,.0f} words/s")
     if "analogy_total" in results:
         typer.echo(_summary_line(results))
-
-
-def _new_run(base: Path) -> Path:
-    path, n = base, 2
-    while path.exists():
-        path = base.with_name(f"{base.name}-{n}")
-        n += 1
-    return path
 
 
 def _summary_line(r: dict) -> str:
