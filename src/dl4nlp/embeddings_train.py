@@ -300,8 +300,8 @@ class ResumePoint:
         new = TrainOptions.from_dict({**asdict(self.options), **values}, where)
         if new.backend == "gensim":
             raise RunError(f"{self.run}: the gensim backend cannot resume a run (train a new one)")
-        changed = [f"{k} ({getattr(self.options, k)!r} -> {getattr(new, k)!r})" for k in _option_names()
-                   if k not in RESUME_SAFE_OPTIONS and getattr(new, k) != getattr(self.options, k)]
+        changed = [f"{k} ({getattr(self.options, k)!r} -> {getattr(new, k)!r})"
+                   for k in _changed_options(asdict(self.options), new)]
         if changed:
             raise ConfigError(f"--resume {self.run}: cannot change {', '.join(changed)} of a run being resumed "
                               f"(only {', '.join(RESUME_SAFE_OPTIONS)} may change; train a new run instead)")
