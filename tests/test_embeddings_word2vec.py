@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import Killed
 from typer.testing import CliRunner
 
 from dl4nlp import embeddings_train
@@ -142,10 +143,6 @@ def test_training_is_reproducible(tmp_path: Path) -> None:
     v1, _ = train_word2vec(corpus, opts, progress=False)
     v2, _ = train_word2vec(corpus, opts, progress=False)
     np.testing.assert_array_equal(v1.vectors, v2.vectors)
-
-
-class Killed(Exception):
-    """Stands for the process being killed."""
 
 
 def kill_after(monkeypatch: pytest.MonkeyPatch, epoch: int, error: type[BaseException] = Killed) -> None:
