@@ -48,6 +48,7 @@ class DataConfig:
     max_train_examples: int | None = None  # take a prefix of (shuffled) train, for learning curves
     swap_contradictions: bool = False  # NLI: also train on (hypothesis, premise) of every contradiction pair
     snli_repeat: int = 1  # NLI reduced protocol: SNLI train pairs k times, the MultiNLI pairs once
+    teacher_file: str | None = None  # NLI: train on pairs with a teacher's logits (dl4nlp nli-teacher)
     lowercase: bool = True
     min_count: int = 1
     max_vocab: int | None = None
@@ -93,9 +94,15 @@ class TrainConfig:
     patience: int = 3  # early stopping patience in epochs (0 disables early stopping)
     min_delta: float = 0.0
     ema_decay: float | None = None  # evaluate and checkpoint an exponential moving average of the weights
+    distill_alpha: float = 0.5  # with data.teacher_file: weight of the teacher's soft targets (1 - it: gold)
+    distill_temperature: float = 1.0  # with data.teacher_file: softmax temperature T of the soft targets
 
     def __post_init__(self) -> None:
         """Range and name checks, so a bad value stops the run before its folder is made."""
+        if not 0.0 <= self.distill_alpha <= 1.0:
+            raise ConfigError(f"train.distill_alpha: must lie between 0 and 1, got {self.distill_alpha}")
+        if not self.distill_temperature > 0:
+            raise ConfigError(f"train.distill_temperature: must be greater than 0, got {self.distill_temperature}")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ConfigError(f"train.ema_decay: must lie between 0 and 1 (e.g. 0.999), got {self.ema_decay}")
         names = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "mode": ("max", "min")}

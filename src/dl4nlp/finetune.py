@@ -69,6 +69,9 @@ def read_splits(cfg: ExperimentConfig) -> DatasetSplits:
     if cfg.data.dataset in NLI_DATASETS:
         from dl4nlp.data.nli import read_nli
 
+        if cfg.data.teacher_file:
+            raise ConfigError("data.teacher_file: only the recurrent NLI models (nli_*) learn from a teacher's "
+                              "logits, not a transformer")
         return read_nli(cfg.data, cfg.run.seed)
     from dl4nlp.classify import read_splits as read_sentences
 
@@ -445,8 +448,12 @@ class TransformerRun:
             getattr(self.opts, "head_tokens", 128),
         )
 
-    @torch.no_grad()
     def probabilities(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
+        return torch.softmax(self.logits(texts, batch_size), dim=-1)
+
+    @torch.no_grad()
+    def logits(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
+        """Logits [N, C] (labels in the order of ``self.labels``), batches of similar length."""
         ids = self.encode(texts)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         out = torch.empty(len(ids), len(self.labels))
@@ -457,7 +464,7 @@ class TransformerRun:
                 logits = self.head(self.encoder(b["tokens"], b["mask"]))
             else:
                 logits = self.model(b["tokens"], b["mask"])
-            out[idx] = torch.softmax(logits.float(), dim=-1)
+            out[idx] = logits.float()
         return out
 
     def predict(self, texts: list[str]) -> list[tuple[str, dict[str, float]]]:

@@ -53,29 +53,40 @@ NLI_LADDER: list[str] = ["conditional", "attention", "word_by_word"]
 
 
 class PairDataset(torch.utils.data.Dataset):
-    """Token ids of premises and hypotheses with integer labels."""
+    """Token ids of premises and hypotheses with integer labels, and optionally a teacher's logits per pair
+    (training on a teacher file, :mod:`dl4nlp.distill`)."""
 
-    def __init__(self, premises: list[list[int]], hypotheses: list[list[int]], labels: list[int]):
+    def __init__(self, premises: list[list[int]], hypotheses: list[list[int]], labels: list[int],
+                 teacher_logits: list[list[float]] | None = None):
         if not len(premises) == len(hypotheses) == len(labels):
             raise ValueError("premises, hypotheses and labels differ in length")
+        if teacher_logits is not None and len(teacher_logits) != len(labels):
+            raise ValueError("teacher_logits and labels differ in length")
         self.premises, self.hypotheses, self.labels = premises, hypotheses, labels
+        self.teacher_logits = teacher_logits
 
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self, i: int) -> tuple[list[int], list[int], int]:
-        return self.premises[i], self.hypotheses[i], self.labels[i]
+    def __getitem__(self, i: int) -> tuple:
+        if self.teacher_logits is None:
+            return self.premises[i], self.hypotheses[i], self.labels[i]
+        return self.premises[i], self.hypotheses[i], self.labels[i], self.teacher_logits[i]
 
     def lengths(self) -> list[int]:
         return [len(p) + len(h) for p, h in zip(self.premises, self.hypotheses, strict=True)]
 
 
-def collate_pairs(items: list[tuple[list[int], list[int], int]]) -> dict[str, torch.Tensor]:
-    """Premise and hypothesis each padded to their own longest sequence, with their own masks."""
-    p = pad_batch([x for x, _, _ in items])
-    h = pad_batch([x for _, x, _ in items])
-    return {"premise": p["tokens"], "premise_mask": p["mask"], "hypothesis": h["tokens"],
-            "hypothesis_mask": h["mask"], "label": torch.tensor([y for _, _, y in items], dtype=torch.long)}
+def collate_pairs(items: list[tuple]) -> dict[str, torch.Tensor]:
+    """Premise and hypothesis each padded to their own longest sequence, with their own masks; items
+    with a fourth field (a teacher's logits) add ``teacher_logits`` [B, C]."""
+    p = pad_batch([it[0] for it in items])
+    h = pad_batch([it[1] for it in items])
+    batch = {"premise": p["tokens"], "premise_mask": p["mask"], "hypothesis": h["tokens"],
+             "hypothesis_mask": h["mask"], "label": torch.tensor([it[2] for it in items], dtype=torch.long)}
+    if len(items[0]) > 3:
+        batch["teacher_logits"] = torch.tensor([it[3] for it in items], dtype=torch.float)
+    return batch
 
 
 @dataclass
@@ -134,7 +145,9 @@ def prepare(cfg: ExperimentConfig, vocab: Vocab | None = None) -> Prepared:
     def enc(name: str) -> PairDataset:
         ps, hs = toks[name]
         ds = getattr(splits, name)
-        return PairDataset([_ids(t, vocab, ml) for t in ps], [_ids(t, vocab, ml) for t in hs], list(ds["label"]))
+        teacher = list(ds["teacher_logits"]) if "teacher_logits" in ds.column_names else None
+        return PairDataset([_ids(t, vocab, ml) for t in ps], [_ids(t, vocab, ml) for t in hs], list(ds["label"]),
+                           teacher)
 
     return Prepared(splits, tok, vocab, enc("train"), enc("dev"), enc("test"))
 
@@ -347,8 +360,12 @@ def premise_bar(weights: list[float], words: list[str], out_png: str | Path, tit
 
 def hyper_parameters(cfg: ExperimentConfig) -> dict[str, Any]:
     """A leaderboard row's settings: the common summary plus the training-data options when they are on
-    (two runs of one model that differ only in ``data.snli_repeat`` must not look alike)."""
-    return cfg.key_hyper_parameters(data_keys=PAIR_DATA_OPTIONS)
+    (two runs of one model that differ only in ``data.snli_repeat`` must not look alike), and the
+    distillation weights when a teacher file is."""
+    hp = cfg.key_hyper_parameters(data_keys=PAIR_DATA_OPTIONS)
+    if cfg.data.teacher_file:
+        hp.update(distill_alpha=cfg.train.distill_alpha, distill_T=cfg.train.distill_temperature)
+    return hp
 
 
 def load_nli_run(run_dir: str | Path) -> NLIRun:

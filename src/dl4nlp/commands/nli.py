@@ -1,4 +1,5 @@
-"""CLI of the recurrent NLI models (:mod:`dl4nlp.nli`): ``dl4nlp nli RUN`` and ``dl4nlp nli-ladder``.
+"""CLI of the recurrent NLI models (:mod:`dl4nlp.nli`): ``dl4nlp nli RUN``, ``dl4nlp nli-ladder`` and
+``dl4nlp nli-teacher`` (a teacher file for distillation, :mod:`dl4nlp.distill`).
 
 ``dl4nlp nli RUN --premise P --hypothesis H`` (or ``--index I`` for a test pair) prints the label with
 its probabilities and writes the attention map: premise x hypothesis heatmap for word-by-word attention,
@@ -115,6 +116,38 @@ def nli_ladder(
     typer.echo(f"leaderboard: {md}")
 
 
+def nli_teacher(
+    teacher: Annotated[Path, typer.Argument(help="a fine-tuned transformer NLI run (configs/transformer/snli.yaml)")],
+    config: Annotated[Path, typer.Option(help="the student's config: its training pairs are labelled")],
+    out: Annotated[Path, typer.Option(help="teacher file to write (JSONL)")],
+    copies: Annotated[int, typer.Option(help="augmented copies of each pair (labelled by the teacher only)")] = 0,
+    p_mask: Annotated[float, typer.Option(help="augmentation: probability that a word is masked")] = 0.1,
+    p_swap: Annotated[float, typer.Option(help="augmentation: probability of a GloVe-neighbour swap")] = 0.1,
+    p_ngram: Annotated[float, typer.Option(help="augmentation: probability of cutting to an n-gram")] = 0.25,
+    max_n: Annotated[int, typer.Option(help="augmentation: longest n-gram")] = 5,
+    seed: Annotated[int, typer.Option(help="augmentation seed")] = 13,
+    batch_size: Annotated[int, typer.Option(help="teacher batch size")] = 128,
+    set_: Annotated[list[str] | None, typer.Option("--set", "-s", help="override a key of --config")] = None,
+) -> None:
+    """Label the student's training pairs (and augmented copies) with a fine-tuned transformer's logits;
+    train the student on them with --set data.teacher_file=OUT (Tang et al. 2019)."""
+    from rich.progress import Progress
+
+    from dl4nlp.config import load_config
+    from dl4nlp.distill import AugmentOptions, write_teacher_file
+
+    cfg = load_config(config, set_)
+    opts = AugmentOptions(p_mask=p_mask, p_swap=p_swap, p_ngram=p_ngram, max_n=max_n)
+    with Progress(transient=True) as bar:
+        task = bar.add_task("teacher logits", total=None)
+        made = write_teacher_file(teacher, cfg, out, copies, opts, seed, batch_size,
+                                  progress=lambda done, total: bar.update(task, completed=done, total=total))
+    typer.echo(f"wrote {made.path}: {made.originals} training pairs (teacher accuracy on their gold labels "
+               f"{100 * made.teacher_accuracy:.2f} %) + {made.augmented} augmented pairs; teacher "
+               f"{made.teacher_seconds:.0f} s")
+
+
 def register(app: typer.Typer) -> None:
     app.command("nli")(nli)
     app.command("nli-ladder")(nli_ladder)
+    app.command("nli-teacher")(nli_teacher)

@@ -17,6 +17,8 @@ MultiNLI dev matched + mismatched (the sibling ``multinli/`` folder; 25,145 pair
 test = SNLI test. A folder holding the official ``snli_1.0_train.jsonl`` uses it instead, and
 ``data.train_file=/path/to/snli_1.0_train.jsonl`` (any format above) trains on that file alone.
 ``data.snli_repeat=K`` includes the reduced protocol's SNLI pairs K times (the MultiNLI pairs once).
+``data.teacher_file`` trains on a teacher file instead (:func:`read_teacher_file`, written by
+``dl4nlp nli-teacher``, :mod:`dl4nlp.distill`): the pairs with a teacher's logits; dev and test as above.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ from dl4nlp.io import require_file, text_lines
 
 NLI_LABELS = ["entailment", "neutral", "contradiction"]
 NLI_DATASETS = ("snli", "nli")  # data.dataset values read by this module
-PAIR_DATA_OPTIONS = ("swap_contradictions", "snli_repeat")  # data keys only sentence-pair training reads
+# data keys only sentence-pair training reads
+PAIR_DATA_OPTIONS = ("swap_contradictions", "snli_repeat", "teacher_file")
+NO_GOLD = -100  # label id of a teacher-file pair without a gold label (cross-entropy's ignore_index)
 
 _SPLIT_FILES = {
     "train": ["train_1pct.tsv", "train.tsv", "snli_1.0_train.jsonl", "snli_1.0_train.jsonl.gz",
@@ -117,6 +121,45 @@ def read_nli_file(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+def read_teacher_file(path: str | Path) -> list[dict[str, Any]]:
+    """Pairs with a teacher's logits, one JSON object a line (what ``dl4nlp nli-teacher`` writes)::
+
+        {"premise": "...", "hypothesis": "...", "label": "entailment", "teacher_logits": [2.1, -0.3, -1.9]}
+
+    ``label`` is a gold label, or null for a pair the teacher alone labels (an augmented pair: its id is
+    :data:`NO_GOLD`); ``teacher_logits`` has one number per label of :data:`NLI_LABELS`, in that order."""
+    path = require_file(path)
+    rows = []
+    with closing(text_lines(path)) as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{n}"
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{where}: invalid JSON ({exc.msg})") from None
+            if not isinstance(rec, dict):
+                raise DataError(f"{where}: expected a JSON object")
+            missing = [k for k in ("premise", "hypothesis", "label", "teacher_logits") if k not in rec]
+            if missing:
+                raise DataError(f"{where}: missing field(s) {', '.join(missing)}")
+            logits = rec["teacher_logits"]
+            if (not isinstance(logits, list) or len(logits) != len(NLI_LABELS)
+                    or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in logits)):
+                raise DataError(f"{where}: teacher_logits must be a list of {len(NLI_LABELS)} numbers "
+                                f"({', '.join(NLI_LABELS)})")
+            label = NO_GOLD if rec["label"] is None else _label(rec["label"], where)
+            if label is None:
+                label = NO_GOLD
+            row = _row(rec["premise"], rec["hypothesis"], label, where)
+            row["teacher_logits"] = [float(x) for x in logits]
+            rows.append(row)
+    if not rows:
+        raise DataError(f"{path}: no pairs")
+    return rows
+
+
 def _find(folder: Path, split: str) -> Path:
     for name in _SPLIT_FILES[split]:
         if (folder / name).is_file():
@@ -155,6 +198,8 @@ def read_nli(data: Any, seed: int = 13) -> DatasetSplits:
     import datasets
 
     if data.hub_name:
+        if data.teacher_file:
+            raise ConfigError("data.teacher_file: the training pairs come from the teacher file, not a hub dataset")
         if data.snli_repeat != 1:
             raise ConfigError("data.snli_repeat: only for the reduced protocol's files, not a hub dataset")
         splits = _read_hub(data.hub_name, data.hub_config)
@@ -167,12 +212,17 @@ def read_nli(data: Any, seed: int = 13) -> DatasetSplits:
             given = getattr(data, f"{split}_file")
             return folder / given if given else _find(folder, split)
 
-        train_files = [file("train")]
-        mnli = folder.parent / "multinli"
-        if data.train_file is None and train_files[0].name == "train_1pct.tsv" and mnli.is_dir():
-            train_files += [mnli / f for f in MULTINLI_FILES if (mnli / f).is_file()]
+        if data.teacher_file:
+            _check_teacher_options(data)
+            train = read_teacher_file(data.teacher_file)
+        else:
+            train_files = [file("train")]
+            mnli = folder.parent / "multinli"
+            if data.train_file is None and train_files[0].name == "train_1pct.tsv" and mnli.is_dir():
+                train_files += [mnli / f for f in MULTINLI_FILES if (mnli / f).is_file()]
+            train = _train_pairs([read_nli_file(f) for f in train_files], data)
         as_ds = datasets.Dataset.from_list
-        splits = DatasetSplits(as_ds(_train_pairs([read_nli_file(f) for f in train_files], data)),
+        splits = DatasetSplits(as_ds(train),
                                as_ds(read_nli_file(file("dev"))), as_ds(read_nli_file(file("test"))),
                                list(NLI_LABELS))
     if data.max_train_examples:
@@ -183,6 +233,16 @@ def read_nli(data: Any, seed: int = 13) -> DatasetSplits:
     if data.swap_contradictions:
         splits.train = with_swapped_contradictions(splits.train)
     return splits
+
+
+def _check_teacher_options(data: Any) -> None:
+    """A teacher file holds the training pairs as the teacher saw them: options that would choose or
+    change other training pairs are refused beside it."""
+    clash = [k for k, on in (("train_file", data.train_file), ("snli_repeat", data.snli_repeat != 1),
+                             ("swap_contradictions", data.swap_contradictions)) if on]
+    if clash:
+        raise ConfigError(f"data.{clash[0]}: cannot be combined with data.teacher_file (the teacher file holds "
+                          "the training pairs; set the option when writing it with dl4nlp nli-teacher)")
 
 
 def _train_pairs(per_file: list[list[dict[str, Any]]], data: Any) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""Sentence classification: cross-entropy (+ lambda * sum W^2), accuracy and macro-F1."""
+"""Sentence classification: cross-entropy (+ lambda * sum W^2), accuracy and macro-F1; with a teacher's
+logits in the batch, the distillation loss of :func:`distillation_loss`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,24 @@ from torch import nn
 
 from dl4nlp.config import TrainConfig
 from dl4nlp.tasks.optim import l2_penalty, lightning_optimizers
+
+
+def distillation_loss(logits: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor, alpha: float,
+                      temperature: float) -> torch.Tensor:
+    """Knowledge distillation (Hinton et al. 2015), the mean over the batch of
+
+        l_i = (1 - alpha) * CE(y_i, z_i) + alpha * T^2 * KL(softmax(t_i / T) || softmax(z_i / T))
+
+    for an example with a gold label y_i, and ``T^2 * KL(...)`` alone for one without (label < 0: a pair
+    only the teacher labelled, as in the augmented data of Tang et al. 2019). ``logits`` z [B, C] are the
+    student's, ``teacher`` t [B, C] the teacher's; T^2 keeps the soft term's gradient scale independent of T."""
+    T = temperature
+    gold = labels >= 0  # [B]
+    kl = F.kl_div(F.log_softmax(logits / T, -1), F.log_softmax(teacher / T, -1), log_target=True,
+                  reduction="none").sum(-1) * T * T  # [B]
+    ce = F.cross_entropy(logits, labels.clamp(min=0), reduction="none")  # [B]; masked below
+    per_example = torch.where(gold, (1 - alpha) * ce + alpha * kl, kl)
+    return per_example.mean()
 
 
 class ClassificationTask(L.LightningModule):
@@ -43,9 +62,14 @@ class ClassificationTask(L.LightningModule):
         """Logits [B, C] of a batch; a task over other inputs (sentence pairs) overrides only this."""
         return self(batch["tokens"], batch["mask"])
 
-    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(total loss, data loss): total = CE + lambda * sum W^2."""
-        ce = F.cross_entropy(logits, labels)
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor,
+             teacher: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(total loss, data loss): total = data loss + lambda * sum W^2; the data loss is CE, or
+        :func:`distillation_loss` when the batch holds a teacher's logits."""
+        if teacher is None:
+            ce = F.cross_entropy(logits, labels)
+        else:
+            ce = distillation_loss(logits, labels, teacher, self.cfg.distill_alpha, self.cfg.distill_temperature)
         if self.cfg.l2 > 0:
             return ce + self.cfg.l2 * l2_penalty(self.model), ce
         return ce, ce
@@ -53,22 +77,26 @@ class ClassificationTask(L.LightningModule):
     def on_train_epoch_start(self) -> None:
         self._train_loss_sum = torch.zeros((), device=self.device)  # sum over examples of the data loss
         self._train_correct = torch.zeros((), device=self.device, dtype=torch.long)
-        self._train_seen = 0
+        self._train_seen = 0  # examples with a gold label (train_acc)
+        self._train_loss_n = 0
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         logits = self.batch_logits(batch)  # [B, C]
-        loss, ce = self.loss(logits, batch["label"])
+        labels = batch["label"]
+        loss, ce = self.loss(logits, labels, batch.get("teacher_logits"))
         # running sums, logged once per epoch: a self.log and a metric update per step cost about a
         # third of a small model's step (the MLP rung's ~8 ms on CPU)
-        bs = batch["label"].size(0)
-        self._train_loss_sum += ce.detach() * bs
-        self._train_correct += (logits.detach().argmax(-1) == batch["label"]).sum()
-        self._train_seen += bs
+        self._train_loss_sum += ce.detach() * labels.size(0)
+        self._train_loss_n += labels.size(0)
+        gold = labels >= 0  # train_acc: the examples with a gold label (all of them but a teacher's extra pairs)
+        self._train_correct += (logits.detach().argmax(-1)[gold] == labels[gold]).sum()
+        self._train_seen += int(gold.sum())
         return loss
 
     def on_train_epoch_end(self) -> None:
-        if self._train_seen:  # means over this process's examples, averaged over processes under DDP
-            self.log("train_loss", self._train_loss_sum / self._train_seen, sync_dist=True)
+        if self._train_loss_n:  # means over this process's examples, averaged over processes under DDP
+            self.log("train_loss", self._train_loss_sum / self._train_loss_n, sync_dist=True)
+        if self._train_seen:
             self.log("train_acc", self._train_correct.float() / self._train_seen, sync_dist=True)
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
