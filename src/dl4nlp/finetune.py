@@ -23,7 +23,6 @@ usual ``config.yaml``, ``labels.json``, ``best.ckpt``/``last.ckpt`` and ``result
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import os
@@ -54,14 +53,6 @@ from dl4nlp.models.transformer import (
 FAMILY = ("transformer", "transformer-features")
 
 # --------------------------------------------------------------------------- data
-
-
-def read_nli_pairs(cfg: ExperimentConfig) -> DatasetSplits:
-    """The NLI pairs of :func:`dl4nlp.data.nli.read_nli` (reduced protocol: SNLI ``train_1pct.tsv`` +
-    MultiNLI dev matched + mismatched for training, SNLI dev and test), without the train subset."""
-    from dl4nlp.data.nli import read_nli
-
-    return read_nli(dataclasses.replace(cfg.data, max_train_examples=None), cfg.run.seed)
 
 
 def read_splits(cfg: ExperimentConfig) -> DatasetSplits:

@@ -149,9 +149,7 @@ def read_teacher_file(path: str | Path) -> list[dict[str, Any]]:
                     or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in logits)):
                 raise DataError(f"{where}: teacher_logits must be a list of {len(NLI_LABELS)} numbers "
                                 f"({', '.join(NLI_LABELS)})")
-            label = NO_GOLD if rec["label"] is None else _label(rec["label"], where)
-            if label is None:
-                label = NO_GOLD
+            label = NO_GOLD if rec["label"] in (None, "-") else _label(rec["label"], where)
             row = _row(rec["premise"], rec["hypothesis"], label, where)
             row["teacher_logits"] = [float(x) for x in logits]
             rows.append(row)
