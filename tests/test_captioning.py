@@ -318,6 +318,29 @@ def test_attention_sums_to_one_and_shapes(cell: str) -> None:
     assert none is None and nolatt_logits.shape == (3, 4, 7)
 
 
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_show_and_tell_with_the_image_at_the_start_only(cell: str) -> None:
+    """image_input=start: the image sets h_0 and nothing else, so two images with the same mean cell vector
+    give the same captions, and the cell reads the word embedding alone."""
+    torch.manual_seed(0)
+    opts = CaptionerOptions(attention=False, image_input="start", cell=cell, embed_dim=8, hidden=12,
+                            feature_proj=0, dropout=0.0)
+    model = Captioner(7, 8, opts).eval()
+    assert model.cell.input_size == 8 and model.out_z is None and model.gate is None
+    feats = torch.randn(2, 5, 8)
+    tokens = torch.randint(1, 7, (2, 4))
+    logits, alphas = model(feats, tokens)
+    assert logits.shape == (2, 4, 7) and alphas is None
+    same_mean = feats.flip(1)  # the cells reordered: the mean, and so h_0, is the same
+    assert torch.allclose(model(same_mean, tokens)[0], logits, atol=1e-6)
+    other = feats + torch.randn(2, 1, 8)  # another mean: another h_0
+    assert not torch.allclose(model(other, tokens)[0], logits, atol=1e-3)
+    with pytest.raises(ValueError, match="image_input: start is for show_and_tell"):
+        CaptionerOptions(attention=True, image_input="start")
+    with pytest.raises(ValueError, match="image_input must be every_step or start"):
+        CaptionerOptions(attention=False, image_input="first")
+
+
 def test_attention_depends_on_image_grid() -> None:
     model = _model()
     feats = torch.randn(1, 5, 8)
@@ -407,6 +430,10 @@ def test_no_attention_baseline_trains_and_loss_decreases(caption_dir: Path, tmp_
     res = json.loads((run / "results.json").read_text())
     assert res["attention"] is False and not (run / "attention_example.png").exists()
     loss = read_epoch_metrics(run / "metrics.csv")["train_loss"]
+    assert loss[max(loss)] < 0.7 * loss[0]
+    start = train_captioner(_cfg(caption_dir, tmp_path / "start", model="show_and_tell", epochs=3,
+                                 image_input="start"))
+    loss = read_epoch_metrics(start / "metrics.csv")["train_loss"]
     assert loss[max(loss)] < 0.7 * loss[0]
 
 

@@ -14,7 +14,14 @@ Training adds the doubly stochastic regulariser  lambda * sum_i (1 - sum_t alpha
 eq. 14), which asks every grid cell to be looked at over the whole caption.
 
 ``attention=False`` is the same decoder without attention (Show and Tell, Vinyals et al. 2015, style):
-the context is the single pooled image vector z_t = beta_t * mean_i a_i at every step.
+the context is the single pooled image vector z_t = beta_t * mean_i a_i at every step — uniform attention,
+the closest ablation. ``image_input="start"`` (without attention only) is Show and Tell as published: the
+image enters once, through h_0 = tanh(W_init mean_i a_i), and every step reads the previous word alone,
+
+    h_t = GRU(E y_{t-1}, h_{t-1}),   p(y_t) = softmax(L_o tanh(E y_{t-1} + L_h h_t))
+
+(Vinyals et al. feed the image as the LSTM's first input x_{-1}; starting from it is the usual variant,
+e.g. Karpathy & Fei-Fei 2015).
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ class CaptionerOptions:
     dropout: float = 0.3
     gate: bool = True  # the gating scalar beta on the context
     alpha_c: float = 1.0  # weight of the doubly stochastic attention regulariser (0: off)
+    image_input: str = "every_step"  # without attention: every_step (pooled context) | start (h_0 only)
     # decoding
     beam_size: int = 3
     max_len: int = 30
@@ -59,13 +67,16 @@ class CaptionerOptions:
                 raise ValueError(f"{k} must be >= 1")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError("dropout must be in [0, 1)")
+        if self.image_input not in ("every_step", "start"):
+            raise ValueError(f"image_input must be every_step or start, got '{self.image_input}'")
+        if self.attention and self.image_input != "every_step":
+            raise ValueError("image_input: start is for show_and_tell (attention reads the image at every step)")
 
 
 def make_options(name: str, params: dict, where: str = "model") -> CaptionerOptions:
-    opts = build_options(CaptionerOptions, params, where)
     if name == "show_and_tell":
-        opts.attention = False
-    return opts
+        params = {**params, "attention": False}
+    return build_options(CaptionerOptions, params, where)
 
 
 class AdditiveAttention(nn.Module):
@@ -101,10 +112,12 @@ class Captioner(nn.Module):
         self.attention = AdditiveAttention(P, H, opts.attn_dim) if opts.attention else None
         self.init_h = nn.Linear(P, H)
         self.init_c = nn.Linear(P, H) if opts.cell == "lstm" else None
-        self.gate = nn.Linear(H, 1) if opts.gate else None
-        self.cell = nn.GRUCell(E + P, H) if opts.cell == "gru" else nn.LSTMCell(E + P, H)
+        self.every_step = opts.image_input == "every_step"  # the image is a context at every step
+        self.gate = nn.Linear(H, 1) if opts.gate and self.every_step else None
+        X = E + P if self.every_step else E  # the cell's input: [E y_{t-1}; z_t], or E y_{t-1} alone
+        self.cell = nn.GRUCell(X, H) if opts.cell == "gru" else nn.LSTMCell(X, H)
         self.out_h = nn.Linear(H, E)  # L_h
-        self.out_z = nn.Linear(P, E)  # L_z
+        self.out_z = nn.Linear(P, E) if self.every_step else None  # L_z
         self.out = nn.Linear(E, vocab_size)  # L_o
         self.drop = nn.Dropout(opts.dropout)
 
@@ -129,20 +142,24 @@ class Captioner(nn.Module):
         """y_prev [B] -> (logits [B, V], alpha [B, L] or None, new state)."""
         a, h = state["a"], state["h"]
         emb = self.drop(self.embed(y_prev))  # [B, E]
+        alpha = None
         if self.attention is not None:
             z, alpha = self.attention(a, state["keys"], h)  # [B, P], [B, L]
-        else:
-            z, alpha = a.mean(dim=1), None  # the pooled image vector
+        elif self.every_step:
+            z = a.mean(dim=1)  # the pooled image vector
         if self.gate is not None:
             z = torch.sigmoid(self.gate(h)) * z  # beta_t * z_t
-        x = torch.cat([emb, z], dim=-1)  # [B, E + P]
+        x = torch.cat([emb, z], dim=-1) if self.every_step else emb  # [B, E + P] or [B, E]
         new = dict(state)
         if self.init_c is not None:
             h, new["c"] = self.cell(x, (h, state["c"]))
         else:
             h = self.cell(x, h)  # [B, H]
         new["h"] = h
-        logits = self.out(self.drop(torch.tanh(emb + self.out_h(self.drop(h)) + self.out_z(z))))  # [B, V]
+        pre = emb + self.out_h(self.drop(h))  # [B, E]
+        if self.out_z is not None:
+            pre = pre + self.out_z(z)
+        logits = self.out(self.drop(torch.tanh(pre)))  # [B, V]
         return logits, alpha, new
 
     def forward(
