@@ -16,7 +16,7 @@ import json
 import os
 import tempfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -52,6 +52,25 @@ def text_lines(path: str | Path, error: type[Dl4nlpError] = DataError) -> Iterat
                     raise error(f"{path}:{line_no}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x})") from None
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise error(f"{path}: not a valid gzip file ({exc})") from None
+
+
+def json_lines(lines: Iterable[str], path: str | Path,
+               required: Sequence[str] = ()) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of each non-blank line of JSON-lines text read from ``path``; a line that is
+    not a JSON object, or lacks one of the ``required`` fields, is a DataError naming the file and line."""
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{n}: invalid JSON ({exc.msg})") from None
+        if not isinstance(rec, dict):
+            raise DataError(f"{path}:{n}: expected a JSON object")
+        missing = [k for k in required if k not in rec]
+        if missing:
+            raise DataError(f"{path}:{n}: missing field(s) {', '.join(missing)}")
+        yield n, rec
 
 
 def read_text(path: str | Path, error: type[Dl4nlpError] = DataError) -> str:

@@ -24,14 +24,13 @@ test = SNLI test. A folder holding the official ``snli_1.0_train.jsonl`` uses it
 from __future__ import annotations
 
 import csv
-import json
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from dl4nlp.data.splits import DatasetSplits
 from dl4nlp.errors import ConfigError, DataError
-from dl4nlp.io import require_file, text_lines
+from dl4nlp.io import json_lines, require_file, text_lines
 
 NLI_LABELS = ["entailment", "neutral", "contradiction"]
 NLI_DATASETS = ("snli", "nli")  # data.dataset values read by this module
@@ -92,18 +91,7 @@ def _read_table(path: Path) -> list[dict[str, Any]]:
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows = []
     with closing(text_lines(path)) as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{n}: invalid JSON ({exc.msg})") from None
-            if not isinstance(rec, dict):
-                raise DataError(f"{path}:{n}: expected a JSON object")
-            missing = [k for k in ("sentence1", "sentence2", "gold_label") if k not in rec]
-            if missing:
-                raise DataError(f"{path}:{n}: missing field(s) {', '.join(missing)}")
+        for n, rec in json_lines(fh, path, ("sentence1", "sentence2", "gold_label")):
             label = _label(rec["gold_label"], f"{path}:{n}")
             if label is not None:
                 rows.append(_row(rec["sentence1"], rec["sentence2"], label, f"{path}:{n}"))
@@ -131,19 +119,8 @@ def read_teacher_file(path: str | Path) -> list[dict[str, Any]]:
     path = require_file(path)
     rows = []
     with closing(text_lines(path)) as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
+        for n, rec in json_lines(fh, path, ("premise", "hypothesis", "label", "teacher_logits")):
             where = f"{path}:{n}"
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: invalid JSON ({exc.msg})") from None
-            if not isinstance(rec, dict):
-                raise DataError(f"{where}: expected a JSON object")
-            missing = [k for k in ("premise", "hypothesis", "label", "teacher_logits") if k not in rec]
-            if missing:
-                raise DataError(f"{where}: missing field(s) {', '.join(missing)}")
             logits = rec["teacher_logits"]
             if (not isinstance(logits, list) or len(logits) != len(NLI_LABELS)
                     or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in logits)):

@@ -18,7 +18,7 @@ from dl4nlp.config import DataConfig
 from dl4nlp.data.splits import DatasetSplits, complete_splits
 from dl4nlp.data.trees import read_trees
 from dl4nlp.errors import ConfigError, DataError
-from dl4nlp.io import read_text, require_file, text_lines
+from dl4nlp.io import json_lines, read_text, require_file, text_lines
 
 SST5_LABELS = ["very negative", "negative", "neutral", "positive", "very positive"]
 SST2_LABELS = ["negative", "positive"]
@@ -95,16 +95,7 @@ def _iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     name = path.name.removesuffix(".gz")
     with closing(text_lines(path)) as fh:
         if name.endswith((".jsonl", ".json")):
-            for i, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}:{i}: invalid JSON ({exc.msg})") from None
-                if not isinstance(rec, dict):
-                    raise DataError(f"{path}:{i}: expected a JSON object per line")
-                yield i, rec
+            yield from json_lines(fh, path)
         elif name.endswith((".tsv", ".csv", ".txt")):
             delim = "," if name.endswith(".csv") else "\t"
             reader = csv.reader(fh, delimiter=delim, quoting=csv.QUOTE_MINIMAL if delim == "," else csv.QUOTE_NONE,
