@@ -77,7 +77,7 @@ class ClassificationTask(L.LightningModule):
     def on_train_epoch_start(self) -> None:
         self._train_loss_sum = torch.zeros((), device=self.device)  # sum over examples of the data loss
         self._train_correct = torch.zeros((), device=self.device, dtype=torch.long)
-        self._train_seen = 0  # examples with a gold label (train_acc)
+        self._train_seen = torch.zeros((), device=self.device, dtype=torch.long)  # with a gold label (train_acc)
         self._train_loss_n = 0
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
@@ -90,14 +90,15 @@ class ClassificationTask(L.LightningModule):
         self._train_loss_n += labels.size(0)
         gold = labels >= 0  # train_acc: the examples with a gold label (all of them but a teacher's extra pairs)
         self._train_correct += (logits.detach().argmax(-1)[gold] == labels[gold]).sum()
-        self._train_seen += int(gold.sum())
+        self._train_seen += gold.sum()  # a tensor: no host sync per step
         return loss
 
     def on_train_epoch_end(self) -> None:
         if self._train_loss_n:  # means over this process's examples, averaged over processes under DDP
             self.log("train_loss", self._train_loss_sum / self._train_loss_n, sync_dist=True)
-        if self._train_seen:
-            self.log("train_acc", self._train_correct.float() / self._train_seen, sync_dist=True)
+        seen = int(self._train_seen)
+        if seen:
+            self.log("train_acc", self._train_correct.float() / seen, sync_dist=True)
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         logits = self.batch_logits(batch)
