@@ -89,7 +89,7 @@ class ClassificationTask(L.LightningModule):
         self._train_loss_sum += ce.detach() * labels.size(0)
         self._train_loss_n += labels.size(0)
         gold = labels >= 0  # train_acc: the examples with a gold label (all of them but a teacher's extra pairs)
-        self._train_correct += (logits.detach().argmax(-1)[gold] == labels[gold]).sum()
+        self._train_correct += ((logits.detach().argmax(-1) == labels) & gold).sum()
         self._train_seen += gold.sum()  # a tensor: no host sync per step
         return loss
 
