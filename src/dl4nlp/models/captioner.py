@@ -129,9 +129,12 @@ class Captioner(nn.Module):
         """features [B, L, D] -> the decoder state (every tensor batch-first, for beam reordering)."""
         a = self.proj(features.float())  # [B, L, P]
         mean = a.mean(dim=1)  # [B, P]
-        state = {"a": a, "h": torch.tanh(self.init_h(mean))}  # h [B, H]
-        if self.attention is not None:
+        state = {"h": torch.tanh(self.init_h(mean))}  # h [B, H]
+        if self.attention is not None:  # the grid is read at every step
+            state["a"] = a
             state["keys"] = self.attention.key(a)  # [B, L, A]
+        elif self.every_step:  # the pooled vector is the context at every step (image_input=start: h_0 only)
+            state["pooled"] = mean
         if self.init_c is not None:
             state["c"] = torch.tanh(self.init_c(mean))
         return state
@@ -140,13 +143,13 @@ class Captioner(nn.Module):
         self, y_prev: torch.Tensor, state: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]]:
         """y_prev [B] -> (logits [B, V], alpha [B, L] or None, new state)."""
-        a, h = state["a"], state["h"]
+        h = state["h"]
         emb = self.drop(self.embed(y_prev))  # [B, E]
         alpha = None
         if self.attention is not None:
-            z, alpha = self.attention(a, state["keys"], h)  # [B, P], [B, L]
+            z, alpha = self.attention(state["a"], state["keys"], h)  # [B, P], [B, L]
         elif self.every_step:
-            z = a.mean(dim=1)  # the pooled image vector
+            z = state["pooled"]  # [B, P] the pooled image vector
         if self.gate is not None:
             z = torch.sigmoid(self.gate(h)) * z  # beta_t * z_t
         x = torch.cat([emb, z], dim=-1) if self.every_step else emb  # [B, E + P] or [B, E]
