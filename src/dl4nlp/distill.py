@@ -84,14 +84,13 @@ def nearest_words(words: Sequence[str], vectors: Any, k: int) -> dict[str, list[
     have = [w for w in dict.fromkeys(words) if vectors.lookup(w) is not None]
     if len(have) < 2:
         return {}
-    mat = np.stack([vectors[vectors.lookup(w)] for w in have]).astype(np.float32)  # [V, d]
-    mat /= np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-8)
+    mat = np.stack([vectors.unit(vectors.lookup(w)) for w in have]).astype(np.float32)  # [V, d], unit rows
     k = min(k, len(have) - 1)
     table: dict[str, list[str]] = {}
     for start in range(0, len(have), 2048):
         sims = mat[start:start + 2048] @ mat.T  # [b, V]
-        for row, i in enumerate(range(start, min(start + 2048, len(have)))):
-            sims[row, i] = -np.inf  # not the word itself
+        rows = np.arange(len(sims))
+        sims[rows, start + rows] = -np.inf  # not the word itself
         top = np.argpartition(-sims, k, axis=1)[:, :k]
         for row, idx in enumerate(top):
             table[have[start + row]] = [have[j] for j in idx[np.argsort(-sims[row, idx])]]
