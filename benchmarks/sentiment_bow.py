@@ -4,7 +4,8 @@
 
 Parts:
   ladder   LR and MLP on SST-2 and SST-5, sentence-level and phrase-level training, through the real CLI
-           (``dl4nlp train configs/ladder/<rung>.yaml --set ...``): dev/test accuracy, time, parameters.
+           (``dl4nlp train configs/ladder/<rung>.yaml --set ...``; phrase-level training with
+           ``configs/ladder-phrases/<dataset>/<rung>.yaml``): dev/test accuracy, time, parameters.
   sklearn  the same binary BoW features (same vocabulary) into scikit-learn's LogisticRegression
            (C chosen on dev): test accuracy and fit time next to ours.
   overhead Lightning vs a plain PyTorch loop: steps/second of the same MLP on the same batches.
@@ -24,13 +25,9 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# phrase-level training (every labelled subtree: 98,794 SST-2 / 318,582 SST-5 nodes): larger batches;
-# the LR still climbs on dev after 6 epochs (SST-5: 36.3 at epoch 6), so it gets 20; the 4M-parameter
-# MLP is capped at 6 for CPU time
-# no L2 penalty there: the rung's l2 = 1/(2CN) is sized for N = 6,920 sentences (at 318k phrases it pins SST-5
-# to one class: dev 26 %)
-PHRASE_SETS = {"logreg": ["train.batch_size=256", "train.epochs=20", "train.patience=3", "train.l2=0"],
-               "mlp": ["train.batch_size=256", "train.epochs=10", "train.patience=3"]}
+# phrase-level training (every labelled subtree: 98,794 SST-2 / 318,582 SST-5 nodes) has its own configs,
+# each model's settings chosen on dev for that training level (configs/ladder-phrases/<dataset>/<rung>.yaml;
+# the sweeps are in benchmarks/results/sentiment_mlp_select.md)
 
 
 SEEDS = (13, 14, 15)  # mean and std over these (sentence- and phrase-level training)
@@ -40,9 +37,8 @@ def run_cli(model: str, dataset: str, phrases: bool, data: Path, out: Path, seed
     name = f"{model}-{dataset}-{'phrases' if phrases else 'sentences'}" + (f"-s{seed}" if seed != 13 else "")
     sets = [f"data.dataset={dataset}", f"data.phrases={str(phrases).lower()}", f"data.path={data}",
             f"run.dir={out}", f"run.name={name}", f"run.seed={seed}", "trainer.progress_bar=false"]
-    if phrases:
-        sets += PHRASE_SETS[model]
-    cmd = ["dl4nlp", "train", f"configs/ladder/{model}.yaml"] + [a for s in sets for a in ("--set", s)]
+    config = f"configs/ladder-phrases/{dataset}/{model}.yaml" if phrases else f"configs/ladder/{model}.yaml"
+    cmd = ["dl4nlp", "train", config] + [a for s in sets for a in ("--set", s)]
     results = out / name / "results.json"
     if not results.is_file():
         print("$", " ".join(cmd), flush=True)

@@ -128,6 +128,28 @@ def test_bad_input_gives_one_clear_line(sst_dir, tmp_path, args, message):
     assert not (tmp_path / "runs").exists()  # nothing half-written
 
 
+@pytest.mark.parametrize("dataset", ["sst2", "sst5"])
+def test_phrase_level_ladder_configs_train_on_phrases_with_their_settings(sst_dir, tmp_path, dataset):
+    """configs/ladder-phrases/<dataset>: the LR and MLP rungs with settings chosen for phrase-level training."""
+    import yaml
+
+    folder = REPO / "configs" / "ladder-phrases" / dataset
+    runs = tmp_path / "ladder"
+    r = run("ladder", "--dataset", dataset, "--configs", folder, "--out", runs, "--only", "logreg", "--only", "mlp",
+            "--set", f"data.path={sst_dir}", "--set", "trainer.progress_bar=false", "--set", "train.epochs=1")
+    assert r.returncode == 0, r.stderr
+    for rung in ("logreg", "mlp"):
+        cfg = yaml.safe_load((folder / f"{rung}.yaml").read_text())
+        assert cfg["data"]["dataset"] == dataset and cfg["data"]["phrases"] is True
+        res = json.loads((runs / f"{rung}-{dataset}" / "results.json").read_text())
+        assert res["phrases"] is True and res["dataset"] == dataset
+        hp = res["hyper_parameters"]
+        assert (hp["lr"], hp["bs"], hp["features"]) == (cfg["train"]["lr"], cfg["train"]["batch_size"],
+                                                        cfg["model"]["features"])
+        n_sentences = len((sst_dir / "train.txt").read_text().splitlines())
+        assert res["train_examples"] > n_sentences  # the subtrees, not only the sentences
+
+
 def test_malformed_tree_error_names_line(sst_dir, tmp_path):
     with (sst_dir / "dev.txt").open("a") as fh:
         fh.write("(3 (2 broken)\n")
