@@ -144,6 +144,11 @@ def test_teacher_file_replaces_train_only_and_refuses_clashing_options(tmp_path:
             read_nli(load_config(None, [*base, extra]).data)
     with pytest.raises(ConfigError, match="distill_alpha"):
         load_config(None, [*base, "train.distill_alpha=1.5"])
+    no_teacher = [f"data.path={snli}", "data.dataset=snli"]
+    for key in ("train.distill_alpha=0.9", "train.distill_temperature=2"):  # would change nothing: refused
+        with pytest.raises(ConfigError, match="applies only with data.teacher_file"):
+            load_config(None, [*no_teacher, key])
+    assert load_config(None, [*no_teacher, "train.distill_alpha=0.5"]).train.distill_alpha == 0.5  # the default
 
 
 # --------------------------------------------------------------------------- end to end

@@ -256,6 +256,11 @@ def from_dict(raw: dict[str, Any], source: str = "<config>") -> ExperimentConfig
     if not isinstance(model, dict) or "name" not in model:
         raise ConfigError(f"{source}: model: needs a 'name' (e.g. model: {{name: mlp}})")
     kwargs["model"] = dict(model)
+    if not kwargs["data"].teacher_file:  # the distillation keys act only on a teacher file's soft targets
+        for key in ("distill_alpha", "distill_temperature"):
+            if getattr(kwargs["train"], key) != getattr(TrainConfig, key):
+                raise ConfigError(f"{source}: train.{key}: applies only with data.teacher_file (the pairs "
+                                  "labelled by `dl4nlp nli-teacher`); without one it would change nothing")
     return ExperimentConfig(**kwargs)
 
 
