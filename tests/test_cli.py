@@ -113,6 +113,8 @@ def test_ladder_and_sweep(sst_dir, tmp_path):
         (["train", "texts"], "texts: is a directory, expected a config file"),
         (["predict", "/nonexistent-run", "--file", "latin1.txt"], "latin1.txt:2: not UTF-8 text (byte 0xe9)"),
         (["predict", "/nonexistent-run", "--file", "texts"], "texts: is a directory, expected a file"),
+        (["ladder", "--configs", str(REPO / "configs/ladder-phrases/sst2"), "--out", "runs"],
+         "no config for rung(s) rnn, gru"),
     ],
 )
 def test_bad_input_gives_one_clear_line(sst_dir, tmp_path, args, message):

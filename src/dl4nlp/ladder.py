@@ -25,6 +25,11 @@ def run_ladder(dataset: str, configs: Path, out: Path | None, only: list[str], s
     if unknown:
         raise ConfigError(f"unknown rung(s) {', '.join(unknown)} (rungs: {', '.join(registry.LADDER)})")
     rungs = [r for r in registry.LADDER if (not only or r in only) and r not in skip]
+    missing = [r for r in rungs if not (configs / f"{r}.yaml").is_file()]
+    if missing:
+        has = [r for r in registry.LADDER if (configs / f"{r}.yaml").is_file()]
+        raise ConfigError(f"{configs}: no config for rung(s) {', '.join(missing)} (this folder has: "
+                          f"{', '.join(has) or 'none'}; choose rungs with --only / --skip)")
     out = out or Path("runs") / f"ladder-{dataset}"
     raws = {}
     for rung in rungs:  # read every config first: a broken one fails before any training
