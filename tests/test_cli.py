@@ -86,6 +86,15 @@ def test_ladder_and_sweep(sst_dir, tmp_path):
     again = run("ladder", "--dataset", "sst2", "--configs", REPO / "configs/ladder", "--out", runs,
                 "--only", "logreg", *sets)
     assert "already trained" in again.stdout
+    # ... but never passes off a run with other settings as this config's (e.g. the phrase-level configs
+    # pointed at the sentence-level ladder's folder): refused, naming the folder and the settings
+    before = (runs / "logreg-sst2" / "results.json").read_text()
+    other = run("ladder", "--dataset", "sst2", "--configs", REPO / "configs/ladder-phrases/sst2", "--out", runs,
+                "--only", "logreg", "--only", "mlp", *sets)
+    assert other.returncode == 2 and "Traceback" not in other.stderr
+    assert "logreg-sst2: this run folder holds a run with other settings" in other.stderr
+    assert "data.phrases: False -> True" in other.stderr and "--out" in other.stderr
+    assert (runs / "logreg-sst2" / "results.json").read_text() == before  # nothing trained or touched
     s = run("sweep", REPO / "configs/ladder/logreg.yaml", "--grid", "train.lr=0.5,0.05", "--grid", "l2=0,0.001",
             *_sets(sst_dir, tmp_path / "sweep"))
     assert s.returncode == 0, s.stderr

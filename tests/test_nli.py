@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from dl4nlp.config import load_config
 from dl4nlp.data.nli import NLI_LABELS, read_nli, read_nli_file
@@ -441,12 +442,25 @@ def test_demo_nli_tab_shows_recurrent_runs_and_the_word_by_word_heatmap(trained:
 
 
 def test_nli_ladder_puts_the_three_models_side_by_side(trained: dict[str, Path]):
-    """Runs already in the folder are kept (no training); leaderboard.md and ladder.png are written."""
+    """Runs already in the folder with the same settings are kept (no training); leaderboard.md and ladder.png
+    are written. Runs with other settings are refused, not kept."""
     root = trained["attention"].parent
     snli = root.parent / "data" / "snli"
-    r = cli("nli-ladder", "--out", root, "--set", f"data.path={snli}")
+    r = cli("nli-ladder", "--out", root, "--set", f"data.path={snli}")  # the configs' own sizes: not these runs
+    assert r.returncode == 2 and "this run folder holds a run with other settings" in r.stderr
+    assert "model.hidden: 16 -> 100" in r.stderr
+    same = [f"data.path={snli}", f"model.embeddings={root.parent / 'vectors.txt'}", "model.hidden=16",
+            "train.epochs=2", "train.batch_size=8"]
+    sets = [a for s in same for a in ("--set", s)]
+    # the word-by-word run may have been continued to 3 epochs by the resume test: then it is not this config's
+    wbw_epochs = yaml.safe_load((trained["word_by_word"] / "config.yaml").read_text())["train"]["epochs"]
+    if wbw_epochs != 2:
+        r = cli("nli-ladder", "--out", root, *sets)
+        assert r.returncode == 2 and f"word_by_word: this run folder holds a run with other settings " \
+                                      f"(train.epochs: {wbw_epochs} -> 2)" in r.stderr
+    r = cli("nli-ladder", "--out", root, "--only", "conditional", "--only", "attention", *sets)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.count("already trained, kept") == 3
+    assert r.stdout.count("already trained, kept") == 2
     md = (root / "leaderboard.md").read_text()
     assert all(f"nli_{m}" in md for m in MODELS)
     assert (root / "ladder.png").is_file()

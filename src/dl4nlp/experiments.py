@@ -47,7 +47,29 @@ def ladder_run_state(cfg: ExperimentConfig) -> tuple[str, Path]:
     ``finished`` (kept), ``resumable`` (continue it with ``train_any(cfg, resume=path)``) or ``new`` (a folder
     left by a run killed before its first checkpoint is removed, so the run is trained again under its own
     name instead of beside it as ``<name>-2``)."""
-    from dl4nlp.runs import run_state
+    from dl4nlp.runs import load_config, run_state
 
     path = Path(cfg.run.dir) / cfg.run_name()
-    return run_state(path), path
+    state = run_state(path)
+    if state != "new":  # keep or continue it only if it is this very experiment
+        changed = settings_changed(load_config(path), cfg)
+        if changed:
+            shown = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+            raise ConfigError(f"{path}: this run folder holds a run with other settings ({shown}); give the "
+                              "ladder another output folder (--out) or remove this one")
+    return state, path
+
+
+def settings_changed(saved: ExperimentConfig, cfg: ExperimentConfig) -> list[str]:
+    """``key: saved -> new`` for every data / model / train setting and the seed that differ (the run folder,
+    progress bar and devices may change between calls)."""
+    from dataclasses import asdict
+
+    def flat(c: ExperimentConfig) -> dict[str, object]:
+        out = {f"{sec}.{k}": v for sec in ("data", "train") for k, v in asdict(getattr(c, sec)).items()}
+        out.update({f"model.{k}": v for k, v in c.model.items()})
+        out["run.seed"] = c.run.seed
+        return out
+
+    old, new = flat(saved), flat(cfg)
+    return [f"{k}: {old.get(k)} -> {new.get(k)}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]

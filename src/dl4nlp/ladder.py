@@ -37,8 +37,9 @@ def run_ladder(dataset: str, configs: Path, out: Path | None, only: list[str], s
         raw = apply_overrides(read_yaml(path), [f"data.dataset={dataset}", f"run.dir={out}",
                                                  f"run.name={rung}-{dataset}", *overrides])
         raws[rung] = (from_dict(raw, str(path)))
+    states = {rung: ladder_run_state(cfg) for rung, cfg in raws.items()}  # other settings stop before training
     for rung, cfg in raws.items():
-        state, run = ladder_run_state(cfg)
+        state, run = states[rung]
         if state == "finished":
             print(f"[ladder] {rung}: already trained, kept ({run})")
         elif state == "resumable":

@@ -100,8 +100,8 @@ def nli_ladder(
         raise ConfigError(f"unknown NLI model(s) {', '.join(unknown)} (known: {', '.join(NLI_LADDER)})")
     cfgs = [load_config(configs / f"{m}.yaml", [f"run.dir={out}", f"run.name={m}", *(set_ or [])])
             for m in NLI_LADDER if not only or m in only]
-    for cfg in cfgs:
-        state, run = ladder_run_state(cfg)
+    states = [ladder_run_state(cfg) for cfg in cfgs]  # a folder holding other settings stops before any training
+    for cfg, (state, run) in zip(cfgs, states, strict=True):
         if state == "finished":
             typer.echo(f"[nli-ladder] {cfg.run_name()}: already trained, kept")
         elif state == "resumable":
