@@ -63,13 +63,10 @@ def ladder_run_state(cfg: ExperimentConfig) -> tuple[str, Path]:
 def settings_changed(saved: ExperimentConfig, cfg: ExperimentConfig) -> list[str]:
     """``key: saved -> new`` for every data / model / train setting and the seed that differ (the run folder,
     progress bar and devices may change between calls)."""
-    from dataclasses import asdict
-
     def flat(c: ExperimentConfig) -> dict[str, object]:
-        out = {f"{sec}.{k}": v for sec in ("data", "train") for k, v in asdict(getattr(c, sec)).items()}
-        out.update({f"model.{k}": v for k, v in c.model.items()})
-        out["run.seed"] = c.run.seed
-        return out
+        d = c.to_dict()
+        return {**{f"{sec}.{k}": v for sec in ("data", "model", "train") for k, v in d[sec].items()},
+                "run.seed": d["run"]["seed"]}
 
     old, new = flat(saved), flat(cfg)
     return [f"{k}: {old.get(k)} -> {new.get(k)}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
