@@ -17,6 +17,10 @@
 # and weight averaging (EMA 0.995, ~1.5 epochs of steps), ten seeds:
 #   OUT=runs/bench-captioning-ema EXTRA="--set train.ema_decay=0.995" bash benchmarks/captioning.sh
 #   OUT=runs/bench-captioning-ema EXTRA="--set train.ema_decay=0.995" SEEDS="14 15 16 17 18 19 20 21 22" bash benchmarks/captioning.sh seeds
+# MODELS names the decoders of the seeds runs (configs/captioning/rsicd-<name>.yaml; default "attention
+# no-attention"); Show and Tell as published (the image only at the start) against attention, ten paired seeds:
+#   OUT=runs/bench-captioning-sat EXTRA="--set train.ema_decay=0.995" MODELS="attention show-and-tell" \
+#     SEEDS="13 14 15 16 17 18 19 20 21 22" bash benchmarks/captioning.sh seeds
 # IMAGE_SIZE=448 encodes 448-pixel inputs: a 14 x 14 grid (L = 196, the grid size of Xu et al.) instead of 7 x 7:
 #   OUT=runs/bench-captioning-448 IMAGE_SIZE=448 EXTRA="--set train.ema_decay=0.995" bash benchmarks/captioning.sh
 set -euo pipefail
@@ -30,7 +34,7 @@ if [ "$IMAGE_SIZE" != 224 ]; then EXTRA="$EXTRA --set model.image_size=$IMAGE_SI
 mkdir -p "$OUT"
 if [ "${1:-}" = "seeds" ]; then
   for s in ${SEEDS:-14 15}; do
-    for name in attention no-attention; do
+    for name in ${MODELS:-attention no-attention}; do
       if [ ! -f "$OUT/rsicd-$name-s$s/results.json" ]; then
         rm -rf "$OUT/rsicd-$name-s$s"
         flock "$LOCK" env OMP_NUM_THREADS="$THREADS" dl4nlp train configs/captioning/rsicd-$name.yaml \

@@ -9,6 +9,7 @@ seeds`), a last table gives each model's mean and standard deviation over the se
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -18,7 +19,8 @@ import yaml
 
 def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/bench-captioning")
-    feats = json.loads((out / "features.json").read_text())
+    feats_file = out / "features.json"  # written by the script's full run (not by `seeds` alone)
+    feats = json.loads(feats_file.read_text()) if feats_file.is_file() else {"rows": []}
     print("| features | split | images | seconds | images/s | grid |")
     print("|---|---|---|---|---|---|")
     for r in feats["rows"]:
@@ -57,32 +59,75 @@ def main() -> None:
     seeds_table(out)
 
 
+RUN_NAME = re.compile(r"^rsicd-(?P<name>.+?)(?:-s(?P<seed>\d+))?$")
+
+
+def seed_groups(out: Path) -> dict[str, dict[int, dict]]:
+    """{decoder name: {seed: results}} of every finished ``rsicd-<name>[-s<seed>]`` run under ``out``
+    (``attention`` first); the seed is read from the run's config.yaml."""
+    groups: dict[str, dict[int, dict]] = {}
+    for res_file in sorted(out.glob("rsicd-*/results.json")):
+        m = RUN_NAME.match(res_file.parent.name)
+        if not m:
+            continue
+        seed = int(yaml.safe_load((res_file.parent / "config.yaml").read_text())["run"]["seed"])
+        groups.setdefault(m["name"], {})[seed] = json.loads(res_file.read_text())
+    return dict(sorted(groups.items(), key=lambda kv: (kv[0] != "attention", kv[0])))
+
+
 def seeds_table(out: Path) -> None:
-    """Mean ± std over seeds of RSICD test BLEU-1..4 (beam 1 and 3) and dev BLEU-4 (the selection metric)."""
-    runs = {name: sorted(out.glob(f"rsicd-{name}-s*/results.json")) for name in ("attention", "no-attention")}
-    if not any(runs.values()):
+    """Mean ± std over seeds of RSICD test BLEU-1..4 (beam 1 and 3) and dev BLEU-4 (the selection metric),
+    then each decoder against attention seed by seed (the same seed: the same initial split of batches)."""
+    groups = {k: v for k, v in seed_groups(out).items() if len(v) > 1}
+    if not groups:
         return
     print()
-    print("| model | seeds | beam | test BLEU-1 | BLEU-2 | BLEU-3 | BLEU-4 | BLEU-4 per seed | dev BLEU-4 "
-          "| train time (s) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for name, extra in runs.items():
-        files = [f for f in [out / f"rsicd-{name}" / "results.json"] if f.is_file()] + extra  # seed 13 first
-        results = [json.loads(f.read_text()) for f in files]
-        if not results:
-            continue
-        seeds = "/".join(str(yaml.safe_load((f.parent / "config.yaml").read_text())["run"]["seed"]) for f in files)
+    print("| decoder (run name) | seeds | beam | test BLEU-1 | BLEU-2 | BLEU-3 | BLEU-4 | BLEU-4 per seed | dev BLEU-4 "
+          "| best / run epochs | train time (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, by_seed in groups.items():
+        seeds = sorted(by_seed)
+        results = [by_seed[s] for s in seeds]
         for k in (1, 3):
             cols = []
             for n in range(1, 5):
                 xs = [r[f"test_bleu{n}_beam{k}"] for r in results]
-                spread = f" ± {statistics.stdev(xs):.1f}" if len(xs) > 1 else ""
-                cols.append(f"{statistics.mean(xs):.1f}{spread}")
+                cols.append(f"{statistics.mean(xs):.1f} ± {statistics.stdev(xs):.1f}")
             per_seed = " / ".join(f"{r[f'test_bleu4_beam{k}']:.1f}" for r in results)
-            dev = statistics.mean(r[f"dev_bleu4_beam{k}"] for r in results)
+            dev = [r[f"dev_bleu4_beam{k}"] for r in results]
+            epochs = " / ".join(f"{r.get('best_epoch', '?')}/{r['epochs_run']}" for r in results)
             times = " / ".join(f"{r['train_time_s']:.0f}" for r in results)
-            print(f"| {results[0]['model']} | {seeds} | {k} | " + " | ".join(cols)
-                  + f" | {per_seed} | {dev:.1f} | {times} |")
+            print(f"| {results[0]['model']} (rsicd-{name}) | {seeds[0]}-{seeds[-1]} ({len(seeds)}) | {k} | "
+                  + " | ".join(cols)
+                  + f" | {per_seed} | {statistics.mean(dev):.1f} ± {statistics.stdev(dev):.1f} | {epochs} | {times} |")
+    paired_table(groups)
+
+
+def paired_table(groups: dict[str, dict[int, dict]]) -> None:
+    """Attention's BLEU-4 lead over each other decoder, seed by seed: mean ± std of the per-seed differences,
+    how many seeds attention is ahead, and the two-sided paired t-test's p-value."""
+    att = groups.get("attention")
+    others = [n for n in groups if n != "attention"]
+    if not att or not others:
+        return
+    from scipy.stats import ttest_rel
+
+    print()
+    print("| attention vs | seeds | split | beam | BLEU-4 lead (mean ± std) | attention ahead | paired t-test p |")
+    print("|---|---|---|---|---|---|---|")
+    for name in others:
+        seeds = sorted(set(att) & set(groups[name]))
+        if len(seeds) < 2:
+            continue
+        for split in ("test", "dev"):
+            for k in (1, 3):
+                a = [att[s][f"{split}_bleu4_beam{k}"] for s in seeds]
+                b = [groups[name][s][f"{split}_bleu4_beam{k}"] for s in seeds]
+                d = [x - y for x, y in zip(a, b, strict=True)]
+                ahead = sum(x > 0 for x in d)
+                p = ttest_rel(a, b).pvalue if len(seeds) > 2 else float("nan")
+                print(f"| rsicd-{name} | {len(seeds)} | {split} | {k} | {statistics.mean(d):+.2f} ± "
+                      f"{statistics.stdev(d):.2f} | {ahead} of {len(seeds)} | {p:.3f} |")
 
 
 if __name__ == "__main__":

@@ -481,7 +481,8 @@ def test_predict_on_a_captioning_run_points_to_caption(caption_dir: Path, tmp_pa
 
 
 def test_rsicd_configs_differ_only_in_the_decoder() -> None:
-    """The attention vs pooled-vector benchmark is fair only if both configs train the same way."""
+    """The attention vs pooled-vector benchmark is fair only if both configs train the same way (Show and
+    Tell as published differs from the pooled decoder only in where the image enters and its epoch budget)."""
     import yaml
 
     repo = Path(__file__).resolve().parents[1] / "configs" / "captioning"
@@ -490,6 +491,16 @@ def test_rsicd_configs_differ_only_in_the_decoder() -> None:
     assert att == pooled
     cfg = from_dict(att | {"model": {"name": "show_attend_tell", **att["model"]}}, "rsicd-attention.yaml")
     assert cfg.model_name == "show_attend_tell"  # the shipped config passes validation
+    # Show and Tell as published: the pooled decoder with the image at the start only, given more epochs
+    published = yaml.safe_load((repo / "rsicd-show-and-tell.yaml").read_text())
+    assert published["model"].pop("image_input") == "start"
+    assert (published["train"].pop("epochs"), published["train"].pop("patience")) == (40, 8)
+    assert published["model"].pop("name") == "show_and_tell"
+    for section in (pooled, published):
+        section["train"] = {k: v for k, v in section["train"].items() if k not in ("epochs", "patience")}
+    assert published == pooled
+    cfg = from_dict(yaml.safe_load((repo / "rsicd-show-and-tell.yaml").read_text()), "rsicd-show-and-tell.yaml")
+    assert cfg.model_params["image_input"] == "start" and cfg.train.epochs == 40
 
 
 def test_training_batches_depend_only_on_the_seed_and_the_epoch() -> None:
