@@ -32,7 +32,7 @@ def main() -> None:
     print()
     print("| model | eval set | beam | BLEU-1 | BLEU-2 | BLEU-3 | BLEU-4 | train time (s) | epochs | params |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for name in ("attention", "no-attention"):
+    for name in ("attention", "no-attention", "show-and-tell"):
         run = out / f"rsicd-{name}"
         if not (run / "results.json").is_file():
             continue
@@ -71,35 +71,46 @@ def seed_groups(out: Path) -> dict[str, dict[int, dict]]:
         if not m:
             continue
         seed = int(yaml.safe_load((res_file.parent / "config.yaml").read_text())["run"]["seed"])
-        groups.setdefault(m["name"], {})[seed] = json.loads(res_file.read_text())
+        res = json.loads(res_file.read_text())
+        nwpu = res_file.parent / "nwpu" / "nwpu_captions-test.json"  # `dl4nlp caption-eval --out RUN/nwpu`
+        if nwpu.is_file():
+            ev = json.loads(nwpu.read_text())
+            res |= {f"nwpu_{k}": v for k, v in ev.items() if k.startswith("bleu")}
+        groups.setdefault(m["name"], {})[seed] = res
     return dict(sorted(groups.items(), key=lambda kv: (kv[0] != "attention", kv[0])))
 
 
 def seeds_table(out: Path) -> None:
     """Mean ± std over seeds of RSICD test BLEU-1..4 (beam 1 and 3) and dev BLEU-4 (the selection metric),
-    then each decoder against attention seed by seed (the same seed: the same initial split of batches)."""
+    NWPU-Captions test where every run of a decoder was scored on it, then each decoder against attention
+    seed by seed (the same seed: the same initial weights and batches)."""
     groups = {k: v for k, v in seed_groups(out).items() if len(v) > 1}
     if not groups:
         return
     print()
-    print("| decoder (run name) | seeds | beam | test BLEU-1 | BLEU-2 | BLEU-3 | BLEU-4 | BLEU-4 per seed | dev BLEU-4 "
-          "| best / run epochs | train time (s) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| decoder (run name) | seeds | eval set | beam | BLEU-1 | BLEU-2 | BLEU-3 | BLEU-4 | BLEU-4 per seed "
+          "| dev BLEU-4 | best / run epochs | train time (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, by_seed in groups.items():
         seeds = sorted(by_seed)
         results = [by_seed[s] for s in seeds]
-        for k in (1, 3):
-            cols = []
-            for n in range(1, 5):
-                xs = [r[f"test_bleu{n}_beam{k}"] for r in results]
-                cols.append(f"{statistics.mean(xs):.1f} ± {statistics.stdev(xs):.1f}")
-            per_seed = " / ".join(f"{r[f'test_bleu4_beam{k}']:.1f}" for r in results)
-            dev = [r[f"dev_bleu4_beam{k}"] for r in results]
-            epochs = " / ".join(f"{r.get('best_epoch', '?')}/{r['epochs_run']}" for r in results)
-            times = " / ".join(f"{r['train_time_s']:.0f}" for r in results)
-            print(f"| {results[0]['model']} (rsicd-{name}) | {seeds[0]}-{seeds[-1]} ({len(seeds)}) | {k} | "
-                  + " | ".join(cols)
-                  + f" | {per_seed} | {statistics.mean(dev):.1f} ± {statistics.stdev(dev):.1f} | {epochs} | {times} |")
+        label = f"| {results[0]['model']} (rsicd-{name}) | {seeds[0]}-{seeds[-1]} ({len(seeds)}) |"
+        epochs = " / ".join(f"{r.get('best_epoch', '?')}/{r['epochs_run']}" for r in results)
+        times = " / ".join(f"{r['train_time_s']:.0f}" for r in results)
+        for split, set_name in (("test", "RSICD test"), ("nwpu", "NWPU-Captions test")):
+            for k in (1, 3):
+                if not all(f"{split}_bleu4_beam{k}" in r for r in results):
+                    continue
+                cols = []
+                for n in range(1, 5):
+                    xs = [r[f"{split}_bleu{n}_beam{k}"] for r in results]
+                    cols.append(f"{statistics.mean(xs):.1f} ± {statistics.stdev(xs):.1f}")
+                per_seed = " / ".join(f"{r[f'{split}_bleu4_beam{k}']:.1f}" for r in results)
+                tail = " | | |"
+                if split == "test":
+                    dev = [r[f"dev_bleu4_beam{k}"] for r in results]
+                    tail = f" {statistics.mean(dev):.1f} ± {statistics.stdev(dev):.1f} | {epochs} | {times} |"
+                print(f"{label} {set_name} | {k} | " + " | ".join(cols) + f" | {per_seed} |" + tail)
     paired_table(groups)
 
 
@@ -119,10 +130,13 @@ def paired_table(groups: dict[str, dict[int, dict]]) -> None:
         seeds = sorted(set(att) & set(groups[name]))
         if len(seeds) < 2:
             continue
-        for split in ("test", "dev"):
+        for split in ("test", "dev", "nwpu"):
             for k in (1, 3):
-                a = [att[s][f"{split}_bleu4_beam{k}"] for s in seeds]
-                b = [groups[name][s][f"{split}_bleu4_beam{k}"] for s in seeds]
+                key = f"{split}_bleu4_beam{k}"
+                if not all(key in att[s] and key in groups[name][s] for s in seeds):
+                    continue
+                a = [att[s][key] for s in seeds]
+                b = [groups[name][s][key] for s in seeds]
                 d = [x - y for x, y in zip(a, b, strict=True)]
                 ahead = sum(x > 0 for x in d)
                 p = ttest_rel(a, b).pvalue if len(seeds) > 2 else float("nan")
