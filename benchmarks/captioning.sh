@@ -9,7 +9,7 @@
 #      step) and Show and Tell as published (configs/captioning/rsicd-show-and-tell.yaml: the image at the start)
 #   4. the runs on NWPU-Captions test, beam 1 and 3 (its features are extracted and timed here)
 #   5. the markdown tables (benchmarks/captioning_report.py -> $OUT/report.md)
-# Seeds 14 and 15 of both models beside the seed-13 runs (the report adds a mean ± std table):
+# Seeds 14 and 15 of the decoders beside the seed-13 runs (the report adds mean ± std and paired tables):
 #   OUT=runs/bench-captioning-e15 bash benchmarks/captioning.sh seeds
 # EXTRA adds --set overrides to every training run of both decoders (the same for both), e.g. the cosine
 # learning-rate variant with five seeds:
