@@ -7,7 +7,8 @@
 #   2. Show-Attend-Tell GRU decoder (configs/captioning/rsicd-attention.yaml), test BLEU-1..4 beam 1 and 3
 #   3. the same decoder without attention (configs/captioning/rsicd-no-attention.yaml: the pooled vector at every
 #      step) and Show and Tell as published (configs/captioning/rsicd-show-and-tell.yaml: the image at the start)
-#   4. the runs on NWPU-Captions test, beam 1 and 3 (its features are extracted and timed here)
+#   4. the runs on RSICD test again for CIDEr-D and METEOR (dl4nlp caption-eval; METEOR needs java) and on
+#      NWPU-Captions test, beam 1 and 3 (its features are extracted and timed here)
 #   5. the markdown tables (benchmarks/captioning_report.py -> $OUT/report.md)
 # Seeds 14 and 15 of the decoders beside the seed-13 runs (the report adds mean ± std and paired tables):
 #   OUT=runs/bench-captioning-e15 bash benchmarks/captioning.sh seeds
@@ -41,6 +42,10 @@ if [ "${1:-}" = "seeds" ]; then
         flock "$LOCK" env OMP_NUM_THREADS="$THREADS" dl4nlp train configs/captioning/rsicd-$name.yaml \
           --set run.seed="$s" --set run.dir="$OUT" --set run.name=rsicd-$name-s$s $EXTRA
       fi
+      run="$OUT/rsicd-$name-s$s"  # CIDEr-D and METEOR on RSICD test, and NWPU-Captions test
+      [ -f "$run/rsicd-eval/rsicd-test.json" ] || dl4nlp caption-eval "$run" --beam 1 --beam 3 --out "$run/rsicd-eval"
+      [ -f "$run/nwpu/nwpu_captions-test.json" ] || dl4nlp caption-eval "$run" --dataset nwpu_captions \
+        --path ../shared/data/nwpu_captions --beam 1 --beam 3 --out "$run/nwpu"
     done
   done
   python benchmarks/captioning_report.py "$OUT" > "$OUT/report.md"
@@ -58,6 +63,7 @@ flock "$LOCK" env OMP_NUM_THREADS="$THREADS" OUT="$OUT" EXTRA="$EXTRA" IMAGE_SIZ
     fi
   done
   for name in attention no-attention show-and-tell; do
+    dl4nlp caption-eval "$OUT/rsicd-$name" --beam 1 --beam 3 --out "$OUT/rsicd-$name/rsicd-eval"  # + CIDEr-D, METEOR
     dl4nlp caption-eval "$OUT/rsicd-$name" --dataset nwpu_captions --path ../shared/data/nwpu_captions \
       --beam 1 --beam 3 --out "$OUT/rsicd-$name/nwpu"
     python benchmarks/captioning_report.py "$OUT" > "$OUT/report.md"

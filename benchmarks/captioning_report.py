@@ -10,6 +10,7 @@ BLEU-4 lead over each other decoder seed by seed, with a paired t-test.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import statistics
@@ -74,10 +75,12 @@ def seed_groups(out: Path) -> dict[str, dict[int, dict]]:
             continue
         seed = int(yaml.safe_load((res_file.parent / "config.yaml").read_text())["run"]["seed"])
         res = json.loads(res_file.read_text())
-        nwpu = res_file.parent / "nwpu" / "nwpu_captions-test.json"  # `dl4nlp caption-eval --out RUN/nwpu`
-        if nwpu.is_file():
-            ev = json.loads(nwpu.read_text())
-            res |= {f"nwpu_{k}": v for k, v in ev.items() if k.startswith("bleu")}
+        # CIDEr-D and METEOR: `dl4nlp caption-eval RUN --out RUN/rsicd-eval`; NWPU: `... --dataset nwpu_captions
+        # --out RUN/nwpu`
+        for sub, prefix in (("rsicd-eval/rsicd-test.json", "test"), ("nwpu/nwpu_captions-test.json", "nwpu")):
+            if (res_file.parent / sub).is_file():
+                ev = json.loads((res_file.parent / sub).read_text())
+                res |= {f"{prefix}_{k}": v for k, v in ev.items() if k.startswith(("bleu", "cider", "meteor"))}
         groups.setdefault(m["name"], {})[seed] = res
     return dict(sorted(groups.items(), key=lambda kv: (kv[0] != "attention", kv[0])))
 
@@ -90,9 +93,9 @@ def seeds_table(out: Path) -> None:
     if not groups:
         return
     print()
-    print("| decoder (run name) | seeds | eval set | beam | BLEU-1 | BLEU-2 | BLEU-3 | BLEU-4 | BLEU-4 per seed "
-          "| dev BLEU-4 | best / run epochs | train time (s) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| decoder (run name) | seeds | eval set | beam | BLEU-1 | BLEU-2 | BLEU-3 | BLEU-4 | CIDEr-D | METEOR "
+          "| BLEU-4 per seed | dev BLEU-4 | best / run epochs | train time (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, by_seed in groups.items():
         seeds = sorted(by_seed)
         results = [by_seed[s] for s in seeds]
@@ -104,9 +107,10 @@ def seeds_table(out: Path) -> None:
                 if not all(f"{split}_bleu4_beam{k}" in r for r in results):
                     continue
                 cols = []
-                for n in range(1, 5):
-                    xs = [r[f"{split}_bleu{n}_beam{k}"] for r in results]
-                    cols.append(f"{statistics.mean(xs):.1f} ± {statistics.stdev(xs):.1f}")
+                for metric in ("bleu1", "bleu2", "bleu3", "bleu4", "cider", "meteor"):
+                    xs = [r.get(f"{split}_{metric}_beam{k}") for r in results]
+                    ok = None not in xs
+                    cols.append(f"{statistics.mean(xs):.1f} ± {statistics.stdev(xs):.1f}" if ok else "")
                 per_seed = " / ".join(f"{r[f'{split}_bleu4_beam{k}']:.1f}" for r in results)
                 tail = " | | |"
                 if split == "test":
@@ -117,8 +121,8 @@ def seeds_table(out: Path) -> None:
 
 
 def paired_table(groups: dict[str, dict[int, dict]]) -> None:
-    """Attention's BLEU-4 lead over each other decoder, seed by seed: mean ± std of the per-seed differences,
-    how many seeds attention is ahead, and the two-sided paired t-test's p-value."""
+    """Attention's lead over each other decoder in BLEU-4, CIDEr-D and METEOR (where scored), seed by seed:
+    mean ± std of the per-seed differences, how many seeds attention is ahead, the two-sided paired t-test's p."""
     att = groups.get("attention")
     others = [n for n in groups if n != "attention"]
     if not att or not others:
@@ -126,24 +130,24 @@ def paired_table(groups: dict[str, dict[int, dict]]) -> None:
     from scipy.stats import ttest_rel
 
     print()
-    print("| attention vs | seeds | split | beam | BLEU-4 lead (mean ± std) | attention ahead | paired t-test p |")
-    print("|---|---|---|---|---|---|---|")
+    print("| attention vs | seeds | split | beam | metric | lead (mean ± std) | attention ahead | paired t-test p |")
+    print("|---|---|---|---|---|---|---|---|")
     for name in others:
         seeds = sorted(set(att) & set(groups[name]))
         if len(seeds) < 2:
             continue
-        for split in ("test", "dev", "nwpu"):
-            for k in (1, 3):
-                key = f"{split}_bleu4_beam{k}"
-                if not all(key in att[s] and key in groups[name][s] for s in seeds):
-                    continue
-                a = [att[s][key] for s in seeds]
-                b = [groups[name][s][key] for s in seeds]
-                d = [x - y for x, y in zip(a, b, strict=True)]
-                ahead = sum(x > 0 for x in d)
-                p = ttest_rel(a, b).pvalue if len(seeds) > 2 else float("nan")
-                print(f"| rsicd-{name} | {len(seeds)} | {split} | {k} | {statistics.mean(d):+.2f} ± "
-                      f"{statistics.stdev(d):.2f} | {ahead} of {len(seeds)} | {p:.3f} |")
+        for split, metric, k in itertools.product(("test", "dev", "nwpu"), ("bleu4", "cider", "meteor"), (1, 3)):
+            key = f"{split}_{metric}_beam{k}"
+            if not all(key in att[s] and key in groups[name][s] for s in seeds):
+                continue
+            a = [att[s][key] for s in seeds]
+            b = [groups[name][s][key] for s in seeds]
+            d = [x - y for x, y in zip(a, b, strict=True)]
+            ahead = sum(x > 0 for x in d)
+            p = ttest_rel(a, b).pvalue if len(seeds) > 2 else float("nan")
+            label = {"bleu4": "BLEU-4", "cider": "CIDEr-D", "meteor": "METEOR"}[metric]
+            print(f"| rsicd-{name} | {len(seeds)} | {split} | {k} | {label} | {statistics.mean(d):+.2f} ± "
+                  f"{statistics.stdev(d):.2f} | {ahead} of {len(seeds)} | {p:.3f} |")
 
 
 if __name__ == "__main__":

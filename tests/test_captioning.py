@@ -29,6 +29,7 @@ from dl4nlp.errors import ConfigError, DataError
 from dl4nlp.generation import beam_search, length_penalty
 from dl4nlp.models.captioner import Captioner, CaptionerOptions, doubly_stochastic_penalty
 from dl4nlp.models.image_encoder import TinyCNNEncoder, build_encoder
+from dl4nlp.tasks.captioning import corpus_cider, corpus_meteor, meteor_available
 
 CAPTIONS = {"red.png": "a red square on the left .", "blue.png": "two blue stripes across the middle ."}
 
@@ -394,6 +395,8 @@ def test_overfit_two_captions_then_caption_cli(caption_dir: Path, tmp_path: Path
     assert res["task"] == "captioning" and res["attention"] is True
     assert res["train_captions"] == 2  # each image's repeated sentence is trained on once
     assert res["test_bleu4_beam1"] == pytest.approx(100.0) and res["test_bleu4_beam2"] == pytest.approx(100.0)
+    # every n-gram of the two captions is in one image's reference only: cosine 1, CIDEr-D 10 per n, x 100
+    assert res["test_cider_beam1"] == pytest.approx(1000.0) and "test_meteor_beam1" not in res
     assert (run / "best.ckpt").is_file() and (run / "attention_example.png").is_file()
     cm = CaptionModel(run)
     for name, cap in CAPTIONS.items():
@@ -412,7 +415,14 @@ def test_overfit_two_captions_then_caption_cli(caption_dir: Path, tmp_path: Path
     assert "a red square on the left" in result.output and png.stat().st_size > 1000
     result = runner.invoke(app, ["caption-eval", str(run), "--beam", "1"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["bleu4_beam1"] == pytest.approx(100.0)
+    ev = json.loads(result.output)
+    assert ev["bleu4_beam1"] == pytest.approx(100.0) and ev["cider_beam1"] == pytest.approx(1000.0)
+    if meteor_available() is None:
+        assert ev["meteor_beam1"] == pytest.approx(100.0) and "meteor" not in ev
+    else:
+        assert ev["meteor"].startswith("not computed: no `java` on PATH") and "meteor_beam1" not in ev
+    result = runner.invoke(app, ["caption-eval", str(run), "--beam", "1", "--no-meteor"])
+    assert json.loads(result.output)["meteor"] == "not computed: not asked for (--no-meteor)"
     result = runner.invoke(app, ["evaluate", str(run), "--split", "dev"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["bleu4_beam3"] == pytest.approx(100.0)
@@ -420,6 +430,26 @@ def test_overfit_two_captions_then_caption_cli(caption_dir: Path, tmp_path: Path
     bad.write_text("not an image")
     result = runner.invoke(app, ["caption", str(run), str(bad)])
     assert result.exit_code != 0 and "not a readable image" in str(result.exception)
+
+
+def test_cider_and_meteor_reward_the_right_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    refs = [["a red square on the left", "a red box on the left side"],
+            ["two blue stripes across the middle", "blue lines across the middle"]]
+    exact = ["a red square on the left", "two blue stripes across the middle"]
+    shuffled = ["left the on square red a", "middle the across stripes blue two"]
+    swapped = ["a red square across the middle", "two blue stripes on the left"]
+    assert corpus_cider(exact, refs) > corpus_cider(swapped, refs) > 0
+    assert corpus_cider(exact, refs) > corpus_cider(shuffled, refs)
+    assert corpus_cider(["", ""], refs) == 0.0
+    # tf-idf: "the" is in the references of every image (idf log(2/2) = 0), "red" / "blue" in one image's only
+    assert corpus_cider(["the the", "the the"], refs) == 0.0 < corpus_cider(["red red", "blue blue"], refs)
+    if meteor_available() is None:  # METEOR matches stems, so "squares" still counts; an unknown word does not
+        stem = corpus_meteor(["a red squares on the left", exact[1]], refs)
+        assert corpus_meteor(exact, refs) > stem > corpus_meteor(["a red xyzzy on the left", exact[1]], refs)
+    monkeypatch.setenv("PATH", "")
+    assert "no `java` on PATH" in meteor_available()
+    with pytest.raises(RuntimeError, match="METEOR: no `java` on PATH"):
+        corpus_meteor(exact, refs)
 
 
 def test_no_attention_baseline_trains_and_loss_decreases(caption_dir: Path, tmp_path: Path) -> None:

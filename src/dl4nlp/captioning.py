@@ -263,14 +263,21 @@ def decode(
 
 
 def score_split(
-    model: Captioner, ds: ImageDataset, vocab: Vocab, beam_size: int, max_len: int, length_alpha: float = 0.0
+    model: Captioner,
+    ds: ImageDataset,
+    vocab: Vocab,
+    beam_size: int,
+    max_len: int,
+    length_alpha: float = 0.0,
+    meteor: bool = False,
 ) -> tuple[dict[str, float], list[str], float]:
-    """(BLEU-1..4, hypotheses, seconds) of one split."""
-    from dl4nlp.tasks.captioning import corpus_bleu
+    """(scores, hypotheses, seconds of decoding) of one split; scores: BLEU-1..4, CIDEr-D (and METEOR)."""
+    from dl4nlp.tasks.captioning import caption_scores
 
     start = time.perf_counter()
     hyps = [" ".join(w) for w in decode(model, ds.features, vocab, beam_size, max_len, length_alpha)]
-    return corpus_bleu(hyps, ds.references), hyps, time.perf_counter() - start
+    secs = time.perf_counter() - start
+    return caption_scores(hyps, ds.references, meteor), hyps, secs
 
 
 # --------------------------------------------------------------------------- training
@@ -347,6 +354,7 @@ def train_captioner(
         "test_images": len(data.splits.test),
         "missing_images": data.splits.missing_images,
         "vocab_size": len(data.vocab),
+        "cider": "CIDEr-D x 100 (pycocoevalcap's Cider) on the same tokens; METEOR: dl4nlp caption-eval",
         "bleu": "sacrebleu corpus BLEU-n (max_ngram_order=n), tokenize=none on dl4nlp-tokenised lower-case "
         "captions without punctuation, smooth=none, all references",
         "hyper_parameters": cfg.key_hyper_parameters(data_keys=("augment",)),
@@ -356,8 +364,8 @@ def train_captioner(
     for split, ds in (("dev", data.dev), ("test", data.test)):
         for k in beams:
             scores, hyps, secs = score_split(model, ds, data.vocab, k, opts.max_len, opts.length_alpha)
-            for n in range(1, 5):
-                results[f"{split}_bleu{n}_beam{k}"] = round(scores[f"bleu{n}"], 2)
+            for name, value in scores.items():  # bleu1..bleu4, cider
+                results[f"{split}_{name}_beam{k}"] = round(value, 2)
             results[f"{split}_decode_s_beam{k}"] = round(secs, 2)
             if split == "test":
                 rows = [f"{im.name}\t{h}" for im, h in zip(data.splits.test, hyps, strict=True)]
@@ -466,8 +474,13 @@ def evaluate_captions(
     beam_sizes: tuple[int, ...] = (1, 3),
     progress: bool = True,
     out_dir: str | Path | None = None,
+    meteor: bool = True,
 ) -> dict[str, Any]:
-    """BLEU-1..4 of a run on a split of its own dataset or of another (cross-dataset) caption set."""
+    """BLEU-1..4, CIDEr-D and METEOR of a run on a split of its own dataset or of another (cross-dataset)
+    caption set. METEOR needs ``java``; without it (or with ``meteor=False``) the result says why it is
+    missing instead of a score."""
+    from dl4nlp.tasks.captioning import meteor_available
+
     cm = CaptionModel(run_dir)
     cfg = copy.deepcopy(cm.cfg)
     if dataset:
@@ -489,10 +502,15 @@ def evaluate_captions(
         "feature_time_s": round(fs.seconds, 2),
         "features_reused": fs.reused,
     }
+    missing = meteor_available() if meteor else "not asked for (--no-meteor)"
+    if missing:
+        out["meteor"] = f"not computed: {missing}"
     for k in beam_sizes:
-        scores, hyps, secs = score_split(cm.model, ds, cm.vocab, k, cm.opts.max_len, cm.opts.length_alpha)
-        for n in range(1, 5):
-            out[f"bleu{n}_beam{k}"] = round(scores[f"bleu{n}"], 2)
+        scores, hyps, secs = score_split(
+            cm.model, ds, cm.vocab, k, cm.opts.max_len, cm.opts.length_alpha, meteor=not missing
+        )
+        for name, value in scores.items():  # bleu1..bleu4, cider, meteor
+            out[f"{name}_beam{k}"] = round(value, 2)
         out[f"decode_s_beam{k}"] = round(secs, 2)
         if out_dir is not None:
             rows = [f"{im.name}\t{h}" for im, h in zip(images, hyps, strict=True)]

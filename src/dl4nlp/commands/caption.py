@@ -48,15 +48,17 @@ def caption_eval(
     split: Annotated[str, typer.Option(help="train, dev or test")] = "test",
     beam: Annotated[list[int] | None, typer.Option(help="beam size(s); repeat for several")] = None,
     out: Annotated[Path | None, typer.Option(help="write the results JSON and the captions here")] = None,
+    meteor: Annotated[bool, typer.Option(help="METEOR too (a Java process: needs java on PATH)")] = True,
 ) -> None:
-    """BLEU-1..4 (sacrebleu, all references) of a run on a split, optionally of another dataset."""
+    """BLEU-1..4 (sacrebleu), CIDEr-D and METEOR (COCO caption evaluation), all references, of a run on a
+    split, optionally of another dataset."""
     from dl4nlp.captioning import evaluate_captions
     from dl4nlp.errors import ConfigError
 
     beams = tuple(beam or [1, 3])
     if any(b < 1 for b in beams):
         raise ConfigError("--beam must be >= 1")
-    res = evaluate_captions(run, dataset, path, split, beams, out_dir=out)
+    res = evaluate_captions(run, dataset, path, split, beams, out_dir=out, meteor=meteor)
     text = json.dumps(res, indent=2)
     if out is not None:
         from dl4nlp.io import write_text

@@ -1,5 +1,6 @@
 """Image captioning: teacher-forced cross-entropy + the doubly stochastic attention regulariser;
 dev BLEU-1..4 of greedy captions at the end of every validation epoch (``dev_bleu4`` selects the model).
+Caption metrics: corpus BLEU-1..4 (sacrebleu), CIDEr-D and METEOR (the COCO caption evaluation's scorers).
 """
 
 from __future__ import annotations
@@ -35,6 +36,64 @@ def corpus_bleu(hypotheses: list[str], references: list[list[str]]) -> dict[str,
         bleu = BLEU(max_ngram_order=n, tokenize="none", smooth_method="none", effective_order=False)
         out[f"bleu{n}"] = float(bleu.corpus_score(hypotheses, streams).score)
     return out
+
+
+def corpus_cider(hypotheses: list[str], references: list[list[str]]) -> float:
+    """CIDEr-D (Vedantam, Zitnick, Parikh 2015) x 100, with the COCO caption evaluation's own scorer
+    (``pycocoevalcap``: n-grams 1..4, tf-idf weights with document frequencies from the references of the
+    evaluated images, clipped counts, Gaussian length penalty sigma = 6, x 10 per image), averaged over images:
+
+        CIDEr-D_n(c, S) = 10/m sum_j exp(-(l(c) - l(s_j))^2 / (2 sigma^2)) min(g^n(c), g^n(s_j)) . g^n(s_j)
+                          / (||g^n(c)|| ||g^n(s_j)||),   CIDEr-D = mean_n CIDEr-D_n
+
+    Inputs as :func:`corpus_bleu` (tokenised, lower-case, space-joined); an image's hypothesis may be empty.
+    """
+    from pycocoevalcap.cider.cider import Cider
+
+    if not hypotheses:
+        return 0.0
+    gts = {i: list(refs) for i, refs in enumerate(references)}
+    res = {i: [hyp] for i, hyp in enumerate(hypotheses)}
+    score, _ = Cider().compute_score(gts, res)
+    return float(score) * 100
+
+
+def meteor_available() -> str | None:
+    """None when METEOR can be computed, else why not (its scorer is a Java program)."""
+    import shutil
+
+    return None if shutil.which("java") else "no `java` on PATH (METEOR 1.5 is a Java program)"
+
+
+def corpus_meteor(hypotheses: list[str], references: list[list[str]]) -> float:
+    """METEOR 1.5 (Denkowski & Lavie 2014) x 100 with the COCO caption evaluation's jar (``pycocoevalcap``,
+    English, normalised): unigram matches by exact form, stem, synonym and paraphrase against each reference,
+    F_mean = P R / (alpha P + (1 - alpha) R) with a fragmentation penalty; the corpus score aggregates the
+    statistics of all images. Starts one Java process (a few seconds); :func:`meteor_available` says
+    whether it can."""
+    reason = meteor_available()
+    if reason:
+        raise RuntimeError(f"METEOR: {reason}")
+    from pycocoevalcap.meteor.meteor import Meteor
+
+    if not hypotheses:
+        return 0.0
+    gts = {i: list(refs) for i, refs in enumerate(references)}
+    res = {i: [hyp] for i, hyp in enumerate(hypotheses)}
+    scorer = Meteor()
+    try:
+        score, _ = scorer.compute_score(gts, res)
+    finally:
+        del scorer  # closes the Java process
+    return float(score) * 100
+
+
+def caption_scores(hypotheses: list[str], references: list[list[str]], meteor: bool = False) -> dict[str, float]:
+    """``bleu1``..``bleu4`` and ``cider`` (and ``meteor`` when asked: it starts a Java process), all 0-100."""
+    scores = {**corpus_bleu(hypotheses, references), "cider": corpus_cider(hypotheses, references)}
+    if meteor:
+        scores["meteor"] = corpus_meteor(hypotheses, references)
+    return scores
 
 
 def greedy_ids(
