@@ -38,6 +38,15 @@ def corpus_bleu(hypotheses: list[str], references: list[list[str]]) -> dict[str,
     return out
 
 
+def coco_inputs(
+    hypotheses: list[str], references: list[list[str]]
+) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+    """The COCO caption evaluation scorers' inputs: ``({image: references}, {image: [hypothesis]})``."""
+    gts = {i: list(refs) for i, refs in enumerate(references)}
+    res = {i: [hyp] for i, hyp in enumerate(hypotheses)}
+    return gts, res
+
+
 def corpus_cider(hypotheses: list[str], references: list[list[str]]) -> float:
     """CIDEr-D (Vedantam, Zitnick, Parikh 2015) x 100, with the COCO caption evaluation's own scorer
     (``pycocoevalcap``: n-grams 1..4, tf-idf weights with document frequencies from the references of the
@@ -52,9 +61,7 @@ def corpus_cider(hypotheses: list[str], references: list[list[str]]) -> float:
 
     if not hypotheses:
         return 0.0
-    gts = {i: list(refs) for i, refs in enumerate(references)}
-    res = {i: [hyp] for i, hyp in enumerate(hypotheses)}
-    score, _ = Cider().compute_score(gts, res)
+    score, _ = Cider().compute_score(*coco_inputs(hypotheses, references))
     return float(score) * 100
 
 
@@ -78,11 +85,9 @@ def corpus_meteor(hypotheses: list[str], references: list[list[str]]) -> float:
 
     if not hypotheses:
         return 0.0
-    gts = {i: list(refs) for i, refs in enumerate(references)}
-    res = {i: [hyp] for i, hyp in enumerate(hypotheses)}
     scorer = Meteor()
     try:
-        score, _ = scorer.compute_score(gts, res)
+        score, _ = scorer.compute_score(*coco_inputs(hypotheses, references))
     finally:
         del scorer  # closes the Java process
     return float(score) * 100
