@@ -34,6 +34,12 @@ EXTRA=${EXTRA:-}
 IMAGE_SIZE=${IMAGE_SIZE:-224}   # the encoder's input size; 448 gives a 14 x 14 grid (Xu et al.'s L = 196)
 if [ "$IMAGE_SIZE" != 224 ]; then EXTRA="$EXTRA --set model.image_size=$IMAGE_SIZE"; fi
 mkdir -p "$OUT"
+score_run() {  # RUN: RSICD test again for CIDEr-D and METEOR, and NWPU-Captions test (beam 1 and 3), once
+  [ -f "$1/rsicd-eval/rsicd-test.json" ] || dl4nlp caption-eval "$1" --beam 1 --beam 3 --out "$1/rsicd-eval"
+  [ -f "$1/nwpu/nwpu_captions-test.json" ] || dl4nlp caption-eval "$1" --dataset nwpu_captions \
+    --path ../shared/data/nwpu_captions --beam 1 --beam 3 --out "$1/nwpu"
+}
+export -f score_run
 if [ "${1:-}" = "seeds" ]; then
   for s in ${SEEDS:-14 15}; do
     for name in ${MODELS:-attention no-attention show-and-tell}; do
@@ -42,10 +48,7 @@ if [ "${1:-}" = "seeds" ]; then
         flock "$LOCK" env OMP_NUM_THREADS="$THREADS" dl4nlp train configs/captioning/rsicd-$name.yaml \
           --set run.seed="$s" --set run.dir="$OUT" --set run.name=rsicd-$name-s$s $EXTRA
       fi
-      run="$OUT/rsicd-$name-s$s"  # CIDEr-D and METEOR on RSICD test, and NWPU-Captions test
-      [ -f "$run/rsicd-eval/rsicd-test.json" ] || dl4nlp caption-eval "$run" --beam 1 --beam 3 --out "$run/rsicd-eval"
-      [ -f "$run/nwpu/nwpu_captions-test.json" ] || dl4nlp caption-eval "$run" --dataset nwpu_captions \
-        --path ../shared/data/nwpu_captions --beam 1 --beam 3 --out "$run/nwpu"
+      score_run "$OUT/rsicd-$name-s$s"
     done
   done
   python benchmarks/captioning_report.py "$OUT" > "$OUT/report.md"
@@ -63,9 +66,7 @@ flock "$LOCK" env OMP_NUM_THREADS="$THREADS" OUT="$OUT" EXTRA="$EXTRA" IMAGE_SIZ
     fi
   done
   for name in attention no-attention show-and-tell; do
-    dl4nlp caption-eval "$OUT/rsicd-$name" --beam 1 --beam 3 --out "$OUT/rsicd-$name/rsicd-eval"  # + CIDEr-D, METEOR
-    dl4nlp caption-eval "$OUT/rsicd-$name" --dataset nwpu_captions --path ../shared/data/nwpu_captions \
-      --beam 1 --beam 3 --out "$OUT/rsicd-$name/nwpu"
+    score_run "$OUT/rsicd-$name"
     python benchmarks/captioning_report.py "$OUT" > "$OUT/report.md"
   done
 '
