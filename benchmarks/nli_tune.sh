@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# NLI, each model's own hyper-parameters chosen on SNLI dev (issue #6; Rocktäschel et al. 2016 tune learning rate
-# and dropout per model): the gold-label setting of benchmarks/results/nli_explore.md (trainable GloVe, weight
+# NLI, each model's own hyper-parameters chosen on SNLI dev (issue #6; Rocktäschel et al. 2016 tune learning rate,
+# dropout and L2 per model): the gold-label setting of benchmarks/results/nli_explore.md (trainable GloVe, weight
 # averaging 0.999, SNLI sample x4, dev/test words keep their GloVe vector, up to 15 epochs, patience 3) over a
 # grid of learning rate x dropout, one seed; then more seeds of each model's dev-best cell.
 # Run from the repo root; reads ../shared/data. Finished runs are skipped, unfinished ones resumed.
@@ -31,7 +31,7 @@ jobs() {  # one line per run: model lr dropout seed
 run_one() {  # model lr dropout seed
   local m=$1 lr=$2 d=$3 s=$4 name="$1-lr$2-d$3-s$4"
   if [ -f "$OUT/$name/results.json" ]; then return 0; fi
-  if [ -f "$OUT/$name/last.ckpt" ]; then dl4nlp train --resume "$OUT/$name"; return 0; fi
+  if [ -f "$OUT/$name/last.ckpt" ]; then dl4nlp train --resume "$OUT/$name" >> "$OUT/$name.log" 2>&1; return 0; fi
   dl4nlp train "configs/nli/$m.yaml" --set model.freeze_embeddings=false --set train.ema_decay=0.999 \
     --set train.epochs=15 --set train.patience=3 --set data.snli_repeat=4 --set model.extend_vocab=always \
     --set train.lr="$lr" --set model.dropout="$d" --set run.seed="$s" --set run.dir="$OUT" \
