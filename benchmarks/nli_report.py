@@ -35,6 +35,27 @@ def pct(x: float | None, digits: int = 2) -> str:
 
 
 
+def ordering_targets(stats: dict[str, tuple[float, float | None, int]]) -> list[str]:
+    """Issue #6's ordering targets from {model: (mean test accuracy, seed std or None, seeds)}: attention beats
+    conditional encoding and word-by-word beats attention, each by more than the larger of the two seed stds."""
+    lines = []
+    for lo, hi in (("conditional", "attention"), ("attention", "word_by_word")):
+        if lo in stats and hi in stats:
+            a, b = stats[lo], stats[hi]
+            diff = b[0] - a[0]
+            stds = [s for s in (a[1], b[1]) if s is not None]
+            if not stds:
+                verdict = (f"cannot be judged (1 seed each, no seed-to-seed std; difference {100 * diff:+.2f} "
+                           "points)")
+            else:
+                bar = max(stds)
+                ok = diff > bar
+                verdict = (f"**{'met' if ok else 'not met'}** (difference {100 * diff:+.2f} points vs the larger "
+                           f"seed std {100 * bar:.2f}; seeds {a[2]} and {b[2]})")
+            lines.append(f"- {NAMES[hi]} beats {NAMES[lo]} by more than the seed-to-seed std: {verdict}")
+    return lines
+
+
 def plot_curve(points: dict[str, list[tuple[int, float]]], png: Path, title: str) -> None:
     """SNLI test accuracy (%) against training pairs (log axis), one line per model."""
     import matplotlib
@@ -126,20 +147,7 @@ def main() -> None:
                          f"**{'met' if worst < 30 else 'not met'}** (slowest run {worst:.1f} min)")
         else:
             lines.append(f"- {NAMES[m]}: not run")
-    for lo, hi in (("conditional", "attention"), ("attention", "word_by_word")):
-        if lo in summary and hi in summary:
-            a, b = summary[lo], summary[hi]
-            diff = b[0] - a[0]
-            stds = [s for s in (a[1], b[1]) if s is not None]
-            if not stds:
-                verdict = (f"cannot be judged (1 seed each, no seed-to-seed std; difference {100 * diff:+.2f} "
-                           "points)")
-            else:
-                bar = max(stds)
-                ok = diff > bar
-                verdict = (f"**{'met' if ok else 'not met'}** (difference {100 * diff:+.2f} points vs the larger "
-                           f"seed std {100 * bar:.2f}; seeds {len(a[2])} and {len(b[2])})")
-            lines.append(f"- {NAMES[hi]} beats {NAMES[lo]} by more than the seed-to-seed std: {verdict}")
+    lines += ordering_targets({m: (t_mean, t_std, len(rs)) for m, (t_mean, t_std, rs) in summary.items()})
     lines.append("")
 
     lines += ["### Learning curve (SNLI test accuracy vs training pairs, seed 13)", "",
