@@ -93,22 +93,22 @@ def evaluate(
     split: Annotated[str, typer.Option(help="train, dev or test")] = "test",
 ) -> None:
     """Score a trained run's best model on a split of its dataset."""
-    from dl4nlp.captioning import evaluate_captions, is_captioning_run
+    from dl4nlp.pipelines.captioning import evaluate_captions, is_captioning_run
 
     _note_if_unfinished(run)
 
     if is_captioning_run(run):  # BLEU-1..4, beam 1 and 3
         return _echo_json(evaluate_captions(run, split=split))
-    from dl4nlp.lm import evaluate_lm_run, is_lm_run
+    from dl4nlp.pipelines.language_model import evaluate_lm_run, is_lm_run
 
     if is_lm_run(run):  # language models: perplexity
         return _echo_json(evaluate_lm_run(run, split))
-    from dl4nlp.nli import evaluate_nli_run, is_nli_run
+    from dl4nlp.pipelines.nli import evaluate_nli_run, is_nli_run
 
     if is_nli_run(run):  # premise/hypothesis pairs
         return _echo_json(evaluate_nli_run(run, split))
-    from dl4nlp.classify import evaluate_run
-    from dl4nlp.finetune import evaluate_transformer_run, is_transformer_run
+    from dl4nlp.pipelines.classification import evaluate_run
+    from dl4nlp.pipelines.finetune import evaluate_transformer_run, is_transformer_run
 
     evaluate_run = evaluate_transformer_run if is_transformer_run(run) else evaluate_run
 
@@ -134,20 +134,20 @@ def predict(
     if not texts:
         raise DataError("nothing to predict: give sentences as arguments or --file")
     _note_if_unfinished(run)
-    from dl4nlp.nli import is_nli_run
+    from dl4nlp.pipelines.nli import is_nli_run
 
     if is_nli_run(run):  # "premise ||| hypothesis" (or a tab between them)
         from dl4nlp.commands.nli import predict_nli
 
         return predict_nli(run, texts)
-    from dl4nlp.finetune import is_transformer_run
+    from dl4nlp.pipelines.finetune import is_transformer_run
 
     if is_transformer_run(run):  # word pieces + [CLS] attention heatmaps
         from dl4nlp.commands.transformer import predict_transformer
 
         predict_transformer(run, texts)
         return
-    from dl4nlp.classify import load_classifier
+    from dl4nlp.pipelines.classification import load_classifier
 
     clf = load_classifier(run)
     for t, (label, probs) in zip(texts, clf.predict(texts), strict=True):

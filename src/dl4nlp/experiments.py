@@ -15,21 +15,21 @@ from dl4nlp.errors import ConfigError
 
 #: model name -> training function; models not listed here are sentence classifiers
 PIPELINES: dict[str, str] = {
-    "lstm_lm": "dl4nlp.lm:train_lm",
-    "gru_lm": "dl4nlp.lm:train_lm",
-    "transformer": "dl4nlp.finetune:train_transformer",
-    "transformer-features": "dl4nlp.finetune:train_features",
-    "show_attend_tell": "dl4nlp.captioning:train_captioner",
-    "show_and_tell": "dl4nlp.captioning:train_captioner",
-    "nli_conditional": "dl4nlp.nli:train_nli",
-    "nli_attention": "dl4nlp.nli:train_nli",
-    "nli_word_by_word": "dl4nlp.nli:train_nli",
+    "lstm_lm": "dl4nlp.pipelines.language_model:train_lm",
+    "gru_lm": "dl4nlp.pipelines.language_model:train_lm",
+    "transformer": "dl4nlp.pipelines.finetune:train_transformer",
+    "transformer-features": "dl4nlp.pipelines.finetune:train_features",
+    "show_attend_tell": "dl4nlp.pipelines.captioning:train_captioner",
+    "show_and_tell": "dl4nlp.pipelines.captioning:train_captioner",
+    "nli_conditional": "dl4nlp.pipelines.nli:train_nli",
+    "nli_attention": "dl4nlp.pipelines.nli:train_nli",
+    "nli_word_by_word": "dl4nlp.pipelines.nli:train_nli",
 }
 
 
 def train_any(cfg: ExperimentConfig, resume: str | Path | None = None) -> Path:
     name = cfg.model_name
-    if cfg.data.changed(("augment",)) and not PIPELINES.get(name, "").startswith("dl4nlp.captioning:"):
+    if cfg.data.changed(("augment",)) and not PIPELINES.get(name, "").startswith("dl4nlp.pipelines.captioning:"):
         raise ConfigError(f"data.augment: only for image captioning models, not '{name}'")
     if name in PIPELINES:
         module, attr = PIPELINES[name].split(":")
@@ -37,7 +37,7 @@ def train_any(cfg: ExperimentConfig, resume: str | Path | None = None) -> Path:
     if name not in registry.MODELS:
         known = sorted(set(registry.MODELS) | set(PIPELINES))
         raise ConfigError(f"model: unknown model '{name}' (known: {', '.join(known)})")
-    from dl4nlp.classify import train_classifier
+    from dl4nlp.pipelines.classification import train_classifier
 
     return train_classifier(cfg, resume=resume)
 

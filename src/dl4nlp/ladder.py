@@ -77,7 +77,7 @@ def parse_grid(items: list[str]) -> dict[str, list]:
 
 def run_sweep(config: Path, grid_items: list[str], overrides: list[str]) -> Path:
     """Train every grid point without touching test, pick the best on dev, score test once for it."""
-    from dl4nlp.classify import evaluate_run
+    from dl4nlp.pipelines.classification import evaluate_run
     from dl4nlp.experiments import train_any
     from dl4nlp.runs import read_results, write_results
 
@@ -95,7 +95,7 @@ def run_sweep(config: Path, grid_items: list[str], overrides: list[str]) -> Path
     rows = []
     for sets, cfg in cfgs:
         print(f"[sweep] {' '.join(sets)}")
-        from dl4nlp.classify import train_classifier
+        from dl4nlp.pipelines.classification import train_classifier
 
         run = train_classifier(cfg, evaluate_test=False) if cfg.model_name in registry.MODELS else train_any(cfg)
         res = read_results(run) or {}

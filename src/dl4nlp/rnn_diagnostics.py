@@ -92,7 +92,7 @@ def plot_gradient_norms(curves: dict[str, list[float]], out_png: str | Path, tit
 
 
 def _sentences(cfg: Any, split: str) -> tuple[list[str], list[int]]:
-    from dl4nlp.classify import read_splits
+    from dl4nlp.pipelines.classification import read_splits
 
     splits = read_splits(cfg)
     ds = getattr(splits, split)
@@ -104,7 +104,7 @@ def gradient_report(runs: Sequence[str | Path], cells: Sequence[str], cfg: Any, 
     """Gradient norms per time step for trained ``runs`` or, without runs, for freshly initialised
     classifiers with each of ``cells`` (same seed, same embeddings, same batch from ``cfg``'s train split).
     Writes the PNG and a JSON of the numbers beside it."""
-    from dl4nlp.classify import Classifier
+    from dl4nlp.pipelines.classification import Classifier
     from dl4nlp.data.tokenize import Tokenizer
     from dl4nlp.data.vocab import Vocab
     from dl4nlp.errors import ConfigError, DataError, RunError
@@ -146,9 +146,9 @@ def gradient_report(runs: Sequence[str | Path], cells: Sequence[str], cfg: Any, 
 
 def attention_figure(run: Any, text: str, out_png: str | Path) -> tuple[Path, list[str], list[float]]:
     """Heatmap of a trained attention-pooling run's weights over one sentence (``run``: a run folder
-    or an already loaded :class:`~dl4nlp.classify.Classifier`)."""
+    or an already loaded :class:`~dl4nlp.pipelines.classification.Classifier`)."""
     from dl4nlp import plots
-    from dl4nlp.classify import Classifier
+    from dl4nlp.pipelines.classification import Classifier
     from dl4nlp.data.batching import pad_batch
     from dl4nlp.errors import DataError, RunError
 

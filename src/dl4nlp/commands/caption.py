@@ -21,7 +21,7 @@ def caption(
     ] = None,
 ) -> None:
     """Print a caption for IMAGE and save the image once per word with that word's attention over it."""
-    from dl4nlp.captioning import CaptionModel
+    from dl4nlp.pipelines.captioning import CaptionModel
     from dl4nlp.errors import ConfigError, DataError
 
     if beam is not None and beam < 1:
@@ -52,7 +52,7 @@ def caption_eval(
 ) -> None:
     """BLEU-1..4 (sacrebleu), CIDEr-D and METEOR (COCO caption evaluation), all references, of a run on a
     split, optionally of another dataset."""
-    from dl4nlp.captioning import evaluate_captions
+    from dl4nlp.pipelines.captioning import evaluate_captions
     from dl4nlp.errors import ConfigError
 
     beams = tuple(beam or [1, 3])

@@ -19,7 +19,7 @@ def generate(
     seed: Annotated[int | None, typer.Option(help="random seed (same seed, same samples)")] = None,
 ) -> None:
     """Continue a prompt with a trained language model; one sample per line, stops at <eos>."""
-    from dl4nlp.lm import load_language_model
+    from dl4nlp.pipelines.language_model import load_language_model
 
     lm = load_language_model(run)
     for text in lm.generate(prompt, n=n, max_len=max_len, temperature=temperature, top_k=top_k, top_p=top_p,
@@ -38,7 +38,7 @@ def transfer(
     import json
 
     from dl4nlp.errors import RunError
-    from dl4nlp.transfer import load_transfer_config, run_transfer
+    from dl4nlp.pipelines.ulmfit import load_transfer_config, run_transfer
 
     if resume is not None:
         if config is not None:

@@ -1,5 +1,5 @@
-"""CLI of the recurrent NLI models (:mod:`dl4nlp.nli`): ``dl4nlp nli RUN``, ``dl4nlp nli-ladder`` and
-``dl4nlp nli-teacher`` (a teacher file for distillation, :mod:`dl4nlp.distill`).
+"""CLI of the recurrent NLI models (:mod:`dl4nlp.pipelines.nli`): ``dl4nlp nli RUN``, ``dl4nlp nli-ladder`` and
+``dl4nlp nli-teacher`` (a teacher file for distillation, :mod:`dl4nlp.pipelines.distill`).
 
 ``dl4nlp nli RUN --premise P --hypothesis H`` (or ``--index I`` for a test pair) prints the label with
 its probabilities and writes the attention map: premise x hypothesis heatmap for word-by-word attention,
@@ -28,7 +28,7 @@ def _fmt_probs(probs: dict[str, float]) -> str:
 def predict_nli(run: Path, texts: list[str]) -> None:
     """``dl4nlp predict`` for NLI runs: each text is ``premise ||| hypothesis`` (or a tab between them)."""
     from dl4nlp.errors import DataError
-    from dl4nlp.nli import load_nli_run
+    from dl4nlp.pipelines.nli import load_nli_run
 
     model = load_nli_run(run)
     for t in texts:
@@ -50,7 +50,7 @@ def nli(
 ) -> None:
     """Label, probabilities and attention map of one premise/hypothesis pair."""
     from dl4nlp.errors import ConfigError
-    from dl4nlp.nli import load_nli_run
+    from dl4nlp.pipelines.nli import load_nli_run
 
     if index is None and (premise is None or hypothesis is None):
         raise ConfigError("give --premise and --hypothesis, or --index N for a pair of --split")
@@ -92,7 +92,7 @@ def nli_ladder(
     from dl4nlp.config import load_config
     from dl4nlp.errors import ConfigError
     from dl4nlp.experiments import ladder_run_state, train_any
-    from dl4nlp.nli import NLI_LADDER
+    from dl4nlp.pipelines.nli import NLI_LADDER
     from dl4nlp.runs import leaderboard_markdown, write_leaderboard
 
     unknown = [m for m in only or [] if m not in NLI_LADDER]
@@ -134,7 +134,7 @@ def nli_teacher(
     from rich.progress import Progress
 
     from dl4nlp.config import load_config
-    from dl4nlp.distill import AugmentOptions, write_teacher_file
+    from dl4nlp.pipelines.distill import AugmentOptions, write_teacher_file
 
     cfg = load_config(config, set_)
     opts = AugmentOptions(p_mask=p_mask, p_swap=p_swap, p_ngram=p_ngram, max_n=max_n)

@@ -54,7 +54,7 @@ def attention(
     ] = Path("attention.png"),
 ) -> None:
     """Heatmap of the attention-pooling weights over each sentence."""
-    from dl4nlp.classify import Classifier
+    from dl4nlp.pipelines.classification import Classifier
     from dl4nlp.rnn_diagnostics import attention_figure
 
     clf = Classifier(run)  # loaded once for every sentence

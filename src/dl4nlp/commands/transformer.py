@@ -1,7 +1,7 @@
 """Commands for fine-tuned transformer runs: predictions with word pieces and [CLS] attention.
 
 ``dl4nlp predict RUN TEXT...`` and ``dl4nlp evaluate RUN`` hand transformer runs to
-:func:`predict_transformer` and :func:`dl4nlp.finetune.evaluate_transformer_run`;
+:func:`predict_transformer` and :func:`dl4nlp.pipelines.finetune.evaluate_transformer_run`;
 ``dl4nlp explain RUN TEXT --out map.png`` draws one sentence's heatmap where you want it.
 """
 
@@ -30,7 +30,7 @@ def predict_transformer(run: Path, texts: list[str], attention_dir: Path | None 
     """Print label, probabilities and text per input, then its word pieces with their last-layer [CLS]
     attention (mean over heads); write one heatmap per input (heads x pieces) to ``attention_dir``
     (default ``RUN/attention/``). Frozen-feature runs print the predictions only."""
-    from dl4nlp.finetune import load_transformer_run
+    from dl4nlp.pipelines.finetune import load_transformer_run
 
     clf = load_transformer_run(run)
     written: list[Path] = []
@@ -53,7 +53,7 @@ def explain(
     out: Annotated[Path, typer.Option(help="heatmap PNG to write")] = Path("cls_attention.png"),
 ) -> None:
     """Word pieces of TEXT and the last layer's [CLS] attention of every head, drawn as a heatmap."""
-    from dl4nlp.finetune import load_transformer_run
+    from dl4nlp.pipelines.finetune import load_transformer_run
 
     exp = load_transformer_run(run).explain(text, out)
     p = "  ".join(f"{k}={v:.3f}" for k, v in exp.probabilities.items())

@@ -18,7 +18,7 @@ test = SNLI test. A folder holding the official ``snli_1.0_train.jsonl`` uses it
 ``data.train_file=/path/to/snli_1.0_train.jsonl`` (any format above) trains on that file alone.
 ``data.snli_repeat=K`` includes the reduced protocol's SNLI pairs K times (the MultiNLI pairs once).
 ``data.teacher_file`` trains on a teacher file instead (:func:`read_teacher_file`, written by
-``dl4nlp nli-teacher``, :mod:`dl4nlp.distill`): the pairs with a teacher's logits; dev and test as above.
+``dl4nlp nli-teacher``, :mod:`dl4nlp.pipelines.distill`): the pairs with a teacher's logits; dev and test as above.
 """
 
 from __future__ import annotations

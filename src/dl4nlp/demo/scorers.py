@@ -1,11 +1,11 @@
 """One interface over the classifier run types the demo shows: ``scorer.score(text) -> Scored``.
 
-- sentence classifiers of :mod:`dl4nlp.classify` (BoW, MLP, recurrent rungs); attention over the words
+- sentence classifiers of :mod:`dl4nlp.pipelines.classification` (BoW, MLP, recurrent rungs); attention over the words
   when the model has ``attention_weights(tokens, mask) -> [B, T]`` (attention pooling) or sets
   ``self.last_attention`` in ``forward``;
-- transformer runs of :mod:`dl4nlp.finetune` (fine-tuned or frozen features, sentences or NLI pairs);
+- transformer runs of :mod:`dl4nlp.pipelines.finetune` (fine-tuned or frozen features, sentences or NLI pairs);
   attention = the last layer's [CLS] attention over the word pieces, mean over heads;
-- recurrent NLI runs of :mod:`dl4nlp.nli`; attention = the weights over the premise words (word by word:
+- recurrent NLI runs of :mod:`dl4nlp.pipelines.nli`; attention = the weights over the premise words (word by word:
   the premise x hypothesis map in ``heads``, its rows named in ``rows``).
 """
 
@@ -30,10 +30,10 @@ class Scored:
 
 
 class ClassifierScorer:
-    """A :class:`dl4nlp.classify.Classifier` run, on ``device``."""
+    """A :class:`dl4nlp.pipelines.classification.Classifier` run, on ``device``."""
 
     def __init__(self, run: Path, device: Any):
-        from dl4nlp.classify import Classifier
+        from dl4nlp.pipelines.classification import Classifier
 
         self.clf = Classifier(run)
         self.clf.model.to(device)
@@ -82,10 +82,10 @@ class ClassifierScorer:
 
 
 class TransformerScorer:
-    """A :class:`dl4nlp.finetune.TransformerRun` (CPU)."""
+    """A :class:`dl4nlp.pipelines.finetune.TransformerRun` (CPU)."""
 
     def __init__(self, run: Path, device: Any = None):
-        from dl4nlp.finetune import TransformerRun
+        from dl4nlp.pipelines.finetune import TransformerRun
 
         self.tr = TransformerRun(run)
         self.name, self.model_name = self.tr.name, self.tr.cfg.model_name
@@ -108,11 +108,11 @@ class TransformerScorer:
 
 
 class NLIScorer:
-    """A recurrent NLI run of :mod:`dl4nlp.nli` (CPU): ``score("premise\thypothesis")``; words = the premise,
+    """A recurrent NLI run of :mod:`dl4nlp.pipelines.nli` (CPU): ``score("premise\thypothesis")``; words = the premise,
     attention = its weights (word by word: the mean over hypothesis words, and the full map in ``heads``)."""
 
     def __init__(self, run: Path, device: Any = None):
-        from dl4nlp.nli import load_nli_run
+        from dl4nlp.pipelines.nli import load_nli_run
 
         self.nli = load_nli_run(run)
         self.name, self.model_name = self.nli.name, self.nli.cfg.model_name
@@ -133,8 +133,8 @@ class NLIScorer:
 
 
 def load_scorer(run: Path, device: Any) -> ClassifierScorer | TransformerScorer | NLIScorer:
-    from dl4nlp.finetune import is_transformer_run
-    from dl4nlp.nli import is_nli_run
+    from dl4nlp.pipelines.finetune import is_transformer_run
+    from dl4nlp.pipelines.nli import is_nli_run
 
     if is_nli_run(run):
         return NLIScorer(run, device)

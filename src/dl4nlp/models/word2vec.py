@@ -39,7 +39,7 @@ from torch import nn
 
 @dataclass
 class Word2VecOptions:
-    """Model options (the training options live in :class:`dl4nlp.embeddings_train.TrainOptions`)."""
+    """Model options (the training options live in :class:`dl4nlp.pipelines.word2vec.TrainOptions`)."""
 
     dim: int = 100
     arch: str = "skipgram"  # skipgram | cbow

@@ -1,6 +1,6 @@
 """Captioning tab: upload an image; the caption (beam search) and the attention grid (Xu et al. 2015).
 
-Uses :class:`dl4nlp.captioning.CaptionModel`; runs with ``task: captioning`` in ``results.json``. The
+Uses :class:`dl4nlp.pipelines.captioning.CaptionModel`; runs with ``task: captioning`` in ``results.json``. The
 upload is checked by :func:`dl4nlp.demo.limits.check_image` (a real image, at most
 ``--max-image-pixels`` pixels) before any model sees it.
 """
@@ -27,7 +27,7 @@ def matches(run_dir: Path, results: dict[str, Any]) -> bool:
 
 @dataclass
 class Captioners:
-    models: dict[str, Any]  # run name -> dl4nlp.captioning.CaptionModel
+    models: dict[str, Any]  # run name -> dl4nlp.pipelines.captioning.CaptionModel
     bleu: dict[str, Any]
     out_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="dl4nlp-demo-")))
     plot_lock: threading.Lock = field(default_factory=threading.Lock)  # pyplot is not thread-safe
@@ -36,7 +36,7 @@ class Captioners:
 def load(runs: list[Path], settings: DemoSettings) -> Captioners | None:
     if not runs:
         return None
-    from dl4nlp.captioning import CaptionModel
+    from dl4nlp.pipelines.captioning import CaptionModel
     from dl4nlp.demo.tabs import load_each
     from dl4nlp.runs import read_results
 

@@ -1,6 +1,6 @@
 """Language-model tab: a prompt, temperature, top-p and length; generated continuations.
 
-Uses :class:`dl4nlp.lm.LanguageModel` (``generate`` samples through :mod:`dl4nlp.generation`;
+Uses :class:`dl4nlp.pipelines.language_model.LanguageModel` (``generate`` samples through :mod:`dl4nlp.generation`;
 temperature 0 is greedy decoding). Runs with ``task: lm`` in ``results.json``.
 """
 
@@ -26,7 +26,7 @@ def matches(run_dir: Path, results: dict[str, Any]) -> bool:
 
 @dataclass
 class LanguageModels:
-    models: dict[str, Any]  # run name -> dl4nlp.lm.LanguageModel
+    models: dict[str, Any]  # run name -> dl4nlp.pipelines.language_model.LanguageModel
     perplexity: dict[str, Any]  # run name -> recorded test perplexity (or None)
 
 
@@ -34,7 +34,7 @@ def load(runs: list[Path], settings: DemoSettings) -> LanguageModels | None:
     if not runs:
         return None
     from dl4nlp.demo.tabs import load_each
-    from dl4nlp.lm import LanguageModel
+    from dl4nlp.pipelines.language_model import LanguageModel
     from dl4nlp.runs import read_results
 
     models, ppl = {}, {}

@@ -3,7 +3,7 @@ heatmap (a fine-tuned transformer's last-layer [CLS] attention over the word pie
 per head; or a recurrent word-by-word attention run's premise x hypothesis map).
 
 Runs with ``task: nli`` in ``results.json``, loaded through :func:`dl4nlp.demo.scorers.load_scorer`
-(transformer runs of :mod:`dl4nlp.finetune`, recurrent runs of :mod:`dl4nlp.nli`); a new NLI model family
+(transformer runs of :mod:`dl4nlp.pipelines.finetune`, recurrent runs of :mod:`dl4nlp.pipelines.nli`); a new NLI model family
 plugs in by giving that function a scorer for its runs (``score("premise\\thypothesis") -> Scored``).
 """
 
@@ -72,7 +72,7 @@ def analyse(models: NLIModels, premise: str, hypothesis: str, max_chars: int) ->
     for p in preds:
         if p["attention"] is not None:
             what = "[CLS] attention, mean over heads"
-            if p["model"].startswith("nli_"):  # recurrent NLI runs (dl4nlp.nli)
+            if p["model"].startswith("nli_"):  # recurrent NLI runs (dl4nlp.pipelines.nli)
                 what = "attention over the premise" + (", mean over hypothesis words" if p.get("rows") else "")
             html += (f'<p><b>{escape(p["run"])}</b> {what}: '
                      f'{weighted_tokens(p["words"], p["attention"])}</p>')

@@ -1,0 +1,243 @@
+"""Sentence classification end to end: data -> vocabulary -> model -> Lightning -> run folder.
+
+Python API::
+
+    from dl4nlp.config import load_config
+    from dl4nlp.pipelines.classification import train_classifier, load_classifier
+
+    run = train_classifier(load_config("configs/ladder/mlp.yaml", ["data.dataset=sst2"]))
+    clf = load_classifier(run)
+    clf.predict(["a gorgeous, witty film"])   # [("positive", {"negative": 0.03, "positive": 0.97})]
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dl4nlp import registry
+from dl4nlp.config import ExperimentConfig, coerce
+from dl4nlp.data.batching import BucketBatchSampler, EncodedDataset, collate, encode_texts, pad_batch
+from dl4nlp.data.nli import PAIR_DATA_OPTIONS
+from dl4nlp.data.splits import DatasetSplits
+from dl4nlp.data.tokenize import Tokenizer
+from dl4nlp.data.vocab import Vocab
+from dl4nlp.errors import ConfigError, DataError, RunError
+from dl4nlp.io import write_json
+from dl4nlp.runs import load_config, load_weights
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class Prepared:
+    splits: DatasetSplits
+    tokenizer: Tokenizer
+    vocab: Vocab
+    train: EncodedDataset
+    dev: EncodedDataset
+    test: EncodedDataset
+
+    @property
+    def labels(self) -> list[str]:
+        return self.splits.labels
+
+
+def read_splits(cfg: ExperimentConfig) -> DatasetSplits:
+    misplaced = list(cfg.data.changed(PAIR_DATA_OPTIONS))
+    if misplaced:
+        raise ConfigError(f"data.{misplaced[0]}: only for sentence pairs (data.dataset: snli), "
+                          f"not '{cfg.data.dataset}'")
+    reader = registry.dataset_reader(cfg.data.dataset)
+    splits = reader(cfg.data, cfg.run.seed)
+    if cfg.data.max_train_examples:
+        n = min(cfg.data.max_train_examples, len(splits.train))
+        splits.train = splits.train.shuffle(seed=cfg.run.seed).select(range(n))
+    for name, ds in (("train", splits.train), ("dev", splits.dev), ("test", splits.test)):
+        if len(ds) == 0:
+            raise DataError(f"{cfg.data.path}: the {name} split is empty")
+    return splits
+
+
+def tokenizer_for(cfg: ExperimentConfig) -> Tokenizer:
+    """The run's tokenizer: lower-casing from ``data``, word n-grams from a bag-of-words model's ``ngrams``
+    (read with the model options' own coercion, so ``ngrams: "2"`` in YAML means 2 here too; its range is
+    checked by the model)."""
+    ngrams = coerce(cfg.model_params.get("ngrams", 1), int, f"model ({cfg.model_name})", "ngrams")
+    return Tokenizer(lowercase=cfg.data.lowercase, ngrams=ngrams)
+
+
+def prepare(cfg: ExperimentConfig, vocab: Vocab | None = None) -> Prepared:
+    """Read the splits, build (or reuse) the vocabulary on train, encode every split."""
+    splits = read_splits(cfg)
+    tok = tokenizer_for(cfg)
+    train_tokens = [tok(t) for t in splits.train["text"]]
+    if vocab is None:
+        vocab = Vocab.build(train_tokens, cfg.data.min_count, cfg.data.max_vocab)
+    ml = cfg.data.max_length
+
+    def enc(ds: Any, tokens: list[list[str]] | None = None) -> EncodedDataset:
+        if tokens is not None:
+            ids = [vocab.encode(t[:ml] if ml else t) or [vocab.unk_id] for t in tokens]
+        else:
+            ids = encode_texts(ds["text"], tok, vocab, ml)
+        return EncodedDataset(ids, list(ds["label"]))
+
+    return Prepared(splits, tok, vocab, enc(splits.train, train_tokens), enc(splits.dev), enc(splits.test))
+
+
+def make_loader(ds: EncodedDataset, batch_size: int, shuffle: bool, bucket: bool, seed: int,
+                num_workers: int = 0) -> torch.utils.data.DataLoader:
+    sampler = BucketBatchSampler(ds.lengths(), batch_size, shuffle=shuffle, bucket=bucket, seed=seed)
+    gen = torch.Generator().manual_seed(seed)  # loader seeds come from here, not the global RNG
+    return torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate, num_workers=num_workers,
+                                       generator=gen)
+
+
+def build_model(cfg: ExperimentConfig, vocab: Vocab, num_classes: int) -> torch.nn.Module:
+    cls = registry.model_class(cfg.model_name)
+    try:
+        return cls.build(cfg.model_params, vocab, num_classes)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"model ({cfg.model_name}): {exc}") from None
+
+
+# --------------------------------------------------------------------------- training
+
+
+def train_classifier(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test: bool = True,
+                     callbacks: list | None = None, run_dir: str | Path | None = None) -> Path:
+    """Train one classifier and write its run folder; returns the folder.
+
+    ``resume``: an unfinished run folder to continue from its ``last.ckpt`` (its config and vocabulary
+    are reused). ``evaluate_test=False`` leaves the test split unread (model selection in sweeps).
+    """
+    import lightning as L
+
+    from dl4nlp.runs import save_config
+    from dl4nlp.tasks.classification import ClassificationTask
+    from dl4nlp.training import (
+        count_parameters,
+        finish_classification_run,
+        fit_and_validate,
+        open_run_dir,
+        provenance,
+        resume_checkpoint,
+    )
+
+    resume_ckpt = resume_checkpoint(resume)
+    vocab = Vocab.load(Path(resume) / "vocab.json") if resume is not None else None
+
+    L.seed_everything(cfg.run.seed, workers=True, verbose=False)
+    prep = prepare(cfg, vocab)  # all input validation happens here, before any folder is made
+    model = build_model(cfg, prep.vocab, len(prep.labels))
+    task = ClassificationTask(model, len(prep.labels), cfg.train, cfg.to_dict())
+    d, t = cfg.data, cfg.train
+    train_loader = make_loader(prep.train, t.batch_size, True, d.bucket, cfg.run.seed, d.num_workers)
+    dev_loader = make_loader(prep.dev, t.eval_batch_size, False, False, cfg.run.seed)
+    test_loader = make_loader(prep.test, t.eval_batch_size, False, False, cfg.run.seed)
+
+    path = open_run_dir(cfg, resume, run_dir)
+    save_config(path, cfg)
+    prep.vocab.save(path / "vocab.json")
+    write_json(path / "labels.json", prep.labels)
+
+    fitted = fit_and_validate(cfg, path, task, train_loader, dev_loader, resume_ckpt, callbacks)
+    if fitted is None:  # interrupted, or a DDP rank other than 0
+        return path
+    results: dict[str, Any] = {
+        "task": "sentiment",
+        "model": cfg.model_name,
+        "dataset": cfg.data.dataset,
+        "phrases": cfg.data.phrases,
+        **fitted.summary(),
+        "params": count_parameters(model),
+        "train_examples": len(prep.train),
+        "vocab_size": len(prep.vocab),
+        "hyper_parameters": cfg.key_hyper_parameters(),
+        **provenance(),
+    }
+    return finish_classification_run(cfg, path, task, fitted, test_loader, prep.labels, results, evaluate_test)
+
+
+# --------------------------------------------------------------------------- loading and predicting
+
+
+def check_classifier_run(run_dir: Path, model_name: str) -> None:
+    """A :class:`RunError` when a run folder holds no sentence classifier of :data:`registry.MODELS`, naming
+    the command that serves it (``dl4nlp generate`` for a language model, ``dl4nlp caption`` for a captioner)."""
+    if model_name in registry.MODELS:
+        return
+    from dl4nlp.pipelines.captioning import MODEL_NAMES as CAPTIONERS
+    from dl4nlp.pipelines.language_model import LM_MODELS
+
+    if model_name in LM_MODELS:
+        raise RunError(f"{run_dir}: a language-model run ('{model_name}'), not a classifier; "
+                       f"generate text with: dl4nlp generate {run_dir}")
+    if model_name in CAPTIONERS:
+        raise RunError(f"{run_dir}: a captioning run ('{model_name}'), not a classifier; "
+                       f"caption an image with: dl4nlp caption {run_dir} IMAGE")
+    raise RunError(f"{run_dir}: not a sentence-classifier run (model '{model_name}')")
+
+
+class Classifier:
+    """A trained run loaded for inference (no Lightning needed)."""
+
+    def __init__(self, run_dir: str | Path, which: str = "best"):
+        self.run_dir = Path(run_dir)
+        self.cfg = load_config(self.run_dir)
+        check_classifier_run(self.run_dir, self.cfg.model_name)
+        self.vocab = Vocab.load(self.run_dir / "vocab.json")
+        import json
+
+        labels = self.run_dir / "labels.json"
+        if not labels.is_file():
+            raise RunError(f"{labels}: labels file not found")
+        self.labels = json.loads(labels.read_text(encoding="utf-8"))
+        self.tokenizer = tokenizer_for(self.cfg)
+        self.model = load_weights(build_model(self.cfg, self.vocab, len(self.labels)), self.run_dir, which=which)
+
+    @property
+    def name(self) -> str:
+        return self.run_dir.name
+
+    def tokens(self, text: str) -> list[str]:
+        return self.tokenizer(text)
+
+    @torch.no_grad()
+    def probabilities(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:
+        out = []
+        for i in range(0, len(texts), batch_size):
+            ids = encode_texts(texts[i : i + batch_size], self.tokenizer, self.vocab, self.cfg.data.max_length)
+            b = pad_batch(ids)
+            out.append(torch.softmax(self.model(b["tokens"], b["mask"]), dim=-1))
+        return torch.cat(out) if out else torch.empty(0, len(self.labels))
+
+    def predict(self, texts: list[str]) -> list[tuple[str, dict[str, float]]]:
+        for i, t in enumerate(texts):
+            if not t or not t.strip():
+                raise DataError(f"input {i + 1}: empty text")
+        probs = self.probabilities(texts)
+        return [(self.labels[int(p.argmax())], {lab: float(p[j]) for j, lab in enumerate(self.labels)})
+                for p in probs]
+
+
+def load_classifier(run_dir: str | Path) -> Classifier:
+    return Classifier(run_dir)
+
+
+def evaluate_run(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
+    """Accuracy and macro-F1 of a run's best model on a split of its configured dataset."""
+    from dl4nlp.runs import check_split, split_scores
+
+    check_split(split)
+    clf = Classifier(run_dir)
+    ds = getattr(read_splits(clf.cfg), split)
+    start = time.perf_counter()
+    preds = clf.probabilities(list(ds["text"])).argmax(-1)
+    gold = torch.tensor(list(ds["label"]))
+    return split_scores(run_dir, clf.name, split, preds, gold, len(clf.labels), time.perf_counter() - start)

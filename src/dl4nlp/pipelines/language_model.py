@@ -1,0 +1,236 @@
+"""Language modelling end to end: corpus -> vocabulary -> BPTT windows -> RNN LM -> Lightning -> run folder,
+and text generation from a trained run.
+
+Python API::
+
+    from dl4nlp.config import load_config
+    from dl4nlp.pipelines.language_model import train_lm, load_language_model
+
+    run = train_lm(load_config("configs/lm/wt2_small_tied.yaml"))
+    lm = load_language_model(run)
+    lm.generate("the meaning of", n=3, temperature=0.8, top_p=0.9, seed=1)   # three continuations
+    lm.perplexity("the cat sat on the mat .")
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dl4nlp.config import ExperimentConfig
+from dl4nlp.data.lm import EOS, LMCorpus, line_tokens, make_lm_loader, read_corpus
+from dl4nlp.data.vocab import Vocab
+from dl4nlp.errors import ConfigError, DataError, RunError
+from dl4nlp.models.lm import RNNLanguageModel, state_to_batch_first, state_to_layer_first
+from dl4nlp.runs import load_config, load_weights
+
+#: model names this pipeline owns -> recurrent cell
+LM_MODELS = {"lstm_lm": "lstm", "gru_lm": "gru"}
+
+
+def read_lm_corpus(cfg: ExperimentConfig, vocab: Vocab | None = None) -> LMCorpus:
+    d = cfg.data
+    return read_corpus(d.dataset, d.path, d.level, d.lowercase, d.min_count, d.max_vocab, vocab,
+                       d.train_file, d.dev_file, d.test_file)
+
+
+def build_lm(cfg: ExperimentConfig, vocab: Vocab) -> RNNLanguageModel:
+    if cfg.model_name not in LM_MODELS:
+        raise ConfigError(f"model: '{cfg.model_name}' is not a language model (use {', '.join(LM_MODELS)})")
+    try:
+        return RNNLanguageModel.build(cfg.model_params, vocab, LM_MODELS[cfg.model_name])
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"model ({cfg.model_name}): {exc}") from None
+
+
+def lm_hyper_parameters(cfg: ExperimentConfig) -> dict[str, Any]:
+    return {**cfg.train.key_hyper_parameters(), "bptt": cfg.data.bptt, "clip": cfg.train.clip_norm,
+            "level": cfg.data.level, **cfg.model_params}
+
+
+def train_lm(cfg: ExperimentConfig, resume: str | Path | None = None, run_dir: str | Path | None = None,
+             callbacks: list | None = None, evaluate_test: bool = True) -> Path:
+    """Train one language model and write its run folder (best checkpoint by dev perplexity); returns it."""
+    import lightning as L
+
+    from dl4nlp import plots
+    from dl4nlp.runs import save_config, write_results
+    from dl4nlp.tasks.language_model import LanguageModelTask
+    from dl4nlp.training import (
+        best_checkpoint,
+        count_parameters,
+        fit,
+        make_trainer,
+        open_run_dir,
+        provenance,
+        resume_checkpoint,
+        time_to_best,
+    )
+
+    resume_ckpt = resume_checkpoint(resume)
+    vocab = Vocab.load(Path(resume) / "vocab.json") if resume is not None else None
+    L.seed_everything(cfg.run.seed, workers=True, verbose=False)
+    corpus = read_lm_corpus(cfg, vocab)  # every input check happens before a folder is made
+    model = build_lm(cfg, corpus.vocab)
+    cfg.train.monitor, cfg.train.mode = "dev_ppl", "min"  # model selection by dev perplexity
+    task = LanguageModelTask(model, cfg.train, cfg.to_dict())
+    t = cfg.train
+    train_file, dev_file, test_file = corpus.files
+    train_loader = make_lm_loader(corpus.train, t.batch_size, cfg.data.bptt, f"{train_file} (train split)")
+    dev_loader = make_lm_loader(corpus.valid, t.eval_batch_size, cfg.data.bptt, f"{dev_file} (dev split)")
+    test_loader = make_lm_loader(corpus.test, t.eval_batch_size, cfg.data.bptt, f"{test_file} (test split)")
+
+    path = open_run_dir(cfg, resume, run_dir)
+    save_config(path, cfg)
+    corpus.vocab.save(path / "vocab.json")
+
+    trainer = make_trainer(cfg, path, monitor="dev_ppl", mode="min", callbacks=callbacks,
+                           resuming=resume is not None)
+    wall = fit(trainer, task, train_loader, dev_loader, resume_ckpt)
+    if trainer.interrupted or not trainer.is_global_zero:
+        return path
+    best = best_checkpoint(trainer, path)
+    # the best dev perplexity was measured when the checkpoint was chosen: no second pass over dev
+    score = next((cb.best_model_score for cb in trainer.checkpoint_callbacks
+                  if getattr(cb, "best_model_score", None) is not None), None)
+    if score is not None:
+        dev = {"dev_ppl": float(score), "dev_loss": math.log(float(score))}
+    else:
+        dev = trainer.validate(task, dev_loader, ckpt_path=str(best), verbose=False)[0]
+    results: dict[str, Any] = {
+        "task": "lm",
+        "model": cfg.model_name,
+        "dataset": cfg.data.dataset,
+        "level": cfg.data.level,
+        "dev_ppl": dev["dev_ppl"],
+        "dev_loss": dev["dev_loss"],
+        "params": count_parameters(model),
+        "train_time_s": round(wall, 2),
+        "tokens_per_second": round(task.tokens_seen / task.step_seconds, 1) if task.step_seconds else None,
+        "tokens_per_second_wall": round(task.tokens_seen / wall, 1) if wall else None,
+        "train_tokens_seen": task.tokens_seen,
+        "epochs_run": trainer.current_epoch,
+        **time_to_best(trainer),
+        "best_checkpoint": best.name,
+        "vocab_size": len(corpus.vocab),
+        "corpus_tokens": corpus.sizes(),
+        "hyper_parameters": lm_hyper_parameters(cfg),
+        **provenance(),
+    }
+    if evaluate_test:
+        test = trainer.test(task, test_loader, ckpt_path=str(best), verbose=False)[0]
+        results.update({"test_ppl": test["test_ppl"], "test_loss": test["test_loss"]})
+    if (path / "metrics.csv").is_file():
+        plots.learning_curves(path / "metrics.csv", path / "learning_curves.png",
+                              f"{cfg.model_name} on {cfg.data.dataset}",
+                              pairs=(("loss (nats/token)", "train_loss", "dev_loss"),
+                                     ("perplexity", "train_ppl", "dev_ppl")))
+    write_results(path, results)
+    return path
+
+
+# --------------------------------------------------------------------------- a trained LM
+
+
+class LanguageModel:
+    """A trained LM run loaded for scoring and generation (no Lightning needed)."""
+
+    def __init__(self, run_dir: str | Path, which: str = "best"):
+        self.run_dir = Path(run_dir)
+        self.cfg = load_config(self.run_dir)
+        if self.cfg.model_name not in LM_MODELS:
+            raise RunError(f"{self.run_dir}: not a language-model run (model '{self.cfg.model_name}')")
+        self.vocab = Vocab.load(self.run_dir / "vocab.json")
+        if EOS not in self.vocab:
+            raise RunError(f"{self.run_dir}/vocab.json: no {EOS} token, not a language-model vocabulary")
+        self.model = load_weights(build_lm(self.cfg, self.vocab), self.run_dir, which=which)
+        self.level = self.cfg.data.level
+        self.eos_id = self.vocab.stoi[EOS]
+
+    def tokens(self, text: str) -> list[str]:
+        """Prompt tokens the way the corpus was tokenised (without the final ``<eos>``)."""
+        return line_tokens(text, self.level, self.cfg.data.lowercase)[:-1]
+
+    def detokenize(self, ids: list[int]) -> str:
+        words = self.vocab.decode(ids)
+        return ("" if self.level == "char" else " ").join(words)
+
+    def _step(self, last: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+        """``dl4nlp.generation`` step: last tokens [N] and a batch-first state -> log-probs [N, V], state."""
+        logits, new = self.model(last[:, None], None if state is None else state_to_layer_first(state))
+        return torch.log_softmax(logits[:, -1], dim=-1), state_to_batch_first(new)  # [N, V]
+
+    @torch.no_grad()
+    def generate(self, prompt: str = "", n: int = 1, max_len: int = 50, temperature: float = 1.0,
+                 top_k: int = 0, top_p: float = 1.0, seed: int | None = None) -> list[str]:
+        """``n`` continuations of ``prompt`` (the prompt is read after an ``<eos>``, as a new line starts).
+        ``temperature == 0`` is greedy decoding; otherwise sampling with top-k / top-p filtering."""
+        from dl4nlp.generation import generate
+
+        if n < 1 or max_len < 1:
+            raise ConfigError("generate: -n and --max-len must be >= 1")
+        if temperature < 0 or not 0 < top_p <= 1 or top_k < 0:
+            raise ConfigError("generate: need temperature >= 0, 0 < top-p <= 1, top-k >= 0")
+        ids = [self.eos_id, *self.vocab.encode(self.tokens(prompt))]
+        context = torch.tensor([ids[:-1]] * n, dtype=torch.long)  # [n, T-1] everything but the last token
+        state = None
+        if context.size(1) > 0:
+            _, st = self.model(context)
+            state = state_to_batch_first(st)
+        start = torch.full((n,), ids[-1], dtype=torch.long)  # [n]
+        strategy = "greedy" if temperature == 0 else "sample"
+        out = generate(self._step, start, state, max_len, eos_id=self.eos_id, strategy=strategy,
+                       temperature=max(temperature, 1e-6), top_k=top_k, top_p=top_p, seed=seed)
+        return [self.detokenize(o) for o in out]
+
+    @torch.no_grad()
+    def perplexity(self, text: str) -> float:
+        """Perplexity on ``text`` (every line ends with ``<eos>``; the first line is read after one)."""
+        toks: list[str] = []
+        for line in text.splitlines() or [text]:
+            toks.extend(line_tokens(line, self.level, self.cfg.data.lowercase))
+        if len(toks) < 1:
+            raise DataError("perplexity: empty text")
+        ids = torch.tensor([[self.eos_id, *self.vocab.encode(toks)]])  # [1, T+1]
+        logits, _ = self.model(ids[:, :-1])
+        nll = torch.nn.functional.cross_entropy(logits[0], ids[0, 1:])
+        return float(torch.exp(nll))
+
+
+def load_language_model(run_dir: str | Path) -> LanguageModel:
+    return LanguageModel(run_dir)
+
+
+def is_lm_run(run_dir: str | Path) -> bool:
+    """True when ``run_dir`` holds a language-model run (its config names an LM model)."""
+    try:
+        return load_config(run_dir).model_name in LM_MODELS
+    except Exception:  # noqa: BLE001 - not a readable run: the caller's own loader reports it
+        return False
+
+
+@torch.no_grad()
+def evaluate_lm_run(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
+    """Perplexity of a run's best LM on a split of its corpus (the same streams and batching as training)."""
+    import time
+
+    from dl4nlp.runs import check_split
+
+    check_split(split)
+    lm = LanguageModel(run_dir)
+    corpus = read_lm_corpus(lm.cfg, lm.vocab)
+    i = ("train", "dev", "test").index(split)
+    stream = (corpus.train, corpus.valid, corpus.test)[i]
+    start = time.perf_counter()
+    total, count, state = 0.0, 0, None
+    for x, y in make_lm_loader(stream, lm.cfg.train.eval_batch_size, lm.cfg.data.bptt,
+                               f"{corpus.files[i]} ({split} split)"):
+        logits, state = lm.model(x, state)  # [B, L, V]
+        total += float(torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1),
+                                                         reduction="sum"))
+        count += y.numel()
+    return {"run": lm.run_dir.name, "split": split, "tokens": count, "perplexity": math.exp(total / count),
+            "loss": total / count, "seconds": round(time.perf_counter() - start, 3)}
