@@ -1,0 +1,161 @@
+"""Named-entity recognition: the CoNLL reader and tag schemes, the CRF against brute force (and pytorch-crf when
+installed), the BiLSTM(-CRF) taggers, and the pipeline and ``dl4nlp tag`` end to end on a tiny CoNLL file."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+import torch
+
+from dl4nlp.data.conll import (
+    TaggedSentence,
+    casing,
+    convert,
+    detect_scheme,
+    entity_spans,
+    first_invalid,
+    read_conll,
+    spans_to_tags,
+)
+from dl4nlp.errors import DataError
+from dl4nlp.models.crf import CRF, scheme_constraints
+
+CONLL = """-DOCSTART- -X- -X- O
+
+Angela NNP B-NP B-PER
+Merkel NNP I-NP I-PER
+visited VBD B-VP O
+Paris NNP B-NP B-LOC
+. . O O
+
+EU NNP B-NP B-ORG
+rejects VBZ B-VP O
+German JJ B-NP B-MISC
+lamb NN I-NP O
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "x.txt") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- reader and schemes
+
+
+def test_reader_skips_docstart_and_keeps_case(tmp_path):
+    sents = read_conll(write(tmp_path, CONLL))
+    assert [s.tokens for s in sents] == [["Angela", "Merkel", "visited", "Paris", "."],
+                                         ["EU", "rejects", "German", "lamb"]]
+    assert sents[0].tags == ["B-PER", "I-PER", "O", "B-LOC", "O"]
+    assert sents[0].lines == [3, 4, 5, 6, 7]
+    assert read_conll(write(tmp_path, CONLL), tag_column=2)[0].tags[:2] == ["B-NP", "I-NP"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("Paris B-LOC\nParis\n", "x.txt:2: expected a word and a tag"),
+    ("Paris NNP B-LOC\nis VBZ\n", "x.txt:2: 2 columns"),
+    ("Paris NNP X-LOC\n", "x.txt:1: 'X-LOC' is not a tag"),
+    ("-DOCSTART- -X- O\n\n", "no sentences"),
+])
+def test_reader_rejects_bad_lines_with_file_and_line(tmp_path, text, message):
+    with pytest.raises(DataError, match=message):
+        read_conll(write(tmp_path, text))
+
+
+def test_scheme_round_trips_on_every_sentence_shape():
+    iob2 = ["B-PER", "I-PER", "B-PER", "O", "B-LOC", "B-ORG", "I-ORG", "I-ORG", "O", "B-LOC"]
+    sent = [TaggedSentence(list("abcdefghij"), iob2)]
+    iob1 = convert(sent, "iob2", "iob1")[0].tags
+    assert iob1 == ["I-PER", "I-PER", "B-PER", "O", "I-LOC", "I-ORG", "I-ORG", "I-ORG", "O", "I-LOC"]
+    bioes = convert(sent, "iob2", "bioes")[0].tags
+    assert bioes == ["B-PER", "E-PER", "S-PER", "O", "S-LOC", "B-ORG", "I-ORG", "E-ORG", "O", "S-LOC"]
+    for scheme, tags in (("iob1", iob1), ("iob2", iob2), ("bioes", bioes)):
+        assert first_invalid(tags, scheme) is None
+        assert detect_scheme([TaggedSentence(list("abcdefghij"), tags)]) == scheme
+        assert convert([TaggedSentence(sent[0].tokens, tags)], scheme, "iob2")[0].tags == iob2
+    assert entity_spans(iob2) == [("PER", 0, 1), ("PER", 2, 2), ("LOC", 4, 4), ("ORG", 5, 7), ("LOC", 9, 9)]
+    assert spans_to_tags(entity_spans(iob2), 10, "iob2") == iob2
+
+
+def test_invalid_sequences_are_repaired_or_refused_with_the_line():
+    bad = [TaggedSentence(["a", "b", "c"], ["O", "I-PER", "I-PER"], [7, 8, 9])]
+    assert convert(bad, "iob2", "bioes")[0].tags == ["O", "B-PER", "E-PER"]  # conlleval's reading
+    with pytest.raises(DataError, match=r"f.txt:8: invalid IOB2 tag sequence at 'I-PER'"):
+        convert(bad, "iob2", "bioes", on_invalid="refuse", where="f.txt")
+    unclosed = [TaggedSentence(["a", "b"], ["B-PER", "I-PER"], [1, 2])]
+    with pytest.raises(DataError, match="f.txt:2: invalid BIOES tag sequence at 'end of sentence"):
+        convert(unclosed, "bioes", "iob2", on_invalid="refuse", where="f.txt")
+    assert convert(unclosed, "bioes", "iob2")[0].tags == ["B-PER", "I-PER"]
+    assert first_invalid(["B-PER", "I-LOC"], "iob2") == 1
+
+
+def test_casing_feature():
+    from dl4nlp.data.conll import CASINGS
+
+    names = [CASINGS[casing(w)] for w in ("1996", "12.5%", "paris", "EU", "Paris", "4-", "--")]
+    assert names == ["numeric", "mainly_numeric", "all_lower", "all_upper", "initial_upper", "contains_digit", "other"]
+
+
+# --------------------------------------------------------------------------- CRF
+
+
+def brute_force(crf: CRF, emissions: torch.Tensor, n: int) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """log Z and the argmax by enumerating all K^n tag sequences of one sentence of n tokens."""
+    em, mask = emissions[:1, :n], torch.ones(1, n, dtype=torch.bool)
+    seqs = list(itertools.product(range(crf.num_tags), repeat=n))
+    scores = torch.stack([crf.sequence_score(em, torch.tensor([y]), mask)[0] for y in seqs])
+    return torch.logsumexp(scores, 0), seqs[int(scores.argmax())]
+
+
+@pytest.mark.parametrize("constrained", [False, True])
+def test_crf_log_partition_and_viterbi_equal_brute_force(constrained):
+    torch.manual_seed(0)
+    labels = ["O", "B-PER", "I-PER", "E-PER", "S-PER"]
+    crf = CRF(len(labels), scheme_constraints(labels, "bioes") if constrained else None)
+    with torch.no_grad():
+        for p in crf.parameters():
+            p.normal_()
+    emissions = torch.randn(3, 4, len(labels))
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0], [1, 0, 0, 0]], dtype=torch.bool)
+    log_z, best = crf.log_partition(emissions, mask), crf.decode(emissions, mask)
+    for b, n in enumerate(mask.sum(1).tolist()):
+        ref_z, ref_best = brute_force(crf, emissions[b:b + 1], n)
+        assert torch.allclose(log_z[b], ref_z, atol=1e-4)
+        assert tuple(best[b, :n].tolist()) == ref_best
+        assert best[b, n:].eq(0).all()
+        if constrained:
+            assert first_invalid([labels[i] for i in ref_best], "bioes") is None
+
+
+def test_crf_padding_invariance_and_gradients():
+    torch.manual_seed(1)
+    crf = CRF(4)
+    em = torch.randn(1, 3, 4, requires_grad=True)
+    tags = torch.tensor([[1, 2, 3]])
+    padded = torch.cat([em, torch.randn(1, 5, 4) * 100], 1)  # garbage at padded positions
+    ptags = torch.cat([tags, torch.randint(0, 4, (1, 5))], 1)
+    pmask = torch.tensor([[1, 1, 1, 0, 0, 0, 0, 0]], dtype=torch.bool)
+    full = crf.nll(em, tags, torch.ones(1, 3, dtype=torch.bool))
+    assert torch.allclose(full, crf.nll(padded, ptags, pmask), atol=1e-5)
+    assert crf.decode(padded, pmask)[0, :3].tolist() == crf.decode(em, torch.ones(1, 3, dtype=torch.bool))[0].tolist()
+    full.sum().backward()
+    assert crf.transitions.grad is not None and em.grad.abs().sum() > 0
+    assert (full > 0).all()  # -log p of one of 4^3 sequences
+
+
+def test_crf_equals_pytorch_crf():
+    torchcrf = pytest.importorskip("torchcrf")
+    torch.manual_seed(2)
+    crf, ref = CRF(5), torchcrf.CRF(5, batch_first=True)
+    with torch.no_grad():
+        ref.start_transitions.copy_(crf.start)
+        ref.transitions.copy_(crf.transitions)
+        ref.end_transitions.copy_(crf.end)
+    em, tags = torch.randn(4, 6, 5), torch.randint(0, 5, (4, 6))
+    mask = torch.arange(6).unsqueeze(0) < torch.tensor([[6], [3], [1], [5]])
+    assert torch.allclose(-crf.nll(em, tags, mask), ref(em, tags, mask, reduction="none"), atol=1e-5)
+    assert [row[:n].tolist() for row, n in zip(crf.decode(em, mask), mask.sum(1), strict=True)] == ref.decode(em, mask)
