@@ -3,7 +3,7 @@
 A config has five sections::
 
     data:    where the examples come from and how they become tokens
-    model:   ``name`` (a key of :data:`dl4nlp.registry.MODELS`) plus that model's own options
+    model:   ``name`` (a model of a family in :mod:`dl4nlp.pipelines`) plus that model's own options
     train:   optimiser, learning rate, batch size, epochs, L2, schedule, early stopping, clipping
     trainer: Lightning ``Trainer`` pass-through (accelerator, devices, strategy, precision, num_nodes)
     run:     run folder, name, seed
@@ -16,13 +16,53 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import math
 import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from dl4nlp.errors import ConfigError
 from dl4nlp.io import read_text, require_file
+
+
+def _interval(spec: str) -> tuple[float, float, bool, bool]:
+    """``"[1, inf)"`` -> (1, inf, closed low, open high): the notation the ``RANGES`` tables use."""
+    low, high = (x.strip() for x in spec[1:-1].split(","))
+    return float(low), float(high), spec[0] == "[", spec[-1] == "]"
+
+
+def in_range(value: float, spec: str) -> bool:
+    low, high, low_closed, high_closed = _interval(spec)
+    above = value >= low if low_closed else value > low
+    below = value <= high if high_closed else value < high
+    return above and below
+
+
+def check_ranges(section: Any, where: str) -> None:
+    """The one range check of every config section (and of any option dataclass with a ``RANGES`` table):
+    a number that is NaN or infinite is refused for every key, and each key of the section's ``RANGES``
+    (``key -> interval``, declared next to the fields) must lie in its interval; ``None`` (where the key
+    allows it) means "off". Raises :class:`ConfigError` naming ``<where>.<key>``, the interval and the value."""
+    for f in fields(section):
+        value = getattr(section, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{where}.{f.name}: must be a finite number, got {value}")
+    for key, spec in getattr(section, "RANGES", {}).items():
+        value = getattr(section, key)
+        if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+            continue  # the type itself is checked by ``coerce``
+        if not in_range(value, spec):
+            raise ConfigError(f"{where}.{key}: must lie in {spec}, got {value}")
+
+
+def check_run_name(name: str | None) -> None:
+    """``run.name`` is one folder name inside ``run.dir``: no path separators, no ``.``/``..``, not empty."""
+    if name is None:
+        return
+    if not name.strip() or name in (".", "..") or any(c in name for c in "/\\\0"):
+        raise ConfigError(f"run.name: '{name}' must be a plain folder name (no '/', '\\' or '..'): runs are "
+                          "written inside run.dir")
 
 
 @dataclass
@@ -60,6 +100,16 @@ class DataConfig:
     bptt: int = 35  # language models: truncated-BPTT window length
     cache_dir: str = "cache"  # captioning: image features are cached in <cache_dir>/features/
     augment: str = "none"  # captioning: train images also flipped / rotated: none | flips | dihedral
+    direction: str = "de-en"  # translation: <source>-<target> file suffixes (multi30k: de-en or en-de)
+
+    #: allowed values of the numeric keys (None, where a key allows it, means "no limit"), checked at load
+    RANGES: ClassVar[dict[str, str]] = {
+        "max_train_examples": "[1, inf)", "snli_repeat": "[1, inf)", "min_count": "[1, inf)",
+        "max_vocab": "[1, inf)", "max_length": "[1, inf)", "num_workers": "[0, inf)", "bptt": "[1, inf)",
+    }
+
+    def __post_init__(self) -> None:
+        check_ranges(self, "data")
 
     def changed(self, keys: tuple[str, ...]) -> dict[str, Any]:
         """Those of ``keys`` whose value differs from the field's default, in the order given (task-specific
@@ -97,28 +147,22 @@ class TrainConfig:
     distill_alpha: float = 0.5  # with data.teacher_file: weight of the teacher's soft targets (1 - it: gold)
     distill_temperature: float = 1.0  # with data.teacher_file: softmax temperature T of the soft targets
 
+    #: allowed values of the numeric keys (None, where a key allows it, means "off"), checked at load
+    RANGES: ClassVar[dict[str, str]] = {
+        "lr": "(0, inf)", "momentum": "[0, 1)", "weight_decay": "[0, inf)", "l2": "[0, inf)",
+        "batch_size": "[1, inf)", "eval_batch_size": "[1, inf)", "epochs": "[1, inf)", "step_size": "[1, inf)",
+        "gamma": "(0, inf)", "warmup_steps": "[0, inf)", "clip_norm": "(0, inf)", "accumulate_grad_batches": "[1, inf)",
+        "patience": "[0, inf)", "min_delta": "[0, inf)", "ema_decay": "(0, 1)", "distill_alpha": "[0, 1]",
+        "distill_temperature": "(0, inf)",
+    }
+
     def __post_init__(self) -> None:
         """Range and name checks, so a bad value stops the run before its folder is made."""
-        if not 0.0 <= self.distill_alpha <= 1.0:
-            raise ConfigError(f"train.distill_alpha: must lie between 0 and 1, got {self.distill_alpha}")
-        if not self.distill_temperature > 0:
-            raise ConfigError(f"train.distill_temperature: must be greater than 0, got {self.distill_temperature}")
-        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
-            raise ConfigError(f"train.ema_decay: must lie between 0 and 1 (e.g. 0.999), got {self.ema_decay}")
+        check_ranges(self, "train")
         names = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "mode": ("max", "min")}
         for key, allowed in names.items():
             if str(getattr(self, key)).lower() not in allowed:
                 raise ConfigError(f"train.{key}: unknown value '{getattr(self, key)}' (use {', '.join(allowed)})")
-        for key in ("batch_size", "eval_batch_size", "epochs", "accumulate_grad_batches", "step_size"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"train.{key}: must be at least 1, got {getattr(self, key)}")
-        if not self.gamma > 0:
-            raise ConfigError(f"train.gamma: must be greater than 0, got {self.gamma}")
-        for key in ("lr", "momentum", "weight_decay", "l2", "patience", "min_delta", "warmup_steps"):
-            if getattr(self, key) < 0:
-                raise ConfigError(f"train.{key}: must not be negative, got {getattr(self, key)}")
-        if self.clip_norm is not None and not self.clip_norm > 0:
-            raise ConfigError(f"train.clip_norm: must be greater than 0 (null: no clipping), got {self.clip_norm}")
 
     def key_hyper_parameters(self) -> dict[str, Any]:
         """The optimisation settings a leaderboard row shows: optimiser, lr, batch size, and the
@@ -149,12 +193,27 @@ class TrainerConfig:
     progress_bar: bool = True
     limit_train_batches: Any = None  # for smoke tests: a float share or an int count of batches
 
+    RANGES: ClassVar[dict[str, str]] = {"num_nodes": "[1, inf)", "log_every_n_steps": "[1, inf)"}
+
+    def __post_init__(self) -> None:
+        check_ranges(self, "trainer")
+        share = self.limit_train_batches  # a share in (0, 1] (float) or a count >= 1 (int)
+        if isinstance(share, bool) or (share is not None and not (
+                isinstance(share, float) and 0 < share <= 1 or isinstance(share, int) and share >= 1)):
+            raise ConfigError(f"trainer.limit_train_batches: a share in (0, 1] or a batch count >= 1, got {share!r}")
+
 
 @dataclass
 class RunConfig:
     dir: str = "runs"
     name: str | None = None  # default: <model>-<dataset>-<seed>
     seed: int = 13
+
+    RANGES: ClassVar[dict[str, str]] = {"seed": "[0, 4294967295]"}  # numpy's seed range
+
+    def __post_init__(self) -> None:
+        check_ranges(self, "run")
+        check_run_name(self.name)
 
 
 @dataclass
