@@ -157,3 +157,82 @@ def beam_search(step_fn: StepFn, start_token: int, state: Any, beam_size: int, m
         finished = [(float(s) / length_penalty(len(q), alpha), q) for s, q in zip(scores.tolist(), seqs, strict=True)]
     score, best = max(finished, key=lambda x: x[0])
     return best, float(score)
+
+
+def _beam_candidates(b: int, top: list[tuple[float, int, int]], seqs: list[list[int]], k: int,
+                     eos_id: int | None, alpha: float, finished: list[tuple[float, list[int]]]
+                     ) -> list[tuple[float, int, int, list[int]]]:
+    """Input ``b``'s next live hypotheses ``(score, row, token, seq)`` from its best candidates ``(summed
+    log-prob, origin beam, token)``; a candidate ending in ``eos_id`` goes to ``finished`` (normalised score)."""
+    live: list[tuple[float, int, int, list[int]]] = []
+    for score, origin, tok in top:
+        if score == float("-inf"):
+            break
+        seq = seqs[origin] + [tok]
+        if eos_id is not None and tok == eos_id:
+            finished.append((score / length_penalty(len(seq) - 1, alpha), seq[:-1]))
+            continue
+        live.append((score, b * k + origin, tok, seq))
+        if len(live) == k:
+            break
+    return live
+
+
+@torch.no_grad()
+def beam_search_batch(step_fn: StepFn, start_tokens: torch.Tensor, state: Any, beam_size: int, max_len: int,
+                      eos_id: int | None = None, alpha: float = 0.0) -> list[tuple[list[int], float]]:
+    """Batched beam search: ``B`` inputs at once (``state`` has batch size B on dim 0, ``start_tokens`` [B]);
+    returns, per input, (best ids without start and ``<eos>``, normalised score).
+
+    The state is repeated ``beam_size`` times per input (rows ``b * k .. b * k + k - 1``) and reordered with
+    ``index_select`` on dim 0 after every step, so any model whose step is ``step_fn(last_tokens [N], state)
+    -> (log_probs [N, V], state)`` can use it (an RNN's hidden state, or a transformer's cache of the tokens and
+    keys/values so far). Per input, as in :func:`beam_search`: the ``2k`` best extensions are scanned, those
+    ending in ``eos_id`` are finished with score ``sum log p / length_penalty(len, alpha)``, the first ``k``
+    others live on. An input stops when it has ``k`` finished hypotheses, when (``alpha == 0``) no live one can
+    still beat its best finished one, or at ``max_len``; the best finished hypothesis wins (the best live one if
+    none finished). ``beam_size=1`` is greedy decoding.
+    """
+    if beam_size < 1:
+        raise ValueError("beam_size must be >= 1")
+    B, k, dev = start_tokens.size(0), beam_size, start_tokens.device
+    state = map_state(state, lambda t: t.repeat_interleave(k, dim=0))  # [B*k, ...]
+    tokens = start_tokens.repeat_interleave(k)  # [B*k]
+    scores = torch.full((B, k), float("-inf"), device=dev)
+    scores[:, 0] = 0.0  # one live hypothesis per input at the start
+    seqs: list[list[list[int]]] = [[[] for _ in range(k)] for _ in range(B)]
+    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(B)]
+    done = [False] * B
+    for _ in range(max_len):
+        log_probs, state = step_fn(tokens, state)  # [B*k, V]
+        V = log_probs.size(-1)
+        total = (scores.view(-1, 1) + log_probs).view(B, k * V)  # [B, k*V]
+        top = torch.topk(total, min(2 * k, k * V), dim=-1)  # [B, 2k]
+        values, flat = top.values.tolist(), top.indices.tolist()
+        rows = torch.arange(B * k, device=dev).view(B, k).clone()  # [B, k] which old row each new row continues
+        new_scores = torch.full((B, k), float("-inf"), device=dev)
+        new_tokens = tokens.view(B, k).clone()
+        for b in range(B):
+            if done[b]:
+                continue
+            cands = [(v, f // V, f % V) for v, f in zip(values[b], flat[b], strict=True)]
+            live = _beam_candidates(b, cands, seqs[b], k, eos_id, alpha, finished[b])
+            seqs[b] = [s for *_, s in live] + [[] for _ in range(k - len(live))]
+            for j, (score, row, tok, _) in enumerate(live):
+                new_scores[b, j], rows[b, j], new_tokens[b, j] = score, row, tok
+            best_done = max((s for s, _ in finished[b]), default=float("-inf"))
+            done[b] = (not live or len(finished[b]) >= k
+                       or (alpha == 0 and bool(finished[b]) and live[0][0] < best_done))
+            if done[b]:
+                new_scores[b] = float("-inf")
+        if all(done):
+            break
+        state = map_state(state, lambda t, idx=rows.view(-1): t.index_select(0, idx))
+        scores, tokens = new_scores, new_tokens.view(-1)
+    out = []
+    for b in range(B):
+        pool = finished[b] or [(float(s) / length_penalty(len(q), alpha), q)
+                               for s, q in zip(scores[b].tolist(), seqs[b], strict=True) if s > float("-inf")]
+        score, best = max(pool, key=lambda x: x[0])
+        out.append((best, float(score)))
+    return out
