@@ -119,7 +119,7 @@ class DataConfig:
 
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("none", "step", "exponential", "plateau", "linear", "cosine")
+SCHEDULES = ("none", "step", "exponential", "plateau", "linear", "cosine", "inverse_sqrt")
 
 
 @dataclass
@@ -136,7 +136,7 @@ class TrainConfig:
     schedule: str = "none"  # none | step | exponential | linear | cosine | plateau
     step_size: int = 5  # step schedule: epochs between decays
     gamma: float = 0.5  # step / exponential / plateau decay factor
-    warmup_steps: int = 0  # linear warm-up (linear / cosine schedules)
+    warmup_steps: int = 0  # linear warm-up (linear / cosine / inverse_sqrt schedules)
     clip_norm: float | None = None  # gradient clipping by global norm
     accumulate_grad_batches: int = 1
     monitor: str = "dev_acc"  # metric for early stopping and best checkpoint

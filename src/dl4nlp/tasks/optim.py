@@ -90,9 +90,23 @@ def make_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_step
             return 1.0 - progress if name == "linear" else 0.5 * (1.0 + math.cos(math.pi * progress))
 
         return {"scheduler": torch.optim.lr_scheduler.LambdaLR(optimizer, factor), "interval": "step"}
+    if name == "inverse_sqrt":
+        warm = max(1, cfg.warmup_steps)
+        return {"scheduler": torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: inverse_sqrt_factor(s, warm)),
+                "interval": "step"}
     raise ConfigError(
-        f"train.schedule: unknown schedule '{cfg.schedule}' (use none, step, exponential, plateau, linear, cosine)"
+        f"train.schedule: unknown schedule '{cfg.schedule}' "
+        "(use none, step, exponential, plateau, linear, cosine, inverse_sqrt)"
     )
+
+
+def inverse_sqrt_factor(step: int, warmup: int) -> float:
+    """Vaswani et al. 2017 (5.3): lrate = d^-0.5 * min(n^-0.5, n * warmup^-1.5) at step n = step + 1, divided by
+    its peak d^-0.5 * warmup^-0.5 (reached at n = warmup), so ``train.lr`` is the peak learning rate: a linear
+    rise over ``warmup`` steps, then decay with the inverse square root of the step number. The paper's base
+    model (d 512, 4000 warm-up steps) peaks at 512^-0.5 * 4000^-0.5 = 7.0e-4."""
+    n = step + 1
+    return min(n / warmup, math.sqrt(warmup / n))
 
 
 def lightning_optimizers(params: Any, cfg: TrainConfig, total_steps: int) -> Any:
