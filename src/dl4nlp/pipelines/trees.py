@@ -262,6 +262,12 @@ class TreePredictor:
         return [self._prediction(text, tree, given, p)
                 for text, (tree, given), p in zip(inputs, parsed, probs, strict=True)]
 
+    def tree_png(self, text: str, out_png: str | Path) -> Path:
+        """Draw the phrase tree of ``text`` with every node's predicted sentiment (what ``--tree`` shows)."""
+        from dl4nlp.tree_plot import draw_prediction
+
+        return draw_prediction(self.predict([text])[0], out_png)
+
     def _prediction(self, text: str, tree: Tree, given: bool, probs: torch.Tensor) -> Prediction:
         nodes = post_order(tree)
         labelled = {id(n): int(p.argmax()) for n, p in zip(nodes, probs, strict=True)}
