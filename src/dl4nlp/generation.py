@@ -163,14 +163,16 @@ def _beam_candidates(b: int, top: list[tuple[float, int, int]], seqs: list[list[
                      eos_id: int | None, alpha: float, finished: list[tuple[float, list[int]]]
                      ) -> list[tuple[float, int, int, list[int]]]:
     """Input ``b``'s next live hypotheses ``(score, row, token, seq)`` from its best candidates ``(summed
-    log-prob, origin beam, token)``; a candidate ending in ``eos_id`` goes to ``finished`` (normalised score)."""
+    log-prob, origin beam, token)``, best first; a candidate ending in ``eos_id`` among the first ``k`` goes to
+    ``finished`` (with its normalised score), one further down is dropped."""
     live: list[tuple[float, int, int, list[int]]] = []
-    for score, origin, tok in top:
+    for rank, (score, origin, tok) in enumerate(top):
         if score == float("-inf"):
             break
         seq = seqs[origin] + [tok]
         if eos_id is not None and tok == eos_id:
-            finished.append((score / length_penalty(len(seq) - 1, alpha), seq[:-1]))
+            if rank < k:  # only an <eos> among the k best extensions ends a hypothesis (as in fairseq)
+                finished.append((score / length_penalty(len(seq) - 1, alpha), seq[:-1]))
             continue
         live.append((score, b * k + origin, tok, seq))
         if len(live) == k:
@@ -187,11 +189,11 @@ def beam_search_batch(step_fn: StepFn, start_tokens: torch.Tensor, state: Any, b
     The state is repeated ``beam_size`` times per input (rows ``b * k .. b * k + k - 1``) and reordered with
     ``index_select`` on dim 0 after every step, so any model whose step is ``step_fn(last_tokens [N], state)
     -> (log_probs [N, V], state)`` can use it (an RNN's hidden state, or a transformer's cache of the tokens and
-    keys/values so far). Per input, as in :func:`beam_search`: the ``2k`` best extensions are scanned, those
-    ending in ``eos_id`` are finished with score ``sum log p / length_penalty(len, alpha)``, the first ``k``
-    others live on. An input stops when it has ``k`` finished hypotheses, when (``alpha == 0``) no live one can
-    still beat its best finished one, or at ``max_len``; the best finished hypothesis wins (the best live one if
-    none finished). ``beam_size=1`` is greedy decoding.
+    keys/values so far). Per input and step (fairseq's scheme): of the ``2k`` best extensions, one ending in
+    ``eos_id`` within the first ``k`` is finished with score ``sum log p / length_penalty(len, alpha)``, and the
+    ``k`` best others live on. An input stops when it has ``k`` finished hypotheses, when (``alpha == 0``) no live
+    one can still beat its best finished one (log-probabilities only fall), or at ``max_len``; the best finished
+    hypothesis wins (the best live one if none finished). ``beam_size=1`` is greedy decoding.
     """
     if beam_size < 1:
         raise ValueError("beam_size must be >= 1")

@@ -182,6 +182,11 @@ class Seq2Seq(nn.Module):
         if o.tie_embeddings:
             self.out.weight = self.embed.weight
 
+    @classmethod
+    def build(cls, params: dict[str, Any], src_vocab: int, tgt_vocab: int) -> Seq2Seq:
+        """The model of the config's ``model.*`` options (the translation pipeline's constructor)."""
+        return build_seq2seq(cls, params, src_vocab, tgt_vocab)
+
     def feed_dim(self, mem: int) -> int:
         """Size of what is fed to the decoder RNN beside the word embedding (here: the context c)."""
         return mem

@@ -21,6 +21,7 @@ PIPELINES: dict[str, str] = {
     "nli": "dl4nlp.pipelines.nli",
     "language_model": "dl4nlp.pipelines.language_model",
     "captioning": "dl4nlp.pipelines.captioning",
+    "translation": "dl4nlp.pipelines.translation",
 }
 
 __all__ = ["PIPELINES", "Pipeline", "Prediction", "Predictor", "all_pipelines", "pipeline", "pipeline_for",
