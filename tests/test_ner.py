@@ -159,3 +159,125 @@ def test_crf_equals_pytorch_crf():
     mask = torch.arange(6).unsqueeze(0) < torch.tensor([[6], [3], [1], [5]])
     assert torch.allclose(-crf.nll(em, tags, mask), ref(em, tags, mask, reduction="none"), atol=1e-5)
     assert [row[:n].tolist() for row, n in zip(crf.decode(em, mask), mask.sum(1), strict=True)] == ref.decode(em, mask)
+
+
+# --------------------------------------------------------------------------- taggers
+
+
+def tiny_batch(labels: list[str]) -> dict[str, torch.Tensor]:
+    from dl4nlp.pipelines.tagging import collate_tagged
+
+    items = [{"words": [2, 3, 4, 5], "chars": [[2, 3], [4], [5, 6, 7], [3]], "casing": [5, 5, 3, 5],
+              "tags": [labels.index(t) for t in ("B-PER", "E-PER", "O", "S-LOC")]},
+             {"words": [6, 4], "chars": [[8, 9], [5, 6, 7]], "casing": [4, 3],
+              "tags": [labels.index(t) for t in ("S-ORG", "O")]}]
+    return collate_tagged(items)
+
+
+@pytest.mark.parametrize("name", ["bilstm_softmax", "bilstm_crf", "bilstm_crf_charcnn", "bilstm_crf_charlstm"])
+def test_tagger_overfits_a_tiny_batch(name):
+    from dl4nlp.pipelines.tagging import model_class
+
+    torch.manual_seed(0)
+    labels = ["O", *(f"{p}-{k}" for k in ("LOC", "ORG", "PER") for p in "BIES")]
+    cls = model_class(name)
+    opts = cls.options({"embeddings": "random", "hidden": 16, "word_dim": 8, "char_dim": 6, "dropout": 0.0})
+    model = cls(10, 12, labels, opts)
+    batch = tiny_batch(labels)
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    first = float(model.loss(batch))
+    for _ in range(60):
+        opt.zero_grad()
+        model.loss(batch).backward()
+        opt.step()
+    assert float(model.loss(batch)) < first / 10
+    pred = model.eval().decode(batch)  # [B, T]
+    assert torch.equal(pred[batch["mask"]], batch["tags"][batch["mask"]])
+    assert pred[~batch["mask"]].eq(0).all()
+    assert (model.crf is None) == (name == "bilstm_softmax")
+
+
+def test_tagger_options_are_checked():
+    from dl4nlp.errors import ConfigError
+    from dl4nlp.models.tagging import BiLSTMSoftmax, BiLSTMTagger
+
+    with pytest.raises(ConfigError, match="model.crf: fixed to False"):
+        BiLSTMSoftmax.options({"crf": True})
+    with pytest.raises(ConfigError, match="model.chars: unknown value 'gru'"):
+        BiLSTMTagger.options({"chars": "gru"})
+    with pytest.raises(ConfigError, match="unknown key 'hiden'"):
+        BiLSTMTagger.options({"hiden": 3})
+
+
+def test_entity_scores_strict_per_type():
+    from dl4nlp.tasks.tagging import entity_scores
+
+    gold = [["B-PER", "E-PER", "O", "S-LOC"], ["S-ORG", "O"]]
+    pred = [["B-PER", "E-PER", "O", "O"], ["I-ORG", "O"]]  # LOC missed; I-ORG alone is no entity in strict mode
+    s = entity_scores(gold, pred, "bioes")
+    assert s["precision"] == 1.0 and s["recall"] == pytest.approx(1 / 3)
+    assert s["per_type"]["PER"]["f1"] == 1.0 and s["per_type"]["LOC"]["recall"] == 0.0
+
+
+# --------------------------------------------------------------------------- pipeline and CLI end to end
+
+
+def tiny_corpus(tmp_path: Path) -> Path:
+    """A CoNLL folder whose three splits are the same few sentences (IOB2), enough to overfit."""
+    folder = tmp_path / "conll"
+    folder.mkdir()
+    for name in ("train.txt", "valid.txt", "test.txt"):
+        (folder / name).write_text(CONLL, encoding="utf-8")
+    return folder
+
+
+def test_cli_train_then_tag_end_to_end(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from dl4nlp.cli import app
+    from dl4nlp.pipelines import pipeline_for
+    from dl4nlp.pipelines.tagging import PIPELINE
+
+    data = tiny_corpus(tmp_path)
+    cfg = Path(__file__).parents[1] / "configs" / "ner" / "bilstm_crf_charcnn.yaml"
+    runner = CliRunner()
+    args = ["train", str(cfg), "--set", f"data.path={data}", "--set", f"run.dir={tmp_path / 'runs'}",
+            "--set", "model.embeddings=random", "--set", "model.hidden=16", "--set", "model.dropout=0.0",
+            "--set", "train.lr=0.05", "--set", "train.epochs=30", "--set", "train.patience=0",
+            "--set", "trainer.progress_bar=false", "--set", "run.seed=1"]
+    torch.manual_seed(0)
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    run = tmp_path / "runs" / "bilstm_crf_charcnn-conll2003-s1"
+    results = json.loads((run / "results.json").read_text())
+    assert results["task"] == "ner" and results["dev_f1"] == 1.0 and results["test_per_type"]["PER"]["f1"] == 1.0
+    assert pipeline_for(run) is PIPELINE
+
+    res = runner.invoke(app, ["tag", str(run), "Angela Merkel visited Paris", "--scheme", "iob2"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines()[:6] == ["Angela\tB-PER", "Merkel\tI-PER", "visited\tO", "Paris\tB-LOC",
+                                           "# PER\t0-1\tAngela Merkel", "# LOC\t3-3\tParis"]
+    sentences = tmp_path / "in.txt"
+    sentences.write_text("EU rejects German lamb\n\nAngela Merkel visited Paris\n", encoding="utf-8")
+    res = runner.invoke(app, ["tag", str(run), "--file", str(sentences), "--format", "jsonl"])
+    rows = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [r["tags"] for r in rows] == [["S-ORG", "O", "S-MISC", "O"], ["B-PER", "E-PER", "O", "S-LOC"]]
+
+    # evaluate on any CoNLL file: the same sentences in IOB1 are detected and converted
+    iob1 = tmp_path / "eng.testb"
+    iob1.write_text(CONLL.replace("B-PER", "I-PER").replace("B-LOC", "I-LOC").replace("B-ORG", "I-ORG")
+                    .replace("B-MISC", "I-MISC"), encoding="utf-8")
+    scores = PIPELINE.evaluate(run, data=iob1)
+    assert scores["f1"] == 1.0 and scores["sentences"] == 2 and scores["data"] == str(iob1)
+    bad = tmp_path / "bad.txt"
+    bad.write_text("Paris NNP B-NP B-LOC\nrains VBZ B-VP\n", encoding="utf-8")
+    res = runner.invoke(app, ["evaluate", str(run), "--data", str(bad)])
+    assert isinstance(res.exception, DataError) and "bad.txt:2: 3 columns" in str(res.exception)
+    res = runner.invoke(app, ["predict", str(run), "Angela Merkel visited Paris"])  # the generic command too
+    assert res.exit_code == 0 and res.stdout.startswith("Angela/B-PER Merkel/E-PER visited/O Paris/S-LOC")
+    res = runner.invoke(app, ["tag", str(run)])
+    assert isinstance(res.exception, DataError) and "nothing to tag" in str(res.exception)
+    res = runner.invoke(app, ["tag", str(tmp_path / "missing"), "Paris"])
+    assert "run folder not found" in str(res.exception)

@@ -22,6 +22,9 @@ PIPELINES: dict[str, str] = {
     "language_model": "dl4nlp.pipelines.language_model",
     "captioning": "dl4nlp.pipelines.captioning",
     "translation": "dl4nlp.pipelines.translation",
+    "tagging": "dl4nlp.pipelines.tagging",
+    "qa": "dl4nlp.pipelines.qa",
+    "trees": "dl4nlp.pipelines.trees",
 }
 
 __all__ = ["PIPELINES", "Pipeline", "Prediction", "Predictor", "all_pipelines", "pipeline", "pipeline_for",
