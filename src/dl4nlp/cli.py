@@ -238,6 +238,11 @@ from dl4nlp.commands import embeddings as _embeddings_commands  # noqa: E402  (e
 _embeddings_commands.register(app)
 
 
+from dl4nlp.commands import qa as _qa_commands  # noqa: E402  (answer)
+
+_qa_commands.register(app)
+
+
 from dl4nlp.commands import translate as _translate_commands  # noqa: E402  (translate)
 
 _translate_commands.register(app)

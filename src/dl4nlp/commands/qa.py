@@ -1,0 +1,53 @@
+"""``dl4nlp answer``: the answer span of a trained question-answering run (SQuAD-style reader) for one passage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def answer(
+    run: Annotated[Path, typer.Argument(help="a question-answering run folder (drqa or transformer_qa)")],
+    context: Annotated[str, typer.Option(help="the passage to take the answer from")],
+    question: Annotated[str, typer.Option(help="the question")],
+    attention: Annotated[Path | None, typer.Option(help="PNG of the question-to-passage attention "
+                                                        "(recurrent reader only)")] = None,
+    window: Annotated[int, typer.Option(help="passage words shown either side of the answer in the PNG")] = 15,
+) -> None:
+    """Print the answer and its score (P_start x P_end for the recurrent reader; the softmax over the n-best
+    spans for the transformer), tab-separated; the character offsets in the passage go to stderr."""
+    from dl4nlp.data.squad import QAExample
+    from dl4nlp.errors import DataError
+    from dl4nlp.pipelines.qa import QAPredictor
+
+    if not context.strip() or not question.strip():
+        raise DataError("empty --context or --question")
+    reader = QAPredictor(run)
+    if attention is not None and not reader.is_recurrent:
+        raise DataError(f"--attention: {run} is a transformer reader; only the recurrent reader (drqa) has a "
+                        "question-to-passage attention map")
+    row = reader.answer([QAExample("0", question.strip(), context.strip())], attention=attention is not None)[0]
+    typer.echo(f"{row['answer']}\tscore={row['score']:.3f}")
+    typer.echo(f"characters {row['start']}-{row['end']} of the passage", err=True)
+    if attention is not None:
+        path = attention_png(row, attention, window)
+        typer.echo(f"attention map: {path}", err=True)
+
+
+def attention_png(row: dict, out: Path, window: int = 15) -> Path:
+    """The attention a_ij of each question word (rows) over the passage words (columns) around the answer."""
+    from dl4nlp import plots
+
+    words = row["passage_words"]
+    first, last = row.get("answer_words") or (0, 0)
+    lo, hi = max(0, first - window), min(len(words), last + window + 1)
+    weights = [r[lo:hi] for r in row["attention"]]
+    return plots.attention_heatmap(weights, row["question_words"], words[lo:hi], out,
+                                   title=f"answer: {row['answer']} ({row['score']:.2f})",
+                                   xlabel="passage", ylabel="question")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(answer)
