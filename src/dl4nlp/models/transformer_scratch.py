@@ -490,6 +490,11 @@ class TransformerSeq2Seq(nn.Module):
         self.out = OutputLayer(o.d_model, tgt_vocab, self.tgt_embed.tokens if o.tie_output else None)
         self.use_cache = o.cache and o.impl == "scratch"
 
+    @classmethod
+    def build(cls, params: dict[str, Any], src_vocab: int, tgt_vocab: int) -> TransformerSeq2Seq:
+        """The translation pipeline's constructor: ``model.*`` options (bad keys or values are ConfigErrors)."""
+        return build_transformer_seq2seq(params, src_vocab, tgt_vocab)
+
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor | None = None) -> dict[str, Any]:
         """The memory z [B, S, d] and, for cached decoding, each decoder layer's source keys/values."""
         src_mask = padding_keep(src, self.pad_id) if src_mask is None else src_mask  # [B, S]

@@ -60,6 +60,7 @@ MODELS: dict[str, str] = {
     "seq2seq_noattn": "dl4nlp.models.seq2seq:Seq2Seq",
     "seq2seq_bahdanau": "dl4nlp.models.seq2seq:BahdanauSeq2Seq",
     "seq2seq_luong": "dl4nlp.models.seq2seq:LuongSeq2Seq",
+    "seq2seq_transformer": "dl4nlp.models.transformer_scratch:TransformerSeq2Seq",
 }
 MONITOR, MODE = "dev_bleu", "max"
 
