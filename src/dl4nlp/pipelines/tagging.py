@@ -305,9 +305,10 @@ class TaggerPredictor:
 
     def predict(self, inputs: list[str]) -> list[Prediction]:
         from dl4nlp.data.tokenize import Tokenizer
-        from dl4nlp.pipelines.scoring import check_inputs
 
-        check_inputs(inputs)
+        for i, text in enumerate(inputs):
+            if not isinstance(text, str) or not text.strip():
+                raise DataError(f"input {i + 1}: empty text")
         tokenize = Tokenizer(lowercase=False)
         tokens = [tokenize(text) or text.split() for text in inputs]
         preds = []
