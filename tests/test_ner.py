@@ -219,6 +219,14 @@ def test_entity_scores_strict_per_type():
     assert s["per_type"]["PER"]["f1"] == 1.0 and s["per_type"]["LOC"]["recall"] == 0.0
 
 
+def test_type_confusion_counts_spans():
+    from dl4nlp.tasks.tagging import type_confusion
+
+    gold = [["B-PER", "E-PER", "O", "S-LOC", "S-ORG"]]
+    pred = [["B-ORG", "E-ORG", "S-MISC", "S-LOC", "O"]]
+    assert type_confusion(gold, pred) == {"PER": {"ORG": 1}, "LOC": {"LOC": 1}, "ORG": {"O": 1}, "O": {"MISC": 1}}
+
+
 # --------------------------------------------------------------------------- pipeline and CLI end to end
 
 
@@ -271,6 +279,7 @@ def test_cli_train_then_tag_end_to_end(tmp_path):
                     .replace("B-MISC", "I-MISC"), encoding="utf-8")
     scores = PIPELINE.evaluate(run, data=iob1)
     assert scores["f1"] == 1.0 and scores["sentences"] == 2 and scores["data"] == str(iob1)
+    assert scores["type_confusion"]["PER"] == {"PER": 1} and "O" not in scores["type_confusion"]
     bad = tmp_path / "bad.txt"
     bad.write_text("Paris NNP B-NP B-LOC\nrains VBZ B-VP\n", encoding="utf-8")
     res = runner.invoke(app, ["evaluate", str(run), "--data", str(bad)])

@@ -263,6 +263,7 @@ def finish_run(cfg: ExperimentConfig, path: Path, task: Any, trainer: Any, wall:
                               verbose=False)[0]
         results.update({k: float(test[k]) for k in ("test_f1", "test_precision", "test_recall", "test_loss")})
         results["test_per_type"] = task.report.get("per_type", {})
+        results["test_type_confusion"] = task.report.get("type_confusion", {})
     if (path / "metrics.csv").is_file():
         plots.learning_curves(path / "metrics.csv", path / "learning_curves.png", f"{cfg.model_name} on CoNLL",
                               pairs=(("loss", "train_loss", "dev_loss"), ("entity F1", "dev_precision", "dev_f1")))
@@ -324,7 +325,7 @@ def evaluate(run_dir: str | Path, split: str = "test", data: str | Path | None =
     """Entity-level P / R / F1 (seqeval strict, overall and per type) of the run's best model on a split of
     its data, or on any CoNLL file (``data``; its scheme is detected, its tags converted to the run's)."""
     from dl4nlp.runs import check_split, read_results
-    from dl4nlp.tasks.tagging import entity_scores
+    from dl4nlp.tasks.tagging import entity_scores, type_confusion
 
     tagger = TaggerPredictor(run_dir)
     path = Path(data) if data is not None else split_path(tagger.cfg, check_split(split))
@@ -335,6 +336,7 @@ def evaluate(run_dir: str | Path, split: str = "test", data: str | Path | None =
     seconds = time.perf_counter() - start
     tokens = sum(len(s.tokens) for s in sents)
     scores = entity_scores([s.tags for s in sents], pred, tagger.opts.scheme)
+    scores["type_confusion"] = type_confusion([s.tags for s in sents], pred)
     out: dict[str, Any] = {"run": tagger.run_dir.name, "split": split if data is None else "data",
                            "sentences": len(sents), "tokens": tokens, **scores, "seconds": round(seconds, 3),
                            "tokens_per_s": round(tokens / max(seconds, 1e-9), 1)}

@@ -40,6 +40,30 @@ def entity_scores(gold: list[list[str]], pred: list[list[str]], scheme: str) -> 
             "per_type": per_type}
 
 
+def type_confusion(gold: list[list[str]], pred: list[list[str]]) -> dict[str, dict[str, int]]:
+    """Confusion of entity types over spans: ``counts[gold_type][pred_type]`` for each gold entity whose exact
+    span was predicted (with any type), ``counts[gold_type]["O"]`` for gold entities whose span was not
+    predicted, ``counts["O"][pred_type]`` for predicted spans that are no gold span. Entities are read as
+    ``conlleval`` reads them (:func:`dl4nlp.data.conll.entity_spans`)."""
+    from dl4nlp.data.conll import entity_spans
+
+    counts: dict[str, dict[str, int]] = {}
+
+    def add(g: str, p: str) -> None:
+        counts.setdefault(g, {}).setdefault(p, 0)
+        counts[g][p] += 1
+
+    for g_tags, p_tags in zip(gold, pred, strict=True):
+        g_spans = {(a, b): k for k, a, b in entity_spans(g_tags)}
+        p_spans = {(a, b): k for k, a, b in entity_spans(p_tags)}
+        for span, kind in g_spans.items():
+            add(kind, p_spans.get(span, "O"))
+        for span, kind in p_spans.items():
+            if span not in g_spans:
+                add("O", kind)
+    return counts
+
+
 class TaggingTask(L.LightningModule):
     """Wraps a tagger with ``loss(batch, emissions)``, ``decode(batch, emissions)`` and ``labels``.
 
@@ -74,6 +98,7 @@ class TaggingTask(L.LightningModule):
 
     def _log_scores(self, prefix: str) -> dict[str, Any]:
         scores = entity_scores(self._gold, self._pred, self.scheme)
+        scores["type_confusion"] = type_confusion(self._gold, self._pred)
         self._gold, self._pred = [], []
         for key in ("precision", "recall", "f1"):
             self.log(f"{prefix}_{key}", scores[key], prog_bar=key == "f1")
