@@ -162,21 +162,18 @@ def beam_search(step_fn: StepFn, start_token: int, state: Any, beam_size: int, m
 def _beam_candidates(b: int, top: list[tuple[float, int, int]], seqs: list[list[int]], k: int,
                      eos_id: int | None, alpha: float, finished: list[tuple[float, list[int]]]
                      ) -> list[tuple[float, int, int, list[int]]]:
-    """Input ``b``'s next live hypotheses ``(score, row, token, seq)`` from its best candidates ``(summed
-    log-prob, origin beam, token)``, best first; a candidate ending in ``eos_id`` among the first ``k`` goes to
-    ``finished`` (with its normalised score), one further down is dropped."""
+    """Input ``b``'s next live hypotheses ``(score, row, token, seq)`` from its ``k`` best candidates ``(summed
+    log-prob, origin beam, token)``, best first; a candidate ending in ``eos_id`` goes to ``finished`` (with its
+    normalised score) and leaves the beam one slot smaller."""
     live: list[tuple[float, int, int, list[int]]] = []
-    for rank, (score, origin, tok) in enumerate(top):
+    for score, origin, tok in top[:k]:
         if score == float("-inf"):
             break
         seq = seqs[origin] + [tok]
         if eos_id is not None and tok == eos_id:
-            if rank < k:  # only an <eos> among the k best extensions ends a hypothesis (as in fairseq)
-                finished.append((score / length_penalty(len(seq) - 1, alpha), seq[:-1]))
-            continue
-        live.append((score, b * k + origin, tok, seq))
-        if len(live) == k:
-            break
+            finished.append((score / length_penalty(len(seq) - 1, alpha), seq[:-1]))
+        else:
+            live.append((score, b * k + origin, tok, seq))
     return live
 
 
@@ -189,11 +186,12 @@ def beam_search_batch(step_fn: StepFn, start_tokens: torch.Tensor, state: Any, b
     The state is repeated ``beam_size`` times per input (rows ``b * k .. b * k + k - 1``) and reordered with
     ``index_select`` on dim 0 after every step, so any model whose step is ``step_fn(last_tokens [N], state)
     -> (log_probs [N, V], state)`` can use it (an RNN's hidden state, or a transformer's cache of the tokens and
-    keys/values so far). Per input and step (fairseq's scheme): of the ``2k`` best extensions, one ending in
-    ``eos_id`` within the first ``k`` is finished with score ``sum log p / length_penalty(len, alpha)``, and the
-    ``k`` best others live on. An input stops when it has ``k`` finished hypotheses, when (``alpha == 0``) no live
-    one can still beat its best finished one (log-probabilities only fall), or at ``max_len``; the best finished
-    hypothesis wins (the best live one if none finished). ``beam_size=1`` is greedy decoding.
+    keys/values so far). Per input and step, the ``k`` best extensions of the live hypotheses are kept; one
+    ending in ``eos_id`` is finished with score ``sum log p / length_penalty(len, alpha)`` and its slot closes
+    (the beam shrinks, so ``beam_size=1`` is exactly greedy decoding). An input stops when its beam is empty, at
+    ``max_len``, or when no live hypothesis can still beat its best finished one: a live summed log-prob ``s``
+    only falls, so ``s / length_penalty(max_len, alpha)`` bounds what it can still reach. The best finished
+    hypothesis wins (the best live one if none finished).
     """
     if beam_size < 1:
         raise ValueError("beam_size must be >= 1")
@@ -205,11 +203,12 @@ def beam_search_batch(step_fn: StepFn, start_tokens: torch.Tensor, state: Any, b
     seqs: list[list[list[int]]] = [[[] for _ in range(k)] for _ in range(B)]
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(B)]
     done = [False] * B
+    bound = length_penalty(max_len, alpha)
     for _ in range(max_len):
         log_probs, state = step_fn(tokens, state)  # [B*k, V]
         V = log_probs.size(-1)
         total = (scores.view(-1, 1) + log_probs).view(B, k * V)  # [B, k*V]
-        top = torch.topk(total, min(2 * k, k * V), dim=-1)  # [B, 2k]
+        top = torch.topk(total, min(k, k * V), dim=-1)  # [B, k]
         values, flat = top.values.tolist(), top.indices.tolist()
         rows = torch.arange(B * k, device=dev).view(B, k).clone()  # [B, k] which old row each new row continues
         new_scores = torch.full((B, k), float("-inf"), device=dev)
@@ -223,8 +222,7 @@ def beam_search_batch(step_fn: StepFn, start_tokens: torch.Tensor, state: Any, b
             for j, (score, row, tok, _) in enumerate(live):
                 new_scores[b, j], rows[b, j], new_tokens[b, j] = score, row, tok
             best_done = max((s for s, _ in finished[b]), default=float("-inf"))
-            done[b] = (not live or len(finished[b]) >= k
-                       or (alpha == 0 and bool(finished[b]) and live[0][0] < best_done))
+            done[b] = not live or live[0][0] / bound < best_done
             if done[b]:
                 new_scores[b] = float("-inf")
         if all(done):
@@ -235,6 +233,6 @@ def beam_search_batch(step_fn: StepFn, start_tokens: torch.Tensor, state: Any, b
     for b in range(B):
         pool = finished[b] or [(float(s) / length_penalty(len(q), alpha), q)
                                for s, q in zip(scores[b].tolist(), seqs[b], strict=True) if s > float("-inf")]
-        score, best = max(pool, key=lambda x: x[0])
+        score, best = max(pool, key=lambda x: x[0], default=(float("-inf"), []))
         out.append((best, float(score)))
     return out
