@@ -43,7 +43,9 @@ def train(
     if resume is not None:
         cfg = run_config(resume)
         if set_:
+            saved = cfg
             cfg = from_dict(apply_overrides(cfg.to_dict(), set_), str(resume / "config.yaml"))
+            _check_resume_overrides(saved, cfg, resume)
     else:
         if config is None:
             raise typer.BadParameter("give a CONFIG file or --resume RUN")
@@ -60,6 +62,27 @@ def train(
         keys = [k for k in ("dev_acc", "test_acc", "dev_f1", "test_f1", "dev_ppl", "test_ppl", "params",
                              "train_time_s", "tokens_per_second", "dev_bleu4", "test_bleu4") if k in res]
         typer.echo("  ".join(f"{k}={res[k]:.4f}" if isinstance(res[k], float) else f"{k}={res[k]}" for k in keys))
+
+
+#: the only keys ``train --resume RUN --set`` may change: when to stop, how fast dev is scored, what is shown
+RESUME_KEYS = ("train.epochs", "train.patience", "train.min_delta", "train.eval_batch_size", "data.num_workers",
+               "trainer.progress_bar", "trainer.log_every_n_steps")
+
+
+def _check_resume_overrides(saved: Any, cfg: Any, run: Path) -> None:
+    """A :class:`ConfigError` naming every changed key outside :data:`RESUME_KEYS`: a resumed run must stay the
+    experiment its checkpoint and vocabulary come from (data, model, optimiser, seed, devices, run name)."""
+    from dl4nlp.errors import ConfigError
+    from dl4nlp.experiments import settings_changed
+
+    old, new = saved.to_dict(), cfg.to_dict()
+    changed = [c for c in settings_changed(saved, cfg) if c.split(":", 1)[0] not in RESUME_KEYS]
+    changed += [f"{sec}.{k}: {v} -> {new[sec][k]}" for sec in ("trainer", "run") for k, v in old[sec].items()
+                if v != new[sec][k] and f"{sec}.{k}" not in RESUME_KEYS and f"{sec}.{k}" != "run.seed"]
+    if changed:
+        raise ConfigError(f"{run}: --resume cannot change {'; '.join(changed)} (the run would no longer be the "
+                          f"experiment its checkpoint comes from); --resume may change only {', '.join(RESUME_KEYS)}. "
+                          "Train a new run instead")
 
 
 def _resume(cfg: Any, run: Path) -> Path:
@@ -91,40 +114,42 @@ def _note_if_unfinished(run: Path) -> None:
 def evaluate(
     run: Annotated[Path, typer.Argument(help="run folder")],
     split: Annotated[str, typer.Option(help="train, dev or test")] = "test",
+    data: Annotated[Path | None, typer.Option(help="score on this labelled file instead of a split (sentences: "
+                                              "CSV/TSV/JSONL; pairs: SNLI/MultiNLI JSONL or TSV; captions: a "
+                                              "caption file beside its images; language models: a text file)")]
+    = None,
 ) -> None:
-    """Score a trained run's best model on a split of its dataset."""
-    from dl4nlp.pipelines.captioning import evaluate_captions, is_captioning_run
+    """Score a trained run's best model on a split of its dataset, or on any labelled file (--data)."""
+    from dl4nlp.pipelines import pipeline_for
+    from dl4nlp.runs import check_split
 
+    check_split(split)
+    pipe = pipeline_for(run)
     _note_if_unfinished(run)
+    _echo_json(pipe.evaluate(run, split) if data is None else pipe.evaluate(run, split, data))
 
-    if is_captioning_run(run):  # BLEU-1..4, beam 1 and 3
-        return _echo_json(evaluate_captions(run, split=split))
-    from dl4nlp.pipelines.language_model import evaluate_lm_run, is_lm_run
 
-    if is_lm_run(run):  # language models: perplexity
-        return _echo_json(evaluate_lm_run(run, split))
-    from dl4nlp.pipelines.nli import evaluate_nli_run, is_nli_run
-
-    if is_nli_run(run):  # premise/hypothesis pairs
-        return _echo_json(evaluate_nli_run(run, split))
-    from dl4nlp.pipelines.classification import evaluate_run
-    from dl4nlp.pipelines.finetune import evaluate_transformer_run, is_transformer_run
-
-    evaluate_run = evaluate_transformer_run if is_transformer_run(run) else evaluate_run
-
-    _echo_json(evaluate_run(run, split))
+MAX_ATTENTION_MAPS = 50  # --attention draws at most this many heatmaps
 
 
 @app.command()
 def predict(
     run: Annotated[Path, typer.Argument(help="run folder")],
-    text: Annotated[list[str] | None, typer.Argument(help="sentence(s) to classify")] = None,
-    file: Annotated[Path | None, typer.Option("--file", "-f", help="one sentence per line")] = None,
+    text: Annotated[list[str] | None, typer.Argument(help="input(s): sentences, 'premise ||| hypothesis', ...")]
+    = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="one input per line")] = None,
+    format_: Annotated[str, typer.Option("--format", help="text (tab-separated) or jsonl")] = "text",
+    attention: Annotated[Path | None, typer.Option(help=f"also draw attention heatmaps into this folder (runs "
+                                                   f"that have attention; the first {MAX_ATTENTION_MAPS} inputs)")]
+    = None,
 ) -> None:
-    """Label and class probabilities for sentences (arguments or --file)."""
-    from dl4nlp.errors import DataError
+    """One line per input on stdout (label, scores, input; or JSON lines); notes go to stderr."""
+    from dl4nlp.errors import ConfigError, DataError
     from dl4nlp.io import require_file, text_lines
+    from dl4nlp.pipelines import pipeline_for
 
+    if format_ not in ("text", "jsonl"):
+        raise ConfigError(f"--format: unknown value '{format_}' (use text or jsonl)")
     texts = list(text or [])
     if file is not None:
         for i, line in enumerate(text_lines(require_file(file)), 1):
@@ -132,27 +157,22 @@ def predict(
                 raise DataError(f"{file}:{i}: empty line")
             texts.append(line.rstrip("\r\n"))
     if not texts:
-        raise DataError("nothing to predict: give sentences as arguments or --file")
+        raise DataError("nothing to predict: give inputs as arguments or --file")
+    pipe = pipeline_for(run)
     _note_if_unfinished(run)
-    from dl4nlp.pipelines.nli import is_nli_run
-
-    if is_nli_run(run):  # "premise ||| hypothesis" (or a tab between them)
-        from dl4nlp.commands.nli import predict_nli
-
-        return predict_nli(run, texts)
-    from dl4nlp.pipelines.finetune import is_transformer_run
-
-    if is_transformer_run(run):  # word pieces + [CLS] attention heatmaps
-        from dl4nlp.commands.transformer import predict_transformer
-
-        predict_transformer(run, texts)
-        return
-    from dl4nlp.pipelines.classification import load_classifier
-
-    clf = load_classifier(run)
-    for t, (label, probs) in zip(texts, clf.predict(texts), strict=True):
-        p = "  ".join(f"{k}={v:.3f}" for k, v in probs.items())
-        typer.echo(f"{label}\t{p}\t{t}")
+    predictor = pipe.load(run)
+    for i, pred in enumerate(predictor.predict(texts), 1):
+        if pred.note:
+            typer.echo(f"note: input {i}: {pred.note}", err=True)
+        typer.echo(pred.json() if format_ == "jsonl" else pred.line())
+    if attention is not None:
+        draw = getattr(predictor, "attention_png", None)
+        if draw is None:
+            raise ConfigError(f"--attention: {pipe.name} runs have no attention map to draw")
+        for i, t in enumerate(texts[:MAX_ATTENTION_MAPS]):
+            path = draw(t, attention / f"{i + 1:04d}.png")
+            if path is not None:
+                typer.echo(f"attention: {path}", err=True)
 
 
 @app.command()
@@ -166,9 +186,14 @@ def leaderboard(
 
     if not root.is_dir():
         raise RunError(f"{root}: folder not found")
+    from dl4nlp.runs import find_runs
+
+    if not find_runs(root):
+        typer.echo(f"no runs found under {root} (a run folder holds results.json once it has finished)", err=True)
+        return
     md, cs, rows = write_leaderboard(root, out)
     typer.echo(leaderboard_markdown(rows))
-    typer.echo(f"wrote {md} and {cs}")
+    typer.echo(f"wrote {md} and {cs}", err=True)
 
 
 @app.command()
@@ -238,9 +263,19 @@ from dl4nlp.commands import embeddings as _embeddings_commands  # noqa: E402  (e
 _embeddings_commands.register(app)
 
 
+from dl4nlp.commands import ner as _ner_commands  # noqa: E402  (tag)
+
+_ner_commands.register(app)
+
+
 from dl4nlp.commands import qa as _qa_commands  # noqa: E402  (answer)
 
 _qa_commands.register(app)
+
+
+from dl4nlp.commands import trees as _trees_commands  # noqa: E402  (tree)
+
+_trees_commands.register(app)
 
 
 from dl4nlp.commands import translate as _translate_commands  # noqa: E402  (translate)
@@ -258,9 +293,27 @@ def main() -> None:
         discard_unstarted_runs()  # a run folder made before the error was found, with nothing in it to keep
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    except SystemExit as exc:  # Typer turns Ctrl-C into exit status 130, silently
+        interrupt = _interrupt_behind(exc)
+        if interrupt is not None:
+            from dl4nlp.runs import discard_unstarted_runs
+
+            discard_unstarted_runs()  # a run folder made before the first checkpoint holds nothing to resume
+            typer.echo(str(interrupt) or "interrupted", err=True)  # training says where, and how to resume
+        raise
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+
+
+def _interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt (e.g. :class:`dl4nlp.training.TrainingInterrupted`) an exit was raised for, if any."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        seen = seen.__cause__ or seen.__context__ if seen is not None else None
+        if isinstance(seen, KeyboardInterrupt):
+            return seen
+    return None
 
 
 if __name__ == "__main__":

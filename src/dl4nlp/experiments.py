@@ -1,45 +1,21 @@
-"""Dispatch a config to the pipeline that trains it (sentiment classifier, NLI, language model, ...).
-
-A new task family adds one entry to :data:`PIPELINES`: model names it owns -> ``"module:function"``
-with the signature ``train(cfg, resume=None) -> run folder``.
-"""
+"""Dispatch a config to the pipeline that trains it (:func:`dl4nlp.pipelines.pipeline_for_model`)."""
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
-from dl4nlp import registry
 from dl4nlp.config import ExperimentConfig
 from dl4nlp.errors import ConfigError
 
-#: model name -> training function; models not listed here are sentence classifiers
-PIPELINES: dict[str, str] = {
-    "lstm_lm": "dl4nlp.pipelines.language_model:train_lm",
-    "gru_lm": "dl4nlp.pipelines.language_model:train_lm",
-    "transformer": "dl4nlp.pipelines.finetune:train_transformer",
-    "transformer-features": "dl4nlp.pipelines.finetune:train_features",
-    "show_attend_tell": "dl4nlp.pipelines.captioning:train_captioner",
-    "show_and_tell": "dl4nlp.pipelines.captioning:train_captioner",
-    "nli_conditional": "dl4nlp.pipelines.nli:train_nli",
-    "nli_attention": "dl4nlp.pipelines.nli:train_nli",
-    "nli_word_by_word": "dl4nlp.pipelines.nli:train_nli",
-}
 
+def train_any(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test: bool = True) -> Path:
+    """Train ``cfg`` with the pipeline that owns ``model.name``; ``evaluate_test=False`` leaves test unread."""
+    from dl4nlp.pipelines import pipeline_for_model
 
-def train_any(cfg: ExperimentConfig, resume: str | Path | None = None) -> Path:
-    name = cfg.model_name
-    if cfg.data.changed(("augment",)) and not PIPELINES.get(name, "").startswith("dl4nlp.pipelines.captioning:"):
-        raise ConfigError(f"data.augment: only for image captioning models, not '{name}'")
-    if name in PIPELINES:
-        module, attr = PIPELINES[name].split(":")
-        return getattr(importlib.import_module(module), attr)(cfg, resume=resume)
-    if name not in registry.MODELS:
-        known = sorted(set(registry.MODELS) | set(PIPELINES))
-        raise ConfigError(f"model: unknown model '{name}' (known: {', '.join(known)})")
-    from dl4nlp.pipelines.classification import train_classifier
-
-    return train_classifier(cfg, resume=resume)
+    pipe = pipeline_for_model(cfg.model_name)
+    if cfg.data.changed(("augment",)) and pipe.name != "captioning":
+        raise ConfigError(f"data.augment: only for image captioning models, not '{cfg.model_name}'")
+    return pipe.train(cfg, resume=resume, evaluate_test=evaluate_test)
 
 
 def ladder_run_state(cfg: ExperimentConfig) -> tuple[str, Path]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 from pathlib import Path
 
 from dl4nlp import registry
@@ -75,46 +76,58 @@ def parse_grid(items: list[str]) -> dict[str, list]:
     return grid
 
 
+def _fmt_score(v: object) -> str:
+    return "-" if v is None else (f"{100 * v:.2f}" if isinstance(v, float) and abs(v) <= 1 else f"{v:.4g}")
+
+
 def run_sweep(config: Path, grid_items: list[str], overrides: list[str]) -> Path:
-    """Train every grid point without touching test, pick the best on dev, score test once for it."""
-    from dl4nlp.pipelines.classification import evaluate_run
+    """Train every grid point of any pipeline without touching test, pick the best on the pipeline's dev
+    metric (``train.monitor`` where the config sets one the runs report), then score test once, for that
+    model only (the pipeline's own ``evaluate``). Writes ``sweep.md`` and ``sweep.json``; returns the .md."""
     from dl4nlp.experiments import train_any
+    from dl4nlp.pipelines import pipeline_for_model
     from dl4nlp.runs import read_results, write_results
 
     grid = parse_grid(grid_items)
     base = apply_overrides(read_yaml(config), overrides)
     base_cfg = from_dict(base, str(config))
+    pipe = pipeline_for_model(base_cfg.model_name)
     out = Path(base_cfg.run.dir) / f"sweep-{base_cfg.run_name()}"
     keys = list(grid)
-    points = list(itertools.product(*grid.values()))
     cfgs = []
-    for i, values in enumerate(points):
+    for i, values in enumerate(itertools.product(*grid.values())):
         sets = [f"{k}={v}" for k, v in zip(keys, values, strict=True)]
         raw = apply_overrides(base, [*sets, f"run.dir={out}", f"run.name=point{i:02d}"])
-        cfgs.append((sets, from_dict(raw, str(config))))
+        cfgs.append((sets, from_dict(raw, str(config))))  # every point's config is checked before training
     rows = []
     for sets, cfg in cfgs:
-        print(f"[sweep] {' '.join(sets)}")
-        from dl4nlp.pipelines.classification import train_classifier
-
-        run = train_classifier(cfg, evaluate_test=False) if cfg.model_name in registry.MODELS else train_any(cfg)
+        print(f"[sweep] {' '.join(sets)}", file=sys.stderr)
+        run = train_any(cfg, evaluate_test=False)
         res = read_results(run) or {}
-        rows.append({"run": run.name, "setting": " ".join(sets), "dev_acc": res.get("dev_acc"),
-                     "dev_f1": res.get("dev_f1")})
-    mode = base_cfg.train.mode
-    metric = base_cfg.train.monitor
-    key = metric if metric in rows[0] else "dev_acc"
-    best = (max if mode == "max" else min)(rows, key=lambda r: r[key])
-    test = evaluate_run(out / best["run"], "test")
+        rows.append({"run": run.name, "setting": " ".join(sets), "results": res})
+    metric, mode = pipe.monitor, pipe.mode
+    if base_cfg.train.monitor in rows[0]["results"] and base_cfg.train.monitor != "dev_acc":
+        metric, mode = base_cfg.train.monitor, base_cfg.train.mode
+    missing = [r["run"] for r in rows if r["results"].get(metric) is None]
+    if missing:
+        raise ConfigError(f"sweep: run(s) {', '.join(missing)} report no '{metric}' to select on")
+    sign = 1.0 if mode == "max" else -1.0
+    best = max(rows, key=lambda r: sign * float(r["results"][metric]))
+    test = pipe.evaluate(out / best["run"], "test")
     res = read_results(out / best["run"]) or {}
-    res.update({"test_acc": test["accuracy"], "test_f1": test["macro_f1"], "selected_by": key})
+    res.update({"test_scores": test, "selected_by": metric})
+    for k in ("accuracy", "macro_f1", "perplexity"):
+        if k in test:
+            res[{"accuracy": "test_acc", "macro_f1": "test_f1", "perplexity": "test_ppl"}[k]] = test[k]
     write_results(out / best["run"], res)
-    lines = [f"# sweep of {config} ({len(rows)} settings, selected on {key})", "",
-             "| run | setting | dev acc | dev F1 |", "|---|---|---|---|"]
+    lines = [f"# sweep of {config} ({len(rows)} settings, {pipe.name} pipeline, selected on {metric})", "",
+             f"| run | setting | {metric} |", "|---|---|---|"]
     for r in rows:
         mark = " **(chosen)**" if r is best else ""
-        lines.append(f"| {r['run']}{mark} | {r['setting']} | {100 * r['dev_acc']:.2f} | {100 * r['dev_f1']:.2f} |")
-    lines += ["", f"Chosen: {best['setting']} -> test accuracy {100 * test['accuracy']:.2f}, "
-              f"macro-F1 {100 * test['macro_f1']:.2f} (test read once, for this model only)."]
-    write_json(out / "sweep.json", {"grid": grid, "rows": rows, "chosen": best, "test": test})
+        lines.append(f"| {r['run']}{mark} | {r['setting']} | {_fmt_score(r['results'][metric])} |")
+    shown = ", ".join(f"{k} {_fmt_score(v)}" for k, v in test.items() if isinstance(v, float) and k != "seconds")
+    lines += ["", f"Chosen: {best['setting']} -> test {shown} (test read once, for this model only)."]
+    table = [{"run": r["run"], "setting": r["setting"], metric: r["results"][metric]} for r in rows]
+    write_json(out / "sweep.json", {"grid": grid, "metric": metric, "mode": mode, "rows": table,
+                                    "chosen": table[rows.index(best)], "test": test})
     return write_text(out / "sweep.md", "\n".join(lines) + "\n")

@@ -1,9 +1,10 @@
-"""Names that configs use -> the classes and functions behind them.
+"""Names that configs use -> the functions behind them: sentence-dataset readers and the ladder's rungs.
 
-Entries are ``"module:attribute"`` strings, imported only when used, so the registry is cheap to
-import. To add a model, write it in ``dl4nlp/models/`` and add one line to :data:`MODELS`; to put it
-on the sentiment ladder, add its config as ``configs/ladder/<rung>.yaml`` and its name to
-:data:`LADDER`.
+Entries are ``"module:attribute"`` strings, imported only when used, so the registry is cheap to import.
+Model names live in their family's pipeline (:mod:`dl4nlp.pipelines`, one table per family, one registry
+of families): to add a sentence classifier, write it in ``dl4nlp/models/`` and add one line to
+:data:`dl4nlp.pipelines.classification.CLASSIFIERS`; to put it on the sentiment ladder, add its config as
+``configs/ladder/<rung>.yaml`` and its name to :data:`LADDER`.
 """
 
 from __future__ import annotations
@@ -12,18 +13,6 @@ import importlib
 from typing import Any
 
 from dl4nlp.errors import ConfigError
-
-#: sentence classifiers: ``model.name`` in a config -> class with ``build(params, vocab, num_classes)``
-MODELS: dict[str, str] = {
-    "logreg": "dl4nlp.models.linear:LogisticRegression",
-    "mlp": "dl4nlp.models.mlp:MLPClassifier",
-    "rnn": "dl4nlp.models.recurrent:RNNClassifier",
-    "gru": "dl4nlp.models.recurrent:GRUClassifier",
-    "lstm": "dl4nlp.models.recurrent:LSTMClassifier",
-    "bigru": "dl4nlp.models.recurrent:BiGRUClassifier",
-    "bilstm": "dl4nlp.models.recurrent:BiLSTMClassifier",
-    "stacked": "dl4nlp.models.recurrent:StackedClassifier",
-}
 
 #: readers: ``data.dataset`` -> function(DataConfig) -> DatasetSplits
 DATASETS: dict[str, str] = {
@@ -44,10 +33,6 @@ def resolve(table: dict[str, str], name: str, kind: str) -> Any:
         raise ConfigError(f"unknown {kind} '{name}' (known: {', '.join(sorted(table))})")
     module, attr = table[name].split(":")
     return getattr(importlib.import_module(module), attr)
-
-
-def model_class(name: str) -> Any:
-    return resolve(MODELS, name, "model")
 
 
 def dataset_reader(name: str) -> Any:

@@ -25,21 +25,6 @@ def _fmt_probs(probs: dict[str, float]) -> str:
     return "  ".join(f"{k}={v:.3f}" for k, v in probs.items())
 
 
-def predict_nli(run: Path, texts: list[str]) -> None:
-    """``dl4nlp predict`` for NLI runs: each text is ``premise ||| hypothesis`` (or a tab between them)."""
-    from dl4nlp.errors import DataError
-    from dl4nlp.pipelines.nli import load_nli_run
-
-    model = load_nli_run(run)
-    for t in texts:
-        sep = "\t" if "\t" in t else "|||"
-        if sep not in t:
-            raise DataError(f"'{t[:40]}': an NLI run needs 'premise ||| hypothesis' (or a tab between them)")
-        premise, hypothesis = (x.strip() for x in t.split(sep, 1))
-        pred = model.predict(premise, hypothesis)
-        typer.echo(f"{pred.label}\t{_fmt_probs(pred.probabilities)}\t{t}")
-
-
 def nli(
     run: Annotated[Path, typer.Argument(help="an NLI run folder (configs/nli/*.yaml)")],
     premise: Annotated[str | None, typer.Option(help="premise sentence")] = None,

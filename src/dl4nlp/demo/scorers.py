@@ -132,13 +132,18 @@ class NLIScorer:
         return Scored(self.name, self.model_name, pred.label, pred.probabilities, pred.premise, att, heads, rows)
 
 
-def load_scorer(run: Path, device: Any) -> ClassifierScorer | TransformerScorer | NLIScorer:
-    from dl4nlp.pipelines.finetune import is_transformer_run
-    from dl4nlp.pipelines.nli import is_nli_run
+#: pipeline name -> the scorer that serves its runs in the sentiment and NLI tabs
+SCORERS: dict[str, Any] = {"classification": ClassifierScorer, "finetune": TransformerScorer, "nli": NLIScorer}
 
-    if is_nli_run(run):
-        return NLIScorer(run, device)
-    return TransformerScorer(run, device) if is_transformer_run(run) else ClassifierScorer(run, device)
+
+def load_scorer(run: Path, device: Any) -> ClassifierScorer | TransformerScorer | NLIScorer:
+    from dl4nlp.errors import RunError
+    from dl4nlp.pipelines import pipeline_for
+
+    family = pipeline_for(run).name
+    if family not in SCORERS:
+        raise RunError(f"{run}: {family} runs have no scorer in the sentiment / NLI tabs")
+    return SCORERS[family](run, device)
 
 
 def ladder_position(run: Path) -> tuple[int, str]:

@@ -42,8 +42,13 @@ from dl4nlp.errors import ConfigError
 from dl4nlp.io import write_text
 from dl4nlp.models.captioner import Captioner, CaptionerOptions, make_options
 from dl4nlp.models.image_encoder import ImageEncoder, build_encoder
+from dl4nlp.pipelines.base import Pipeline
 
-MODEL_NAMES = ("show_attend_tell", "show_and_tell")
+#: ``model.name`` -> the decoder class (the image encoder is chosen by ``model.encoder``)
+MODEL_NAMES: dict[str, str] = {
+    "show_attend_tell": "dl4nlp.models.captioner:Captioner",
+    "show_and_tell": "dl4nlp.models.captioner:Captioner",
+}
 
 # --------------------------------------------------------------------------- data
 
@@ -288,8 +293,10 @@ def train_captioner(
     resume: str | Path | None = None,
     run_dir: str | Path | None = None,
     callbacks: list | None = None,
+    evaluate_test: bool = True,
 ) -> Path:
-    """Train a captioner and write its run folder (``results.json`` with ``task: captioning``)."""
+    """Train a captioner and write its run folder (``results.json`` with ``task: captioning``);
+    ``evaluate_test=False`` leaves the test images unscored (model selection in sweeps)."""
     import lightning as L
 
     from dl4nlp import plots
@@ -361,7 +368,7 @@ def train_captioner(
         **provenance(),
     }
     beams = sorted({1, opts.beam_size})
-    for split, ds in (("dev", data.dev), ("test", data.test)):
+    for split, ds in (("dev", data.dev), ("test", data.test))[: 2 if evaluate_test else 1]:
         for k in beams:
             scores, hyps, secs = score_split(model, ds, data.vocab, k, opts.max_len, opts.length_alpha)
             for name, value in scores.items():  # bleu1..bleu4, cider
@@ -371,7 +378,8 @@ def train_captioner(
                 rows = [f"{im.name}\t{h}" for im, h in zip(data.splits.test, hyps, strict=True)]
                 write_text(path / f"test_captions_beam{k}.tsv", "image\tcaption\n" + "\n".join(rows) + "\n")
     results["dev_bleu4"] = results[f"dev_bleu4_beam{beams[-1]}"]
-    results["test_bleu4"] = results[f"test_bleu4_beam{beams[-1]}"]
+    if evaluate_test:
+        results["test_bleu4"] = results[f"test_bleu4_beam{beams[-1]}"]
     if (path / "metrics.csv").is_file():
         plots.learning_curves(
             path / "metrics.csv",
@@ -475,6 +483,7 @@ def evaluate_captions(
     progress: bool = True,
     out_dir: str | Path | None = None,
     meteor: bool = True,
+    data_config: Any = None,
 ) -> dict[str, Any]:
     """BLEU-1..4, CIDEr-D and METEOR of a run on a split of its own dataset or of another (cross-dataset)
     caption set. METEOR needs ``java``; without it (or with ``meteor=False``) the result says why it is
@@ -483,6 +492,8 @@ def evaluate_captions(
 
     cm = CaptionModel(run_dir)
     cfg = copy.deepcopy(cm.cfg)
+    if data_config is not None:
+        cfg.data = data_config
     if dataset:
         cfg.data.dataset = dataset
     if path:
@@ -519,3 +530,53 @@ def evaluate_captions(
                 "image\tcaption\n" + "\n".join(rows) + "\n",
             )
     return out
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+class CaptionPredictor:
+    """:class:`~dl4nlp.pipelines.base.Predictor` of a captioner: each input is an image file (or
+    ``archive.zip::member``); the answer is its beam-search caption and log-probability."""
+
+    def __init__(self, run_dir: str | Path):
+        self.model = CaptionModel(run_dir)
+        self.run_dir = self.model.run_dir
+
+    def predict(self, inputs: list[str]) -> list[Any]:
+        from dl4nlp.pipelines.base import Prediction
+        from dl4nlp.pipelines.scoring import check_inputs
+
+        check_inputs(inputs)
+        out = []
+        for ref in inputs:
+            res = self.model.caption(ref)
+            out.append(Prediction(ref, " ".join(res.words), {"log_prob": res.score}))
+        return out
+
+
+def evaluate(run_dir: str | Path, split: str = "test", data: str | Path | None = None) -> dict[str, Any]:
+    """BLEU / CIDEr-D / METEOR on a split of the run's caption set, or on a caption file of your own images
+    (``data``: ``<image name>\t<caption>`` lines, the images beside it or in ``images/``)."""
+    if data is None:
+        return evaluate_captions(run_dir, split=split, progress=False)
+    from dl4nlp.io import require_file
+
+    path = require_file(data)
+    from dl4nlp.runs import load_config
+
+    cm_cfg = copy.deepcopy(load_config(run_dir))
+    cm_cfg.data.dataset, cm_cfg.data.path = "captions", str(path.parent)
+    cm_cfg.data.train_file = cm_cfg.data.dev_file = None
+    cm_cfg.data.test_file = path.name
+    return evaluate_captions(run_dir, split="test", progress=False, data_config=cm_cfg.data)
+
+
+def train(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test: bool = True, **kw: Any) -> Path:
+    return train_captioner(cfg, resume=resume, evaluate_test=evaluate_test, **kw)
+
+
+PIPELINE = Pipeline(
+    name="captioning", task="captioning", models=MODEL_NAMES, train=train, load=CaptionPredictor,
+    evaluate=evaluate, monitor="dev_bleu4", input_help="an image file",
+)

@@ -28,6 +28,8 @@ from dl4nlp.data.tokenize import Tokenizer
 from dl4nlp.data.vocab import Vocab
 from dl4nlp.errors import ConfigError, DataError, RunError
 from dl4nlp.io import write_json
+from dl4nlp.pipelines.base import Pipeline, Prediction
+from dl4nlp.pipelines.scoring import check_inputs, class_predictions, labelled_sentences, scores_on_file
 from dl4nlp.runs import load_config, load_weights
 
 # --------------------------------------------------------------------------- data
@@ -98,8 +100,21 @@ def make_loader(ds: EncodedDataset, batch_size: int, shuffle: bool, bucket: bool
                                        generator=gen)
 
 
+#: sentence classifiers: ``model.name`` in a config -> class with ``build(params, vocab, num_classes)``
+CLASSIFIERS: dict[str, str] = {
+    "logreg": "dl4nlp.models.linear:LogisticRegression",
+    "mlp": "dl4nlp.models.mlp:MLPClassifier",
+    "rnn": "dl4nlp.models.recurrent:RNNClassifier",
+    "gru": "dl4nlp.models.recurrent:GRUClassifier",
+    "lstm": "dl4nlp.models.recurrent:LSTMClassifier",
+    "bigru": "dl4nlp.models.recurrent:BiGRUClassifier",
+    "bilstm": "dl4nlp.models.recurrent:BiLSTMClassifier",
+    "stacked": "dl4nlp.models.recurrent:StackedClassifier",
+}
+
+
 def build_model(cfg: ExperimentConfig, vocab: Vocab, num_classes: int) -> torch.nn.Module:
-    cls = registry.model_class(cfg.model_name)
+    cls = registry.resolve(CLASSIFIERS, cfg.model_name, "model")
     try:
         return cls.build(cfg.model_params, vocab, num_classes)
     except (ValueError, TypeError) as exc:
@@ -168,20 +183,17 @@ def train_classifier(cfg: ExperimentConfig, resume: str | Path | None = None, ev
 
 
 def check_classifier_run(run_dir: Path, model_name: str) -> None:
-    """A :class:`RunError` when a run folder holds no sentence classifier of :data:`registry.MODELS`, naming
-    the command that serves it (``dl4nlp generate`` for a language model, ``dl4nlp caption`` for a captioner)."""
-    if model_name in registry.MODELS:
+    """A :class:`RunError` when a run folder holds no sentence classifier, naming its family."""
+    if model_name in CLASSIFIERS:
         return
-    from dl4nlp.pipelines.captioning import MODEL_NAMES as CAPTIONERS
-    from dl4nlp.pipelines.language_model import LM_MODELS
+    from dl4nlp.pipelines import pipeline_for_model
 
-    if model_name in LM_MODELS:
-        raise RunError(f"{run_dir}: a language-model run ('{model_name}'), not a classifier; "
-                       f"generate text with: dl4nlp generate {run_dir}")
-    if model_name in CAPTIONERS:
-        raise RunError(f"{run_dir}: a captioning run ('{model_name}'), not a classifier; "
-                       f"caption an image with: dl4nlp caption {run_dir} IMAGE")
-    raise RunError(f"{run_dir}: not a sentence-classifier run (model '{model_name}')")
+    try:
+        family = pipeline_for_model(model_name).name
+    except ConfigError:
+        family = "unknown"
+    raise RunError(f"{run_dir}: not a sentence-classifier run (model '{model_name}', family {family}); "
+                   "dl4nlp predict / evaluate serve every family")
 
 
 class Classifier:
@@ -241,3 +253,38 @@ def evaluate_run(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     preds = clf.probabilities(list(ds["text"])).argmax(-1)
     gold = torch.tensor(list(ds["label"]))
     return split_scores(run_dir, clf.name, split, preds, gold, len(clf.labels), time.perf_counter() - start)
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+class SentencePredictor:
+    """:class:`~dl4nlp.pipelines.base.Predictor` of a sentence classifier: batched, one answer per input, a
+    note where an input has no word the model knows (its answer is then the class prior)."""
+
+    def __init__(self, run_dir: str | Path):
+        self.clf = Classifier(run_dir)
+        self.run_dir = self.clf.run_dir
+
+    def predict(self, inputs: list[str]) -> list[Prediction]:
+        check_inputs(inputs)
+        unk = {self.clf.vocab.unk_id, self.clf.vocab.stoi.get("<pad>", 0)}
+        notes = [None if any(i not in unk for i in self.clf.vocab.encode(self.clf.tokens(t)))
+                 else "no known words; this is the prior" for t in inputs]
+        return class_predictions(inputs, self.clf.probabilities(inputs), self.clf.labels, notes)
+
+
+def evaluate(run_dir: str | Path, split: str = "test", data: str | Path | None = None) -> dict[str, Any]:
+    """Scores on a split of the run's dataset, or on any CSV / TSV / JSONL file with the run's text and label
+    columns (``data``)."""
+    if data is None:
+        return evaluate_run(run_dir, split)
+    clf = Classifier(run_dir)
+    texts, gold = labelled_sentences(data, clf.cfg.data.text_column, clf.cfg.data.label_column, clf.labels)
+    return scores_on_file(run_dir, clf.name, data, lambda: clf.probabilities(texts), gold, len(clf.labels))
+
+
+PIPELINE = Pipeline(
+    name="classification", task="sentiment", models=CLASSIFIERS, train=train_classifier, load=SentencePredictor,
+    evaluate=evaluate, monitor="dev_acc", input_help="a sentence",
+)

@@ -1,6 +1,6 @@
 """Fine-tuning pretrained transformers end to end: word pieces -> Lightning engine -> run folder.
 
-Two pipelines (registered in :data:`dl4nlp.experiments.PIPELINES`):
+Two models of the ``finetune`` pipeline (:data:`FAMILY`, registered in :data:`dl4nlp.pipelines.PIPELINES`):
 
 ``transformer``           full fine-tuning (or head only with ``model.freeze_encoder: true``) of an
                           encoder checkpoint on single sentences (SST-2/5, IMDB, tables) or pairs (SNLI)
@@ -49,8 +49,13 @@ from dl4nlp.models.transformer import (
     encode,
     load_tokenizer,
 )
+from dl4nlp.pipelines.base import Pipeline
 
-FAMILY = ("transformer", "transformer-features")
+#: ``model.name`` -> its model class (fine-tuned encoder, or the frozen encoder under a logistic regression)
+FAMILY: dict[str, str] = {
+    "transformer": "dl4nlp.models.transformer:TransformerClassifier",
+    "transformer-features": "dl4nlp.models.transformer:SentenceEncoder",
+}
 
 # --------------------------------------------------------------------------- data
 
@@ -529,3 +534,54 @@ def evaluate_transformer_run(run_dir: str | Path, split: str = "test") -> dict[s
     scores = split_scores(run_dir, clf.name, split, preds, gold, len(clf.labels), seconds)
     scores["sentences_per_s"] = round(len(gold) / seconds, 1) if seconds else None
     return scores
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+class TransformerPredictor:
+    """:class:`~dl4nlp.pipelines.base.Predictor` of a fine-tuned (or frozen-feature) transformer run: batched
+    and length-bucketed; no file is written (``dl4nlp explain`` draws attention on request)."""
+
+    def __init__(self, run_dir: str | Path):
+        self.run = TransformerRun(run_dir)
+        self.run_dir = self.run.run_dir
+
+    def predict(self, inputs: list[str]) -> list[Any]:
+        from dl4nlp.pipelines.scoring import check_inputs, class_predictions
+
+        check_inputs(inputs)
+        return class_predictions(inputs, self.run.probabilities(inputs), self.run.labels)
+
+    def attention_png(self, text: str, out_png: Path) -> Path | None:
+        """The last layer's [CLS] attention of every head over ``text``'s word pieces (fine-tuned runs)."""
+        if self.run.features:
+            return None
+        self.run.explain(text, out_png)
+        return out_png
+
+
+def evaluate(run_dir: str | Path, split: str = "test", data: str | Path | None = None) -> dict[str, Any]:
+    """Scores on a split of the run's dataset, or on a labelled file (``data``): sentences (CSV / TSV / JSONL
+    with the run's text and label columns) for a sentence run, SNLI / MultiNLI pairs for a pair run."""
+    from dl4nlp.pipelines.scoring import labelled_pairs, labelled_sentences, scores_on_file
+
+    if data is None:
+        return evaluate_transformer_run(run_dir, split)
+    run = TransformerRun(run_dir)
+    if run.pair:
+        premises, hypotheses, gold = labelled_pairs(data, run.labels)
+        texts = [f"{a}\t{b}" for a, b in zip(premises, hypotheses, strict=True)]
+    else:
+        texts, gold = labelled_sentences(data, run.cfg.data.text_column, run.cfg.data.label_column, run.labels)
+    return scores_on_file(run_dir, run.name, data, lambda: run.probabilities(texts), gold, len(run.labels))
+
+
+def train(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test: bool = True, **kw: Any) -> Path:
+    return train_transformer(cfg, resume=resume, evaluate_test=evaluate_test, **kw)
+
+
+PIPELINE = Pipeline(
+    name="finetune", task="sentiment", models=FAMILY, train=train, load=TransformerPredictor, evaluate=evaluate,
+    monitor="dev_acc", input_help="a sentence (pair runs: 'premise ||| hypothesis')",
+)

@@ -25,10 +25,16 @@ from dl4nlp.data.lm import EOS, LMCorpus, line_tokens, make_lm_loader, read_corp
 from dl4nlp.data.vocab import Vocab
 from dl4nlp.errors import ConfigError, DataError, RunError
 from dl4nlp.models.lm import RNNLanguageModel, state_to_batch_first, state_to_layer_first
+from dl4nlp.pipelines.base import Pipeline
 from dl4nlp.runs import load_config, load_weights
 
 #: model names this pipeline owns -> recurrent cell
-LM_MODELS = {"lstm_lm": "lstm", "gru_lm": "gru"}
+#: ``model.name`` -> the model class (its ``build(params, vocab, cell)`` takes the cell from :data:`LM_CELLS`)
+LM_MODELS: dict[str, str] = {
+    "lstm_lm": "dl4nlp.models.lm:RNNLanguageModel",
+    "gru_lm": "dl4nlp.models.lm:RNNLanguageModel",
+}
+LM_CELLS = {"lstm_lm": "lstm", "gru_lm": "gru"}
 
 
 def read_lm_corpus(cfg: ExperimentConfig, vocab: Vocab | None = None) -> LMCorpus:
@@ -41,7 +47,7 @@ def build_lm(cfg: ExperimentConfig, vocab: Vocab) -> RNNLanguageModel:
     if cfg.model_name not in LM_MODELS:
         raise ConfigError(f"model: '{cfg.model_name}' is not a language model (use {', '.join(LM_MODELS)})")
     try:
-        return RNNLanguageModel.build(cfg.model_params, vocab, LM_MODELS[cfg.model_name])
+        return RNNLanguageModel.build(cfg.model_params, vocab, LM_CELLS[cfg.model_name])
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"model ({cfg.model_name}): {exc}") from None
 
@@ -234,3 +240,62 @@ def evaluate_lm_run(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
         count += y.numel()
     return {"run": lm.run_dir.name, "split": split, "tokens": count, "perplexity": math.exp(total / count),
             "loss": total / count, "seconds": round(time.perf_counter() - start, 3)}
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+class LMPredictor:
+    """:class:`~dl4nlp.pipelines.base.Predictor` of a language model: each input's perplexity (its score) and
+    a greedy continuation of it (its label)."""
+
+    def __init__(self, run_dir: str | Path, continuation: int = 20):
+        self.lm = LanguageModel(run_dir)
+        self.run_dir = self.lm.run_dir
+        self.continuation = continuation
+
+    def predict(self, inputs: list[str]) -> list[Any]:
+        from dl4nlp.pipelines.base import Prediction
+        from dl4nlp.pipelines.scoring import check_inputs
+
+        check_inputs(inputs)
+        out = []
+        for text in inputs:
+            more = self.lm.generate(text, n=1, max_len=self.continuation, temperature=0.0)[0]
+            out.append(Prediction(text, more, {"perplexity": self.lm.perplexity(text)}))
+        return out
+
+
+@torch.no_grad()
+def evaluate(run_dir: str | Path, split: str = "test", data: str | Path | None = None) -> dict[str, Any]:
+    """Perplexity on a split of the run's corpus, or on any UTF-8 text file tokenised like it (``data``)."""
+    if data is None:
+        return evaluate_lm_run(run_dir, split)
+    import time
+
+    from dl4nlp.io import read_text, require_file
+
+    lm = LanguageModel(run_dir)
+    text = read_text(require_file(data))
+    toks: list[str] = []
+    for line in text.splitlines():
+        if line.strip():
+            toks.extend(line_tokens(line, lm.level, lm.cfg.data.lowercase))
+    if not toks:
+        raise DataError(f"{data}: no text")
+    start = time.perf_counter()
+    ids = torch.tensor([lm.eos_id, *lm.vocab.encode(toks)])
+    total, state = 0.0, None
+    for i in range(0, len(ids) - 1, lm.cfg.data.bptt):
+        x, y = ids[i:i + lm.cfg.data.bptt][None], ids[i + 1:i + 1 + lm.cfg.data.bptt][None]
+        logits, state = lm.model(x[:, :y.size(1)], state)  # [1, L, V]
+        total += float(torch.nn.functional.cross_entropy(logits[0], y[0], reduction="sum"))
+    count = len(ids) - 1
+    return {"run": lm.run_dir.name, "data": str(data), "tokens": count, "perplexity": math.exp(total / count),
+            "loss": total / count, "seconds": round(time.perf_counter() - start, 3)}
+
+
+PIPELINE = Pipeline(
+    name="language_model", task="lm", models=LM_MODELS, train=train_lm, load=LMPredictor, evaluate=evaluate,
+    monitor="dev_ppl", mode="min", input_help="a prompt (scored by perplexity, continued greedily)",
+)

@@ -39,6 +39,7 @@ from dl4nlp.data.tokenize import Tokenizer
 from dl4nlp.data.vocab import Vocab
 from dl4nlp.errors import ConfigError, DataError, RunError
 from dl4nlp.io import write_json
+from dl4nlp.pipelines.base import Pipeline
 
 #: ``model.name`` -> class with ``build(params, vocab, num_classes)`` (the NLI ladder, bottom rung first)
 NLI_MODELS: dict[str, str] = {
@@ -390,3 +391,54 @@ def evaluate_nli_run(run_dir: str | Path, split: str = "test") -> dict[str, Any]
     seconds = time.perf_counter() - start
     gold = torch.tensor(list(ds["label"]))
     return split_scores(run_dir, run.name, split, preds, gold, len(run.labels), seconds)
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+def split_pair(text: str, index: int = 0) -> tuple[str, str]:
+    """``premise ||| hypothesis`` (or a tab between them) -> the two sentences."""
+    sep = "\t" if "\t" in text else "|||"
+    if sep not in text:
+        raise DataError(f"input {index + 1}: '{text[:40]}': an NLI run needs 'premise ||| hypothesis' "
+                        "(or a tab between them)")
+    a, b = (x.strip() for x in text.split(sep, 1))
+    return a, b
+
+
+class PairPredictor:
+    """:class:`~dl4nlp.pipelines.base.Predictor` of an NLI run: each input is ``premise ||| hypothesis``."""
+
+    def __init__(self, run_dir: str | Path):
+        self.nli = NLIRun(run_dir)
+        self.run_dir = self.nli.run_dir
+
+    def predict(self, inputs: list[str]) -> list[Any]:
+        from dl4nlp.pipelines.scoring import check_inputs, class_predictions
+
+        check_inputs(inputs)
+        pairs = [split_pair(t, i) for i, t in enumerate(inputs)]
+        probs = self.nli.probabilities([a for a, _ in pairs], [b for _, b in pairs])
+        return class_predictions(inputs, probs, self.nli.labels)
+
+    def attention_png(self, text: str, out_png: Path) -> Path | None:
+        """The pair's attention map (heatmap or bar; None for conditional encoding)."""
+        return self.nli.attention_map(self.nli.predict(*split_pair(text)), out_png)
+
+
+def evaluate(run_dir: str | Path, split: str = "test", data: str | Path | None = None) -> dict[str, Any]:
+    """Scores on a split of the run's data, or on any SNLI / MultiNLI file, JSONL or TSV (``data``)."""
+    from dl4nlp.pipelines.scoring import labelled_pairs, scores_on_file
+
+    if data is None:
+        return evaluate_nli_run(run_dir, split)
+    run = NLIRun(run_dir)
+    premises, hypotheses, gold = labelled_pairs(data, run.labels)
+    return scores_on_file(run_dir, run.name, data, lambda: run.probabilities(premises, hypotheses), gold,
+                          len(run.labels))
+
+
+PIPELINE = Pipeline(
+    name="nli", task="nli", models=NLI_MODELS, train=train_nli, load=PairPredictor, evaluate=evaluate,
+    monitor="dev_acc", input_help="'premise ||| hypothesis'",
+)

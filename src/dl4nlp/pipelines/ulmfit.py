@@ -258,13 +258,13 @@ def run_transfer(cfg: TransferConfig, resume: str | Path | None = None) -> Path:
 
     import lightning as L
 
-    from dl4nlp.pipelines.classification import make_loader, read_splits
     from dl4nlp.data.batching import EncodedDataset
     from dl4nlp.data.lm import build_lm_vocab, line_tokens, make_lm_loader
     from dl4nlp.data.tokenize import Tokenizer
-    from dl4nlp.pipelines.language_model import LanguageModel
     from dl4nlp.models.lm import LMOptions, RNNLanguageModel
     from dl4nlp.models.ulmfit import HeadOptions, ULMFiTClassifier
+    from dl4nlp.pipelines.classification import make_loader, read_splits
+    from dl4nlp.pipelines.language_model import LanguageModel
     from dl4nlp.runs import load_state_dict
     from dl4nlp.tasks.ulmfit import GradualUnfreezing, ULMFiTClassificationTask, ULMFiTLanguageModelTask
     from dl4nlp.training import count_parameters, fit, machine_info, make_trainer

@@ -3,8 +3,8 @@ heatmap (a fine-tuned transformer's last-layer [CLS] attention over the word pie
 per head; or a recurrent word-by-word attention run's premise x hypothesis map).
 
 Runs with ``task: nli`` in ``results.json``, loaded through :func:`dl4nlp.demo.scorers.load_scorer`
-(transformer runs of :mod:`dl4nlp.pipelines.finetune`, recurrent runs of :mod:`dl4nlp.pipelines.nli`); a new NLI model family
-plugs in by giving that function a scorer for its runs (``score("premise\\thypothesis") -> Scored``).
+(transformer runs of :mod:`dl4nlp.pipelines.finetune`, recurrent runs of :mod:`dl4nlp.pipelines.nli`); a new
+NLI model family plugs in by giving that function a scorer for its runs (``score("premise\\thypothesis") -> Scored``).
 """
 
 from __future__ import annotations

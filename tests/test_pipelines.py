@@ -1,0 +1,176 @@
+"""The template every pipeline passes: train (killed mid-way) -> resume -> the same result as an unbroken run ->
+load -> predict -> evaluate on a split and on a labelled file; plus the registry's coverage of configs/ and a
+sweep that reads test once, on NLI and a language model.
+
+A new family adds one :data:`CASES` row (a tiny fixture: config, inputs to predict, a labelled file); a
+pipeline without one fails :func:`test_every_pipeline_has_a_template_case`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import Killed, kill_at, tiny_config, write_sst
+from dl4nlp.config import ExperimentConfig, apply_overrides, from_dict, read_yaml
+from dl4nlp.pipelines import PIPELINES, all_pipelines, pipeline, pipeline_for, pipeline_for_model
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Case:
+    cfg: ExperimentConfig
+    inputs: list[str]  # what `predict` takes
+    data: Path  # a labelled file for `evaluate --data`
+    metric: str  # a key of evaluate()'s answer
+
+
+def _load(path: Path, sets: list[str]) -> ExperimentConfig:
+    return from_dict(apply_overrides(read_yaml(path), sets), str(path))
+
+
+def case_classification(tmp: Path) -> Case:
+    sst = write_sst(tmp / "sst")
+    cfg = _load(REPO / "configs/ladder/logreg.yaml", tiny_config(sst, tmp / "runs", "logreg"))
+    data = tmp / "extra.tsv"
+    data.write_text("text\tlabel\na good fine film\tpositive\na dull bad film\tnegative\n", encoding="utf-8")
+    return Case(cfg, ["a fine film", "zzz qqq"], data, "accuracy")
+
+
+def case_nli(tmp: Path) -> Case:
+    from test_nli import write_snli, write_vectors
+
+    snli = write_snli(tmp / "data")
+    vectors = write_vectors(tmp / "vectors.txt")
+    sets = [f"data.path={snli}", f"model.embeddings={vectors}", "model.hidden=8", "train.epochs=3",
+            "train.batch_size=8", f"run.dir={tmp / 'runs'}", "trainer.progress_bar=false",
+            "trainer.accelerator=cpu", "train.patience=0"]
+    cfg = _load(REPO / "configs/nli/attention.yaml", sets)
+    return Case(cfg, ["a man runs in the park ||| a man runs"], snli / "test.tsv", "accuracy")
+
+
+def case_language_model(tmp: Path) -> Case:
+    from test_lm import write_corpus
+
+    data = write_corpus(tmp / "data")
+    sets = ["data.dataset=text", f"data.path={data}", "data.train_file=train.txt", "data.dev_file=valid.txt",
+            "data.test_file=test.txt", "model.emb_dim=8", "model.hidden=8", "train.epochs=3",
+            "train.optimizer=adam", "train.lr=0.01", "train.schedule=none", "train.batch_size=4",
+            "train.eval_batch_size=2", "data.bptt=8", "trainer.progress_bar=false", f"run.dir={tmp / 'runs'}",
+            "trainer.accelerator=cpu"]
+    cfg = _load(REPO / "configs/lm/wt2_small_tied.yaml", sets)
+    return Case(cfg, ["the", "a b c"], data / "test.txt", "perplexity")
+
+
+def case_finetune(tmp: Path) -> Case:
+    from test_transformer import _cfg, make_tiny_bert
+
+    sst = write_sst(tmp / "sst")
+    cfg = _cfg(sst, tmp / "runs", make_tiny_bert(tmp / "bert"))
+    cfg.train.epochs, cfg.train.patience = 3, 0
+    data = tmp / "extra.jsonl"
+    data.write_text('{"text": "a good fine film", "label": "positive"}\n', encoding="utf-8")
+    return Case(cfg, ["a fine film", "a dull film"], data, "accuracy")
+
+
+def case_captioning(tmp: Path) -> Case:
+    from test_captioning import _cfg, _image
+
+    root = tmp / "caps"
+    root.mkdir()
+    lines = ["red.png\ta red square on the left .", "blue.png\ttwo blue stripes across the middle ."]
+    for kind in ("red", "blue"):
+        _image(kind).save(root / f"{kind}.png")
+    for name, reps in (("train.tsv", 3), ("dev.tsv", 1), ("test.tsv", 1)):
+        (root / name).write_text("\n".join(lines * reps) + "\n", encoding="utf-8")
+    cfg = _cfg(root, tmp, epochs=3)
+    cfg.model["beam_size"] = 1
+    return Case(cfg, [str(root / "red.png")], root / "test.tsv", "bleu4_beam1")
+
+
+#: pipeline name -> tiny fixture
+CASES: dict[str, Callable[[Path], Case]] = {
+    "classification": case_classification,
+    "nli": case_nli,
+    "language_model": case_language_model,
+    "finetune": case_finetune,
+    "captioning": case_captioning,
+}
+
+
+def test_every_pipeline_has_a_template_case():
+    assert sorted(CASES) == sorted(PIPELINES)
+    for p in all_pipelines():
+        assert p.models and all(pipeline_for_model(m) is p for m in p.models)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_train_kill_resume_load_predict_evaluate(name: str, tmp_path: Path):
+    import copy
+
+    case = CASES[name](tmp_path)
+    pipe = pipeline(name)
+    assert pipeline_for_model(case.cfg.model_name) is pipe
+
+    whole = copy.deepcopy(case.cfg)
+    whole.run.name = "whole"
+    straight = pipe.train(whole)
+    killed_cfg = copy.deepcopy(case.cfg)
+    killed_cfg.run.name = "killed"
+    with pytest.raises(Killed):
+        pipe.train(killed_cfg, callbacks=[kill_at(1, 0)])
+    run = tmp_path / "runs" / "killed"
+    assert (run / "last.ckpt").is_file() and not (run / "results.json").exists()
+    assert pipe.train(killed_cfg, resume=run) == run
+    a, b = (json.loads((r / "results.json").read_text()) for r in (straight, run))
+    assert a[pipe.monitor] == b[pipe.monitor]  # exact resume: the same dev score as the unbroken run
+
+    assert pipeline_for(run) is pipe
+    preds = pipe.load(run).predict(case.inputs)
+    assert [p.input for p in preds] == case.inputs and all(isinstance(p.label, str) for p in preds)
+    assert all(json.loads(p.json())["input"] == p.input for p in preds)
+    on_split = pipe.evaluate(run, "test")
+    on_file = pipe.evaluate(run, "test", case.data)
+    assert case.metric in on_split and case.metric in on_file
+    assert on_file.get("data", str(case.data)) == str(case.data)
+
+
+def test_registry_knows_every_config():
+    configs = [p for p in (REPO / "configs").rglob("*.yaml") if p.parts[-2] not in ("transfer", "embeddings")]
+    assert len(configs) > 20
+    for path in configs:
+        name = (read_yaml(path).get("model") or {}).get("name")
+        assert pipeline_for_model(name).owns(name), path
+
+
+@pytest.mark.parametrize("name", ["nli", "language_model"])
+def test_sweep_scores_test_once_for_the_chosen_point(name: str, tmp_path: Path):
+    from dl4nlp.config import dump_yaml
+    from dl4nlp.ladder import run_sweep
+
+    case = CASES[name](tmp_path)
+    config = tmp_path / "base.yaml"
+    config.write_text(dump_yaml(case.cfg.to_dict()), encoding="utf-8")
+    md = run_sweep(config, ["train.lr=0.01,0.002"], [])
+    summary = json.loads((md.parent / "sweep.json").read_text())
+    pipe = pipeline(name)
+    assert summary["metric"] == pipe.monitor and len(summary["rows"]) == 2
+    best = (max if pipe.mode == "max" else min)(r[pipe.monitor] for r in summary["rows"])
+    assert summary["chosen"][pipe.monitor] == best
+    for row in summary["rows"]:
+        res = json.loads((md.parent / row["run"] / "results.json").read_text())
+        scored = any(k.startswith("test_") for k in res)
+        assert scored == (row["run"] == summary["chosen"]["run"]), row
