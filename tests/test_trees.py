@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_config, write_sst
+from conftest import Killed, kill_at, tiny_config, write_sst
 
 from dl4nlp.data.tree_batching import (
     NO_LABEL,
@@ -156,13 +156,29 @@ def test_glove_leaves_start_from_the_vectors_file(tmp_path: Path) -> None:
     torch.testing.assert_close(table[vocab.stoi["film"]], torch.tensor([-0.5, 0.0, 0.25]))
 
 
-def _train(sst: Path, runs: Path, **extra: object) -> Path:
+def _train(sst: Path, runs: Path, resume: Path | None = None, callbacks: list | None = None, **extra: object) -> Path:
     from dl4nlp.config import apply_overrides, from_dict
     from dl4nlp.pipelines.trees import PIPELINE
 
     sets = tiny_config(sst, runs, "tree_lstm", **{"model.embeddings": "random", "model.embedding_dim": 8,
                                                    "model.hidden": 12, "train.epochs": 2, **extra})
-    return PIPELINE.train(from_dict(apply_overrides({}, sets)))
+    return PIPELINE.train(from_dict(apply_overrides({}, sets)), resume=resume, callbacks=callbacks)
+
+
+def test_a_killed_run_resumes_exactly(sst_dir: Path, tmp_path: Path) -> None:
+    from dl4nlp.runs import load_state_dict
+
+    full = _train(sst_dir, tmp_path / "a", **{"train.epochs": 3})
+    with pytest.raises(Killed):
+        _train(sst_dir, tmp_path / "b", callbacks=[kill_at(epoch=1, batch=2)], **{"train.epochs": 3})
+    (killed,) = [p for p in (tmp_path / "b").iterdir() if p.is_dir()]
+    assert not (killed / "results.json").exists() and (killed / "last.ckpt").is_file()
+    resumed = _train(sst_dir, tmp_path / "b", resume=killed, **{"train.epochs": 3})
+    a, b = load_state_dict(full, "last"), load_state_dict(resumed, "last")
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    ra, rb = (json.loads((r / "results.json").read_text(encoding="utf-8")) for r in (full, resumed))
+    assert (ra["test_acc"], ra["test_phrase_acc"]) == (rb["test_acc"], rb["test_phrase_acc"])
 
 
 def test_pipeline_rejects_sentence_options_and_other_datasets(sst_dir: Path, tmp_path: Path) -> None:

@@ -219,8 +219,12 @@ class TreeDataset(torch.utils.data.Dataset):
         return sum(len(t) for t in self.trees)
 
 
-def tree_loader(trees: list[EncodedTree], batch_size: int, shuffle: bool, seed: int) -> torch.utils.data.DataLoader:
-    """Batches of ``batch_size`` trees (shuffled each epoch from ``seed`` when ``shuffle``)."""
-    gen = torch.Generator().manual_seed(seed)
-    return torch.utils.data.DataLoader(TreeDataset(trees), batch_size=batch_size, shuffle=shuffle,
-                                       collate_fn=collate_trees, generator=gen)
+def tree_loader(trees: list[EncodedTree], batch_size: int, shuffle: bool, seed: int,
+                bucket: bool = False) -> torch.utils.data.DataLoader:
+    """Batches of ``batch_size`` trees, shuffled from ``seed`` and the epoch when ``shuffle`` (a resumed run sees
+    the same batches); ``bucket`` groups trees of similar height (fewer level steps per batch, still random)."""
+    from dl4nlp.data.batching import BucketBatchSampler
+
+    heights = [int(t.height[-1]) for t in trees]  # the root's height: the batch's number of level steps
+    sampler = BucketBatchSampler(heights, batch_size, shuffle=shuffle, bucket=bucket, seed=seed)
+    return torch.utils.data.DataLoader(TreeDataset(trees), batch_sampler=sampler, collate_fn=collate_trees)

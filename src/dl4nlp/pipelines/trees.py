@@ -158,8 +158,8 @@ def train(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test
     model = build_tree_model(cfg, vocab, len(data.labels))
     task = TreeSentimentTask(model, len(data.labels), cfg.train, cfg.to_dict())
     t, seed = cfg.train, cfg.run.seed
-    train_loader = tree_loader(train_trees, t.batch_size, True, seed)
-    dev_loader = tree_loader(encode_all(data.dev, word_id, data.label_map), t.eval_batch_size, False, seed)
+    train_loader = tree_loader(train_trees, t.batch_size, True, seed, cfg.data.bucket)
+    dev_loader = tree_loader(encode_all(data.dev, word_id, data.label_map), t.eval_batch_size, False, seed, True)
 
     path = open_run_dir(cfg, resume, run_dir)
     save_config(path, cfg)
@@ -179,7 +179,7 @@ def train(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test
     }
     test_loader = None
     if evaluate_test:
-        test_loader = tree_loader(encode_all(data.test, word_id, data.label_map), t.eval_batch_size, False, seed)
+        test_loader = tree_loader(encode_all(data.test, word_id, data.label_map), t.eval_batch_size, False, seed, True)
     return _finish(cfg, path, task, fitted, test_loader, data.labels, results)
 
 
