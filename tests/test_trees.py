@@ -67,6 +67,14 @@ def test_level_by_level_equals_recursion_at_every_node(cls: type) -> None:
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
+def test_rntn_tensor_term_matches_torch_bilinear() -> None:
+    model = make(RNTN)
+    a, b = torch.randn(7, 6), torch.randn(7, 6)
+    ab = torch.cat([a, b], dim=-1)
+    expected = torch.tanh(torch.nn.functional.bilinear(ab, ab, model.V) + model.W(ab))  # x^T V^[k] x + W x + b
+    torch.testing.assert_close(model.compose((a,), (b,))[0], expected)
+
+
 @pytest.mark.parametrize("cls", MODELS, ids=lambda c: c.__name__)
 def test_a_tree_alone_equals_the_tree_in_a_batch(cls: type) -> None:
     trees = [parse_tree(line) for line in LINES]
