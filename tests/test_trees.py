@@ -233,6 +233,10 @@ def test_cli_train_tree_predict_evaluate_end_to_end(tmp_path: Path, cli) -> None
     assert scores["accuracy"] == pytest.approx(res["test_acc"], abs=1e-6)
     assert scores["phrase_accuracy"] == pytest.approx(res["test_phrase_acc"], abs=1e-6)
 
+    r = runner.invoke(app, ["evaluate", str(run), "--data", str(sst / "test.txt")])
+    on_file = json.loads(r.stdout)
+    assert (on_file["accuracy"], on_file["phrase_accuracy"]) == (scores["accuracy"], scores["phrase_accuracy"])
+
     bad = tmp_path / "bad.txt"
     bad.write_text("(3 (2 a) (3 b))\n(3 (2 a)\n", encoding="utf-8")
     from dl4nlp.pipelines.trees import PIPELINE
@@ -241,3 +245,9 @@ def test_cli_train_tree_predict_evaluate_end_to_end(tmp_path: Path, cli) -> None
         PIPELINE.evaluate(run, data=bad)
     code, err = cli("tree", run, "(3 (2 a) (2 b) (3 c))")
     assert code == 2 and "input 1: not a binarised tree" in err
+    lines = (sst / "train.txt").read_text(encoding="utf-8").splitlines()
+    lines[4] = "(3 (2 a) (2 b) (3 c))"
+    (sst / "train.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, err = cli(*args, "--set", "run.name=broken")
+    assert code == 2 and "train.txt:5: not a binarised tree" in err
+    assert not (tmp_path / "runs" / "broken").exists()
