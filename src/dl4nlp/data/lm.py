@@ -65,7 +65,13 @@ def read_tokens(path: str | Path, level: str = "word", lowercase: bool = False) 
 
 def build_lm_vocab(tokens: list[str], min_count: int = 1, max_size: int | None = None) -> Vocab:
     """``<pad>``, ``<unk>``, ``<eos>`` then the training tokens by frequency. Corpora that already contain
-    ``<unk>`` (WikiText-2, PTB) keep it as the same id: the vocabulary is the published one plus <pad>."""
+    ``<unk>`` (WikiText-2, PTB) keep it as the same id: the vocabulary is the published one plus <pad>.
+
+    The ids are ranks by decreasing training frequency (ties alphabetical) after the three specials, which is
+    what the adaptive softmax's cutoffs assume (``models/adaptive_softmax.py``): ids below ``cutoffs[0]`` are
+    the most frequent words. The specials sit in the head too: ``<eos>`` and ``<unk>`` are among the most
+    frequent tokens of WikiText-2 / PTB and ``<pad>`` never occurs in a stream. The order is the run's
+    ``vocab.json``, so a saved run is read back with the same ids."""
     return Vocab.build([tokens], min_count=min_count, max_size=max_size, extra=[EOS])
 
 
@@ -118,6 +124,12 @@ def read_corpus(dataset: str, path: str | Path, level: str = "word", lowercase: 
         raise DataError(f"vocabulary has no {EOS} token: not a language-model vocabulary")
     ids = [torch.tensor(vocab.encode(s), dtype=torch.long) for s in streams]
     return LMCorpus(vocab, ids[0], ids[1], ids[2], level, files)
+
+
+def frequency_ranked(vocab: Vocab, stream: torch.Tensor, specials: int = 3) -> bool:
+    """True when the non-special ids of ``vocab`` are in order of non-increasing count in ``stream`` [n]."""
+    counts = torch.bincount(stream, minlength=len(vocab))[specials:]  # [V - specials]
+    return bool((counts[1:] <= counts[:-1]).all())
 
 
 def batchify(stream: torch.Tensor, batch_size: int, what: str = "the text") -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""Recurrent language models (LSTM / GRU): embedding -> dropout -> stacked RNN -> dropout -> softmax.
+"""Recurrent language models (LSTM / GRU): embedding -> dropout -> stacked RNN -> dropout -> softmax
+(a full softmax or an adaptive softmax).
 
     e_t = dropout(E w_t)                         embedding, dropout on the embeddings
     h_t^l = RNN^l(dropout(h_t^{l-1}), h_{t-1}^l)   dropout only between layers, never on the recurrent path
@@ -11,19 +12,30 @@ Dropout only on the non-recurrent connections is the recipe of Zaremba, Sutskeve
 The recurrent layers use the fused ``torch.nn.LSTM`` / ``torch.nn.GRU`` kernels (the same equations as
 the cells written out in ``models/rnn.py``; the fused path is what makes word-level LMs trainable on a CPU).
 
-Shapes: ``logits, state = model(tokens [B, T], state)`` with ``logits [B, T, V]``; ``state`` is the RNN
-state in torch's layout (``h [layers, B, H]``, plus ``c`` for the LSTM), or None for zeros.
+``output: adaptive`` replaces softmax(W h + b) by the adaptive softmax of Grave et al. 2017
+(``models/adaptive_softmax.py``; ``cutoffs`` and ``div_value`` options): the same exact, normalised
+distribution over the vocabulary, cheaper to train when the vocabulary is indexed by decreasing frequency
+(as ``data.lm.build_lm_vocab`` builds it). With ``tie_weights`` the head's word rows are the first
+``cutoffs[0]`` rows of E; the tail clusters are not tied (see that module).
+
+Shapes: ``scores, state = model(tokens [B, T], state)`` with ``scores [B, T, V]``: logits for the full
+softmax, exact log-probabilities for the adaptive one (both give the same distribution under log_softmax /
+cross_entropy, so generation and scoring code need not know which); ``nll, state = model.forward_loss(tokens,
+targets, state)`` is the mean token NLL without the [B, T, V] tensor when the head is adaptive (training).
+``state`` is the RNN state in torch's layout (``h [layers, B, H]``, plus ``c`` for the LSTM), or None for zeros.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from dl4nlp.config import build_options
+from dl4nlp.models.adaptive_softmax import AdaptiveSoftmax, check_cutoffs
 
 State = Any  # torch.Tensor (GRU) or tuple[torch.Tensor, torch.Tensor] (LSTM); layer-first like torch.nn
 
@@ -40,10 +52,19 @@ class LMOptions:
     emb_dropout: float | None = None  # on the embeddings; default: same as dropout
     tie_weights: bool = False
     init_range: float = 0.1  # uniform(-r, r) for embedding and output weights (as in pytorch/examples)
+    output: str = "full"  # full | adaptive (Grave et al. 2017)
+    cutoffs: list[int] = field(default_factory=lambda: [2000, 10000])  # adaptive: cluster starts (ids >= V dropped)
+    div_value: float = 4.0  # adaptive: tail cluster i projects the output input to D / div_value^i
 
     def __post_init__(self) -> None:
         if self.cell not in ("lstm", "gru"):
             raise ValueError(f"cell must be lstm or gru, got '{self.cell}'")
+        if self.output not in ("full", "adaptive"):
+            raise ValueError(f"output must be full or adaptive, got '{self.output}'")
+        if not isinstance(self.cutoffs, list | tuple):
+            raise ValueError(f"cutoffs must be a list of integers, got {self.cutoffs!r}")
+        self.cutoffs = list(self.cutoffs)
+        check_cutoffs(self.cutoffs, float(self.div_value))
         for key in ("emb_dim", "hidden", "layers"):
             if int(getattr(self, key)) < 1:
                 raise ValueError(f"{key} must be >= 1")
@@ -72,9 +93,16 @@ class RNNLanguageModel(nn.Module):
         if opts.tie_weights and opts.hidden != opts.emb_dim:
             self.proj = nn.Linear(opts.hidden, opts.emb_dim, bias=False)  # h -> embedding space, then E^T
         out_in = opts.emb_dim if opts.tie_weights else opts.hidden
-        self.decoder = nn.Linear(out_in, vocab_size)
+        self.decoder: nn.Linear | None = None
+        self.adaptive: AdaptiveSoftmax | None = None
+        if opts.output == "adaptive":
+            self.adaptive = AdaptiveSoftmax(out_in, vocab_size, opts.cutoffs, opts.div_value)
+        else:
+            self.decoder = nn.Linear(out_in, vocab_size)
         self.reset_parameters()
-        if opts.tie_weights:
+        if opts.tie_weights and self.adaptive is not None:
+            self.adaptive.tie_head(self.embedding.weight)  # head word rows = E[:cutoffs[0]]
+        elif opts.tie_weights:
             self.decoder.weight = self.embedding.weight  # W = E
 
     @classmethod
@@ -87,8 +115,13 @@ class RNNLanguageModel(nn.Module):
     def reset_parameters(self) -> None:
         r = self.opts.init_range
         nn.init.uniform_(self.embedding.weight, -r, r)
-        nn.init.uniform_(self.decoder.weight, -r, r)
-        nn.init.zeros_(self.decoder.bias)
+        if self.decoder is not None:
+            nn.init.uniform_(self.decoder.weight, -r, r)
+            nn.init.zeros_(self.decoder.bias)
+        else:  # the head's rows as the full softmax's; the tails keep nn.Linear's default init (as torch's)
+            nn.init.uniform_(self.adaptive.word_weight, -r, r)
+            nn.init.uniform_(self.adaptive.cluster_weight, -r, r)
+            nn.init.zeros_(self.adaptive.bias)
 
     def layer_groups(self) -> list[list[nn.Parameter]]:
         """Parameters from input to output, for discriminative learning rates / gradual unfreezing:
@@ -97,7 +130,8 @@ class RNNLanguageModel(nn.Module):
         groups: list[list[nn.Parameter]] = [[self.embedding.weight]]
         for i in range(self.opts.layers):
             groups.append([p for n, p in self.rnn.named_parameters() if n.endswith(f"_l{i}")])
-        out_layers = [self.proj, self.decoder] if self.proj is not None else [self.decoder]
+        out = self.decoder if self.decoder is not None else self.adaptive
+        out_layers = [self.proj, out] if self.proj is not None else [out]
         head = [p for m in out_layers for p in m.parameters() if p is not self.embedding.weight]
         groups.append(head)
         return groups
@@ -112,12 +146,30 @@ class RNNLanguageModel(nn.Module):
         out, state = self.rnn(emb, state)  # [B, T, H]
         return out, state
 
-    def forward(self, tokens: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:
+    def features(self, tokens: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:
+        """The output layer's input [B, T, D] (D = emb_dim when tied, else hidden) and the final state."""
         out, state = self.encode(tokens, state)  # [B, T, H]
         out = self.out_drop(out)
         if self.proj is not None:
             out = self.proj(out)  # [B, T, E]
+        return out, state
+
+    def forward(self, tokens: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:
+        """Logits (full softmax) or exact log-probabilities (adaptive) [B, T, V], and the final state."""
+        out, state = self.features(tokens, state)  # [B, T, D]
+        if self.adaptive is not None:
+            B, T, D = out.shape
+            return self.adaptive.log_prob(out.reshape(B * T, D)).view(B, T, -1), state  # [B, T, V]
         return self.decoder(out), state  # [B, T, V]
+
+    def forward_loss(self, tokens: torch.Tensor, targets: torch.Tensor,
+                     state: State = None) -> tuple[torch.Tensor, State]:
+        """Mean token NLL of ``targets`` [B, T] after ``tokens`` [B, T] (nats), and the final state."""
+        out, state = self.features(tokens, state)  # [B, T, D]
+        flat = out.reshape(-1, out.size(-1))  # [B*T, D]
+        if self.adaptive is not None:
+            return self.adaptive(flat, targets.reshape(-1)).mean(), state
+        return F.cross_entropy(self.decoder(flat), targets.reshape(-1)), state
 
 
 def detach_state(state: State) -> State:

@@ -34,7 +34,9 @@ def perplexity(total_nll: float, num_tokens: int) -> float:
 
 
 class LanguageModelTask(L.LightningModule):
-    """Wraps ``model(tokens [B, T], state) -> (logits [B, T, V], state)``.
+    """Wraps ``model(tokens [B, T], state) -> (logits [B, T, V], state)``; a model that also has
+    ``forward_loss(tokens, targets, state) -> (mean NLL, state)`` is trained and evaluated through it
+    (the adaptive softmax's exact target NLL without building the [B, T, V] scores).
 
     Logs per epoch: ``train_loss``, ``train_ppl``, ``train_tok_s`` (training tokens per second of step time),
     ``lr`` (the learning rate the epoch started with), ``dev_loss``, ``dev_ppl``; on test ``test_loss``, ``test_ppl``.
@@ -65,9 +67,12 @@ class LanguageModelTask(L.LightningModule):
         state = detach_state(self._state.get(stage))  # truncated BPTT: no gradient into the previous window
         if state is not None and _state_batch(state) != x.size(0):
             state = None  # a different batch size (e.g. a new split): start from zeros
-        logits, state = self.model(x, state)  # [B, L, V]
+        if hasattr(self.model, "forward_loss"):
+            loss, state = self.model.forward_loss(x, y, state)  # mean NLL over B*L tokens
+        else:
+            logits, state = self.model(x, state)  # [B, L, V]
+            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))  # mean NLL over B*L tokens
         self._state[stage] = detach_state(state)
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))  # mean NLL over B*L tokens
         return loss, y.numel()
 
     def _reset(self, stage: str) -> None:
