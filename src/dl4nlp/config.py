@@ -39,6 +39,20 @@ def in_range(value: float, spec: str) -> bool:
     return above and below
 
 
+def describe_range(spec: str) -> str:
+    """The interval in words: ``[1, inf)`` -> "must be at least 1", ``(0, 1)`` -> "must lie between 0 and 1
+    (both excluded)"."""
+    low, high, low_closed, high_closed = _interval(spec)
+    lo, hi = (int(x) if x.is_integer() else x for x in (low, high))
+    if math.isinf(high):
+        if low_closed:
+            return "must not be negative" if lo == 0 else f"must be at least {lo}"
+        return f"must be greater than {lo}"
+    ends = {(True, True): "", (False, False): " (both excluded)", (True, False): f" ({hi} excluded)",
+            (False, True): f" ({lo} excluded)"}[low_closed, high_closed]
+    return f"must lie between {lo} and {hi}{ends}"
+
+
 def check_ranges(section: Any, where: str) -> None:
     """The one range check of every config section (and of any option dataclass with a ``RANGES`` table):
     a number that is NaN or infinite is refused for every key, and each key of the section's ``RANGES``
@@ -53,7 +67,7 @@ def check_ranges(section: Any, where: str) -> None:
         if value is None or isinstance(value, bool) or not isinstance(value, int | float):
             continue  # the type itself is checked by ``coerce``
         if not in_range(value, spec):
-            raise ConfigError(f"{where}.{key}: must lie in {spec}, got {value}")
+            raise ConfigError(f"{where}.{key}: {describe_range(spec)}, got {value}")
 
 
 def check_run_name(name: str | None) -> None:
@@ -149,7 +163,7 @@ class TrainConfig:
 
     #: allowed values of the numeric keys (None, where a key allows it, means "off"), checked at load
     RANGES: ClassVar[dict[str, str]] = {
-        "lr": "(0, inf)", "momentum": "[0, 1)", "weight_decay": "[0, inf)", "l2": "[0, inf)",
+        "lr": "[0, inf)", "momentum": "[0, 1)", "weight_decay": "[0, inf)", "l2": "[0, inf)",
         "batch_size": "[1, inf)", "eval_batch_size": "[1, inf)", "epochs": "[1, inf)", "step_size": "[1, inf)",
         "gamma": "(0, inf)", "warmup_steps": "[0, inf)", "clip_norm": "(0, inf)", "accumulate_grad_batches": "[1, inf)",
         "patience": "[0, inf)", "min_delta": "[0, inf)", "ema_decay": "(0, 1)", "distill_alpha": "[0, 1]",
@@ -247,9 +261,25 @@ class ExperimentConfig:
 _SECTIONS = {"data": DataConfig, "train": TrainConfig, "trainer": TrainerConfig, "run": RunConfig}
 
 
+def _list_of(hint: Any) -> Any | None:
+    """``X`` when ``hint`` is ``list[X]`` or ``list[X] | None`` (``Any`` for a bare list); None otherwise."""
+    args = [hint] if typing.get_origin(hint) is list else [a for a in typing.get_args(hint) if a is not type(None)]
+    if len(args) != 1 or typing.get_origin(args[0]) is not list:
+        return None
+    return (typing.get_args(args[0]) or (Any,))[0]
+
+
 def coerce(value: Any, hint: Any, where: str, key: str) -> Any:
-    """Check a value against a simple annotation (int, float, bool, str, Optional of those);
+    """Check a value against a simple annotation (int, float, bool, str, Optional of those, a list of those);
     numbers written as text (YAML reads ``1e-5`` as a string) become numbers."""
+    item = _list_of(hint)
+    if item is not None and value is not None:
+        kinds = {str: str, int: int, float: int | float}.get(item)
+        if not isinstance(value, list) or (kinds is not None and not all(
+                isinstance(v, kinds) and not isinstance(v, bool) for v in value)):
+            what = f"a list of {item.__name__}" if kinds is not None else "a list"
+            raise ConfigError(f"{where}: '{key}' must be {what}, got {value!r}")
+        return value
     if typing.get_origin(hint) in (list, dict, tuple):
         return value
     args = typing.get_args(hint)
@@ -275,7 +305,11 @@ def coerce(value: Any, hint: Any, where: str, key: str) -> Any:
         except ValueError:
             pass
         else:
-            return int(number) if int in simple and float not in simple and number.is_integer() else number
+            if int in simple and float not in simple:
+                if not number.is_integer():  # "2.5", "nan", "inf" for a whole-number key
+                    raise ConfigError(f"{where}: '{key}' must be a whole number, got {value!r}")
+                return int(number)
+            return number
     names = " or ".join(t.__name__ for t in simple)
     raise ConfigError(f"{where}: '{key}' must be {names}, got {value!r}")
 

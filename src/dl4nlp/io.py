@@ -144,8 +144,14 @@ def torch_load(path: str | Path, map_location: str = "cpu", mmap: bool = False) 
         raise RunError(f"{path}: checkpoint not found") from None
     except IsADirectoryError:
         raise RunError(f"{path}: is a directory, expected a checkpoint file") from None
-    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
-        raise RunError(f"{path}: not a readable checkpoint (truncated or corrupted?): {exc}") from None
+    except pickle.UnpicklingError:  # objects other than tensors and plain data (code, custom classes)
+        raise RunError(f"{path}: not a checkpoint this tool wrote (it holds objects other than tensors and plain "
+                       "data); refusing to load it") from None
+    except (OSError, EOFError, RuntimeError, zipfile.BadZipFile) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "weights_only" in str(exc):  # torch's advice to load it unsafely is not for our users
+            detail = "it is not a checkpoint this tool wrote"
+        raise RunError(f"{path}: not a readable checkpoint (truncated or corrupted?): {detail}") from None
 
 
 def remove_stale_temporaries(folder: str | Path) -> list[Path]:

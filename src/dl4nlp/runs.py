@@ -119,9 +119,14 @@ def read_results(run_dir: str | Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        res = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise RunError(f"{path}: invalid JSON ({exc.msg})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunError(f"{path}: cannot read ({exc})") from None
+    if not isinstance(res, dict):
+        raise RunError(f"{path}: expected a JSON object of results, got a {type(res).__name__}")
+    return res
 
 
 def load_state_dict(run_dir: str | Path, which: str = "best") -> dict[str, Any]:
@@ -161,15 +166,33 @@ def find_runs(root: str | Path) -> list[Path]:
     return sorted(p.parent for p in root.glob("**/results.json"))
 
 
+def leaderboard_row(run: Path) -> dict[str, Any]:
+    """One run's leaderboard row; a :class:`RunError` naming its results.json when that cannot be read or a
+    score in it is not a number."""
+    res = read_results(run) or {}
+    row = {c: res.get(c, "") for c in COLUMNS}
+    row["run"] = run.name
+    for key in (*SCORES, "params", "train_time_s"):
+        if row[key] not in ("", None) and (isinstance(row[key], bool) or not isinstance(row[key], int | float)):
+            raise RunError(f"{run / 'results.json'}: '{key}' must be a number, got {row[key]!r}")
+    hp = res.get("hyper_parameters") or {}
+    if not isinstance(hp, dict):
+        raise RunError(f"{run / 'results.json'}: 'hyper_parameters' must be an object, got {hp!r}")
+    row["hyper_parameters"] = " ".join(f"{k}={v}" for k, v in hp.items())
+    return row
+
+
 def leaderboard_rows(root: str | Path) -> list[dict[str, Any]]:
+    """The rows of every run under ``root``; a run whose results.json is broken is left out with a warning on
+    stderr naming it, so one bad run does not block the table."""
+    import sys
+
     rows = []
     for run in find_runs(root):
-        res = read_results(run) or {}
-        row = {c: res.get(c, "") for c in COLUMNS}
-        row["run"] = run.name
-        hp = res.get("hyper_parameters", {})
-        row["hyper_parameters"] = " ".join(f"{k}={v}" for k, v in hp.items())
-        rows.append(row)
+        try:
+            rows.append(leaderboard_row(run))
+        except RunError as exc:
+            print(f"warning: skipped {run}: {exc}", file=sys.stderr)
     rows.sort(key=lambda r: (str(r["task"]), str(r["dataset"]), -(r["dev_acc"] or 0)))
     return rows
 
@@ -205,8 +228,12 @@ def leaderboard_csv(rows: list[dict[str, Any]]) -> str:
 def write_leaderboard(root: str | Path, out_dir: str | Path | None = None) -> tuple[Path, Path, list[dict]]:
     rows = leaderboard_rows(root)
     out = Path(out_dir or root)
-    md = write_text(out / "leaderboard.md", leaderboard_markdown(rows))
-    cs = write_text(out / "leaderboard.csv", leaderboard_csv(rows))
+    try:
+        md = write_text(out / "leaderboard.md", leaderboard_markdown(rows))
+        cs = write_text(out / "leaderboard.csv", leaderboard_csv(rows))
+    except OSError as exc:
+        raise RunError(f"{out}: cannot write the leaderboard there ({exc.strerror or exc}); give another --out") \
+            from None
     return md, cs, rows
 
 

@@ -23,7 +23,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
-from dl4nlp.config import ExperimentConfig
+from dl4nlp.config import ExperimentConfig, TrainConfig
 from dl4nlp.errors import ConfigError, RunError
 from dl4nlp.io import remove_stale_temporaries, torch_load, torch_save, write_text
 from dl4nlp.runs import unfinished_run
@@ -93,6 +93,87 @@ class TimeToBestCallback(Callback):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best, self.best_epoch = state.get("best"), state.get("best_epoch")
         self.time_to_best_s, self.elapsed_before = state.get("time_to_best_s"), state.get("elapsed", 0.0)
+
+
+class NonFiniteCheck(Callback):
+    """Stops a run whose training loss, dev loss or weights stop being finite (NaN or infinite) with a
+    :class:`RunError` naming the epoch and batch and the settings to look at. The training loss is checked after
+    every batch, the dev losses and the weights when a validation ends: before that epoch's checkpoints are
+    written (Lightning runs the checkpoint callbacks last), so ``last.ckpt`` keeps the last good weights, and the
+    error stops the pipeline before it writes ``results.json``."""
+
+    def __init__(self, train: TrainConfig, precision: str = "32-true"):
+        self.train, self.precision = train, str(precision)
+
+    def hint(self) -> str:
+        t = self.train
+        keys = [f"train.lr ({t.lr:g})"] + [f"train.{k} ({getattr(t, k):g})" for k in ("l2", "weight_decay", "momentum")
+                                           if getattr(t, k)]
+        hint = "look at " + ", ".join(keys)
+        if t.clip_norm is None:
+            hint += "; or clip gradients (train.clip_norm)"
+        if "16" in self.precision:
+            hint += f"; or train in 32-bit (trainer.precision is {self.precision})"
+        return hint
+
+    def stop(self, trainer: L.Trainer, what: str, where: str) -> None:
+        run = Path(trainer.default_root_dir)
+        last = run / "last.ckpt"
+        kept = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written yet"
+        raise RunError(f"{run}: {what} at {where}: training stopped, no results written ({kept}); {self.hint()}")
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss.detach()).all()):
+            self.stop(trainer, f"the training loss is {float(loss.detach().float().sum())}",
+                      f"epoch {trainer.current_epoch + 1}, batch {batch_idx + 1}")
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        bad = {k: float(v) for k, v in trainer.callback_metrics.items()
+               if k.endswith("loss") and isinstance(v, torch.Tensor) and v.numel() == 1 and not torch.isfinite(v)}
+        where = f"the end of epoch {trainer.current_epoch + 1}"
+        if bad:
+            self.stop(trainer, ", ".join(f"{k} is {v}" for k, v in bad.items()), where)
+        self.check_weights(trainer, pl_module, where)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.check_weights(trainer, pl_module, f"the end of epoch {trainer.current_epoch + 1}")
+
+    def check_weights(self, trainer: L.Trainer, pl_module: L.LightningModule, where: str) -> None:
+        with torch.no_grad():
+            bad = next((n for n, p in pl_module.named_parameters() if not bool(torch.isfinite(p).all())), None)
+        if bad is not None:
+            self.stop(trainer, f"the weights ({bad}) are no longer finite", where)
+
+
+class MonitorCheck(Callback):
+    """``train.monitor`` must be a metric the task logs on dev: checked after Lightning's sanity validation
+    (two dev batches, before any training), with an error listing the names the task does log."""
+
+    def __init__(self, monitor: str):
+        self.monitor = monitor
+
+    def on_sanity_check_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        logged = sorted(trainer.callback_metrics)
+        if logged and self.monitor not in logged:
+            raise ConfigError(f"train.monitor: '{self.monitor}' is not a metric this task logs on dev "
+                              f"(it logs: {', '.join(logged)})")
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training: the message says at which epoch and how to continue the run."""
+
+    def __init__(self, run_dir: Path, epoch: int):
+        stage = not (run_dir / "config.yaml").is_file() or (run_dir.parent / "config.yaml").is_file()
+        command = f"dl4nlp transfer --resume {run_dir.parent}" if stage else f"dl4nlp train --resume {run_dir}"
+        if (run_dir / "last.ckpt").is_file():
+            msg = f"interrupted at epoch {epoch}; resume with: {command}"
+        else:
+            msg = f"interrupted at epoch {epoch}, before the first checkpoint: nothing to resume"
+        super().__init__(msg)
 
 
 class _KeepingWriter(ExperimentWriter):
@@ -262,6 +343,7 @@ def make_trainer(cfg: ExperimentConfig, run_dir: Path, *, monitor: str | None = 
         cbs.append(PlateauSchedule(t.monitor, t.mode, t.gamma))
     if tr.progress_bar:
         cbs.append(TQDMProgressBar(refresh_rate=10))
+    cbs += [NonFiniteCheck(t, tr.precision), MonitorCheck(monitor)]
     cbs.extend(callbacks or [])
     kwargs: dict[str, Any] = dict(
         accelerator=tr.accelerator,
@@ -384,6 +466,13 @@ def fit(trainer: L.Trainer, task: L.LightningModule, train_loader: Any, dev_load
         trainer.fit(task, train_loader, dev_loader, ckpt_path=str(resume_from) if resume_from else None)
     except MisconfigurationException as exc:  # e.g. train.monitor names a metric this task does not log
         raise ConfigError(f"train: {exc}") from None
+    except SystemExit:  # Lightning's answer to Ctrl-C: it stops the fit cleanly, then exits with status 1
+        if not trainer.interrupted:
+            raise
+        import signal
+
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Lightning ignores Ctrl-C from there on
+        raise TrainingInterrupted(run_dir, trainer.current_epoch + 1) from None
     finally:
         if not inherited:
             os.environ.pop("DL4NLP_RUN_DIR", None)

@@ -102,12 +102,17 @@ def build_app(runs: list[str | Path], settings: DemoSettings | None = None) -> t
 def launch(app: Any, host: str = "127.0.0.1", port: int = 7860, settings: DemoSettings | None = None,
            block: bool = True, quiet: bool = False) -> Any:
     """Start the server (``block=False`` returns at once, for tests and scripts)."""
+    from starlette.middleware import Middleware
+
+    from dl4nlp.demo.guard import RequestGuard
+
     settings = settings or DemoSettings()
+    guard = Middleware(RequestGuard, blocks=app, max_bytes=settings.max_request_bytes)  # types, ranges, body size
     try:
         return app.launch(server_name=host, server_port=port, prevent_thread_lock=not block, share=False,
                           show_error=False, quiet=quiet, max_file_size=settings.max_upload_bytes,
                           css=getattr(app, "dl4nlp_css", None), footer_links=["api"], ssr_mode=False,
-                          mcp_server=False, inbrowser=False)
+                          mcp_server=False, inbrowser=False, app_kwargs={"middleware": [guard]})
     except OSError as exc:  # the port is taken, or the address is not this machine's
         raise ConfigError(f"serve: cannot listen on {host}:{port} ({exc}); try another --port") from None
 

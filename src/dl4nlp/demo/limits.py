@@ -24,7 +24,8 @@ class DemoSettings:
     """Safety limits and serving options of the demo (``dl4nlp serve --help`` sets them).
 
     ``max_chars``: longest text accepted per box; ``max_image_pixels``: largest image (width x height);
-    ``max_upload_bytes``: largest upload Gradio accepts; ``concurrency``: requests computed at the same
+    ``max_upload_bytes``: largest upload Gradio accepts; ``max_request_bytes``: largest JSON body of an API request
+    (:mod:`dl4nlp.demo.guard`); ``concurrency``: requests computed at the same
     time per endpoint (the rest wait in the queue); ``queue_size``: waiting requests beyond which new
     ones are refused; ``device``: ``cpu``/``cuda``/``cuda:N`` (default: cuda if available); ``vectors``:
     word-vector sources for the embeddings tab (names, files or run folders; empty: no tab),
@@ -37,6 +38,7 @@ class DemoSettings:
     max_chars: int = 2000
     max_image_pixels: int = 4096 * 4096
     max_upload_bytes: int = 10 * 1024 * 1024
+    max_request_bytes: int = 2 * 1024 * 1024  # an API request's JSON body (uploads: max_upload_bytes)
     concurrency: int = 8
     queue_size: int = 64
     device: str | None = None
@@ -45,8 +47,8 @@ class DemoSettings:
     threads: int = 1  # torch intra-op threads per request (small models answer fastest on one each)
 
     def __post_init__(self) -> None:
-        for name in ("max_chars", "max_image_pixels", "max_upload_bytes", "concurrency", "queue_size",
-                     "vectors_limit", "threads"):
+        for name in ("max_chars", "max_image_pixels", "max_upload_bytes", "max_request_bytes", "concurrency",
+                     "queue_size", "vectors_limit", "threads"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
 

@@ -13,6 +13,7 @@ Schmidhuber 1997; Tai et al. 2015 (LSTM/BiLSTM baselines on SST); He et al. 2016
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,7 +91,8 @@ def pretrained_vectors(spec: str, vocab: Any) -> tuple[torch.Tensor, torch.Tenso
     found = torch.as_tensor(found, dtype=torch.bool)
     real = max(len(vocab) - 2, 1)  # <pad> and <unk> are never "found"
     n = int(found[2:].sum())
-    print(f"[embeddings] {spec}: {n:,} of {real:,} vocabulary words found ({100 * n / real:.1f}%)")
+    print(f"[embeddings] {spec}: {n:,} of {real:,} vocabulary words found ({100 * n / real:.1f}%)",
+          file=sys.stderr)  # a note: stdout carries results only
     return matrix, found
 
 

@@ -9,6 +9,7 @@ neighbours onto their first two principal components.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,8 @@ def _word(vecs: Any, word: str | None, what: str = "word") -> str:
 
 
 def _k(k: float | None) -> int:
+    if isinstance(k, bool) or not isinstance(k, int | float | None) or (k is not None and not math.isfinite(k)):
+        raise InputError(f"number of words must be a number 1..{MAX_K}, got {k!r}")
     k = int(k or 10)
     if not 1 <= k <= MAX_K:
         raise InputError(f"number of words must be 1..{MAX_K}")
