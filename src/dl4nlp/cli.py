@@ -304,6 +304,11 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except Exception:  # a bug: the traceback is shown, but an empty run folder is not left behind
+        from dl4nlp.runs import discard_unstarted_runs
+
+        discard_unstarted_runs()
+        raise
 
 
 def _interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
