@@ -316,8 +316,9 @@ def evaluate(run: str | Path, split: str = "test", data: str | Path | None = Non
     node_pred, node_gold = torch.cat([p.argmax(-1) for p in probs]), torch.cat(gold)
     keep = node_gold != NO_LABEL
     c = len(pred.labels)
+    where = {"split": split} if data is None else {"split": "data", "data": str(data)}
     return {
-        "run": pred.name, "split": split if data is None else str(data), "examples": len(trees),
+        "run": pred.name, **where, "examples": len(trees),
         "nodes": int(keep.sum()),
         "accuracy": float(accuracy(root_pred, root_gold, task="multiclass", num_classes=c)),
         "macro_f1": float(f1_score(root_pred, root_gold, task="multiclass", num_classes=c, average="macro")),
