@@ -93,6 +93,14 @@ def case_captioning(tmp: Path) -> Case:
     return Case(cfg, [str(root / "red.png")], root / "test.tsv", "bleu4_beam1")
 
 
+def case_trees(tmp: Path) -> Case:
+    sst = write_sst(tmp / "sst")
+    sets = tiny_config(sst, tmp / "runs", "tree_lstm", **{"model.embeddings": "random", "model.embedding_dim": 8,
+                                                          "model.hidden": 8})
+    cfg = _load(REPO / "configs/trees/tree_lstm.yaml", sets)
+    return Case(cfg, ["a fine film", "(3 (2 a) (3 (2 fine) (2 film)))"], sst / "test.txt", "phrase_accuracy")
+
+
 #: pipeline name -> tiny fixture
 CASES: dict[str, Callable[[Path], Case]] = {
     "classification": case_classification,
@@ -100,6 +108,7 @@ CASES: dict[str, Callable[[Path], Case]] = {
     "language_model": case_language_model,
     "finetune": case_finetune,
     "captioning": case_captioning,
+    "trees": case_trees,
 }
 
 
