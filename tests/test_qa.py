@@ -107,6 +107,7 @@ def test_reader_offsets_and_article_split(squad_dir: Path) -> None:
     titles = [set(splits.articles[s]) for s in ("train", "dev", "test")]
     assert sum(map(len, titles)) == 3 and not (titles[0] & titles[1] or titles[0] & titles[2] or titles[1] & titles[2])
     assert read_qa_splits("squad-articles", squad_dir).articles == splits.articles  # fixed seed
+    assert splits.describe().startswith("SQuAD v1.1 dev articles split 1/1/1")
     train, dev, test = split_articles([(str(i), []) for i in range(48)])
     assert (len(train), len(dev), len(test)) == (32, 6, 10) and not set(train) & set(dev) | set(test) & set(train)
     assert [ex.qid for ex in take_train_examples(examples, 3, seed=1)] == \
@@ -287,7 +288,27 @@ def test_cli_train_then_answer(squad_dir: Path, tmp_path: Path) -> None:
     answer, score = out.stdout.strip().split("\n")[-1].split("\t")
     assert answer and answer in PARAGRAPHS[2][1] and score.startswith("score=")
     assert png.is_file() and png.stat().st_size > 1000
-    pred = __import__("dl4nlp.pipelines.qa", fromlist=["load"]).load(run).predict(
-        [json.dumps({"question": "Where?", "context": PARAGRAPHS[0][1]})])[0]
-    assert len(pred.extra["attention"]) == len(pred.extra["question_words"])
-    assert len(pred.extra["attention"][0]) == len(pred.extra["passage_words"])
+    line = json.dumps({"question": "Where was the game played?", "context": PARAGRAPHS[0][1]})
+    out = runner.invoke(app, ["predict", str(run), line, "--format", "jsonl", "--attention", str(tmp_path / "maps")])
+    assert out.exit_code == 0, out.output
+    pred = json.loads(out.stdout.strip().split("\n")[-1])
+    assert pred["label"] == PARAGRAPHS[0][1][pred["start"]:pred["end"]] and 0 <= pred["scores"]["score"] <= 1
+    assert len(pred["attention"]) == len(pred["question_words"]) and \
+        len(pred["attention"][0]) == len(pred["passage_words"])
+    assert (tmp_path / "maps" / "0001.png").is_file()
+    out = runner.invoke(app, ["evaluate", str(run), "--data", str(squad_dir / "dev-v1.1.json")])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["questions"] == 7
+    out = runner.invoke(app, ["answer", str(run), "--context", " ", "--question", "Who?"])
+    assert out.exit_code != 0 and "empty --context" in str(out.exception)
+
+
+def test_drqa_resume_continues_a_run(squad_dir: Path, tmp_path: Path) -> None:
+    from dl4nlp.pipelines.qa import PIPELINE
+
+    model = {"name": "drqa", "embeddings": "random", "embedding_dim": 8, "hidden": 8, "layers": 1}
+    run = PIPELINE.train(tiny_cfg(squad_dir, tmp_path, model, epochs=1))
+    (run / "results.json").unlink()  # as if killed after its first epoch
+    PIPELINE.train(tiny_cfg(squad_dir, tmp_path, model, epochs=2), resume=run)
+    res = json.loads((run / "results.json").read_text())
+    assert res["epochs_run"] == 2 and (run / "vocab.json").is_file()

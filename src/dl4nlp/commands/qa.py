@@ -20,7 +20,7 @@ def answer(
     spans for the transformer), tab-separated; the character offsets in the passage go to stderr."""
     from dl4nlp.data.squad import QAExample
     from dl4nlp.errors import DataError
-    from dl4nlp.pipelines.qa import QAPredictor
+    from dl4nlp.pipelines.qa import QAPredictor, attention_map
 
     if not context.strip() or not question.strip():
         raise DataError("empty --context or --question")
@@ -32,21 +32,8 @@ def answer(
     typer.echo(f"{row['answer']}\tscore={row['score']:.3f}")
     typer.echo(f"characters {row['start']}-{row['end']} of the passage", err=True)
     if attention is not None:
-        path = attention_png(row, attention, window)
+        path = attention_map(row, attention, window)
         typer.echo(f"attention map: {path}", err=True)
-
-
-def attention_png(row: dict, out: Path, window: int = 15) -> Path:
-    """The attention a_ij of each question word (rows) over the passage words (columns) around the answer."""
-    from dl4nlp import plots
-
-    words = row["passage_words"]
-    first, last = row.get("answer_words") or (0, 0)
-    lo, hi = max(0, first - window), min(len(words), last + window + 1)
-    weights = [r[lo:hi] for r in row["attention"]]
-    return plots.attention_heatmap(weights, row["question_words"], words[lo:hi], out,
-                                   title=f"answer: {row['answer']} ({row['score']:.2f})",
-                                   xlabel="passage", ylabel="question")
 
 
 def register(app: typer.Typer) -> None:

@@ -73,6 +73,10 @@ class QASplits:
     articles: dict[str, list[str]] = field(default_factory=dict)  # split -> article titles
 
     def describe(self) -> str:
+        """The protocol in words, with the article counts actually used (a smaller file is cut in proportion)."""
+        if self.protocol == "squad-articles" and self.articles:
+            n = "/".join(str(len(self.articles[s])) for s in ("train", "dev", "test"))
+            return f"SQuAD v1.1 dev articles split {n} (train/dev/test, article order shuffled with seed {SPLIT_SEED})"
         return PROTOCOLS[self.protocol]
 
 

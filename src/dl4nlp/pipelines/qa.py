@@ -37,7 +37,6 @@ from dl4nlp.data.qa_batches import (
     window_collate,
 )
 from dl4nlp.data.squad import (
-    PROTOCOLS,
     QAExample,
     char_to_word_span,
     parse_qa_input,
@@ -109,8 +108,11 @@ class DrQASide:
     def decoder(self, examples: list[QAExample], ds: ItemDataset) -> DrQADecoder:
         return DrQADecoder(examples, ds, self.encoder, self.opts.max_answer_length)
 
-    def save(self, run_dir: Path, model: torch.nn.Module) -> None:
-        self.vocab.save(run_dir / "vocab.json")
+    def start_run(self, run_dir: Path) -> None:
+        self.vocab.save(run_dir / "vocab.json")  # before training: a resumed run reads it back
+
+    def finish_run(self, run_dir: Path, model: torch.nn.Module) -> None:
+        pass
 
 
 class TransformerSide:
@@ -138,8 +140,11 @@ class TransformerSide:
     def decoder(self, examples: list[QAExample], ds: ItemDataset) -> WindowDecoder:
         return WindowDecoder(examples, ds.windows, self.opts.n_best, self.opts.max_answer_length)  # type: ignore
 
-    def save(self, run_dir: Path, model: torch.nn.Module) -> None:
-        save_pretrained(model.hf, self.tokenizer, run_dir / "hf")
+    def start_run(self, run_dir: Path) -> None:
+        pass
+
+    def finish_run(self, run_dir: Path, model: torch.nn.Module) -> None:
+        save_pretrained(model.hf, self.tokenizer, run_dir / "hf")  # the best weights: fit_and_validate loaded them
 
 
 def save_pretrained(hf_model: Any, tokenizer: Any, folder: Path) -> Path:
@@ -200,10 +205,11 @@ def train(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test
 
     path = open_run_dir(cfg, resume, run_dir)
     save_config(path, cfg)
+    side.start_run(path)
     fitted = fit_and_validate(cfg, path, task, loaders["train"], loaders["dev"], resume_ckpt, callbacks)
     if fitted is None:  # interrupted, or a DDP rank other than 0
         return path
-    side.save(path, task.model)
+    side.finish_run(path, task.model)
     return finish(cfg, path, task, fitted, loaders["test"], splits, len(train_ex), len(data["train"]), evaluate_test)
 
 
@@ -327,6 +333,28 @@ class QAPredictor:
         return preds
 
 
+    def attention_png(self, text: str, out_png: str | Path, window: int = 15) -> Path | None:
+        """``dl4nlp predict --attention``: the question-to-passage attention of one input (None for the
+        transformer reader, which has no such map)."""
+        if not self.is_recurrent:
+            return None
+        question, context = parse_qa_input(text)
+        return attention_map(self.answer([QAExample("0", question, context)], attention=True)[0], out_png, window)
+
+
+def attention_map(row: dict[str, Any], out_png: str | Path, window: int = 15) -> Path:
+    """The aligned-question-embedding attention a_ij as a heatmap: question words (rows) x the passage words
+    (columns) within ``window`` words of the answer."""
+    from dl4nlp import plots
+
+    words = row["passage_words"]
+    first, last = row.get("answer_words") or (0, 0)
+    lo, hi = max(0, first - window), min(len(words), last + window + 1)
+    return plots.attention_heatmap([r[lo:hi] for r in row["attention"]], row["question_words"], words[lo:hi],
+                                   out_png, title=f"answer: {row['answer']} ({row['score']:.2f})",
+                                   xlabel="passage", ylabel="question")
+
+
 def load(run: str | Path) -> QAPredictor:
     return QAPredictor(run)
 
@@ -343,7 +371,7 @@ def evaluate(run: str | Path, split: str = "test", data: str | Path | None = Non
     else:
         check_split(split)
         splits = read_qa_splits(d.dataset, d.path, d.train_file, d.dev_file, d.test_file)
-        examples, protocol = getattr(splits, split), PROTOCOLS[splits.protocol]
+        examples, protocol = getattr(splits, split), splits.describe()
     start = time.perf_counter()
     rows = reader.answer(examples)
     seconds = time.perf_counter() - start
