@@ -85,7 +85,7 @@ def test_ladder_and_sweep(sst_dir, tmp_path):
     # a second call keeps finished rungs instead of training them again
     again = run("ladder", "--dataset", "sst2", "--configs", REPO / "configs/ladder", "--out", runs,
                 "--only", "logreg", *sets)
-    assert "already trained" in again.stdout
+    assert "already trained" in again.stderr and "[ladder 1/1] logreg-sst2" in again.stderr
     # ... but never passes off a run with other settings as this config's (e.g. the phrase-level configs
     # pointed at the sentence-level ladder's folder): refused, naming the folder and the settings
     before = (runs / "logreg-sst2" / "results.json").read_text()
@@ -122,8 +122,10 @@ def test_ladder_and_sweep(sst_dir, tmp_path):
         (["train", "texts"], "texts: is a directory, expected a config file"),
         (["predict", "/nonexistent-run", "--file", "latin1.txt"], "latin1.txt:2: not UTF-8 text (byte 0xe9)"),
         (["predict", "/nonexistent-run", "--file", "texts"], "texts: is a directory, expected a file"),
-        (["ladder", "--configs", str(REPO / "configs/ladder-phrases/sst2"), "--out", "runs"],
-         "no config for rung(s) rnn, gru"),
+        (["ladder", "--configs", str(REPO / "configs/ladder-phrases/sst2"), "--out", "runs", "--only", "gru"],
+         "unknown rung(s) gru (rungs of"),
+        (["ladder", "--configs", str(REPO / "configs/ladder"), "--dataset", "imdb", "--out", "runs"],
+         "--dataset: this ladder runs on sst2 or sst5, not 'imdb'"),
     ],
 )
 def test_bad_input_gives_one_clear_line(sst_dir, tmp_path, args, message):

@@ -198,19 +198,34 @@ def leaderboard(
 
 @app.command()
 def ladder(
-    dataset: Annotated[str, typer.Option(help="sst2 or sst5")] = "sst2",
-    configs: Annotated[Path, typer.Option(help="folder with <rung>.yaml")] = Path("configs/ladder"),
+    dataset: Annotated[str | None, typer.Option(help="dataset of the ladder (default: its first, e.g. sst2)")]
+    = None,
+    configs: Annotated[Path, typer.Option(help="ladder folder: ladder.yaml + one config per rung")]
+    = Path("configs/ladder"),
     out: Annotated[Path | None, typer.Option(help="runs folder (default runs/ladder-<dataset>)")] = None,
     only: Annotated[list[str] | None, typer.Option(help="train only these rungs")] = None,
     skip: Annotated[list[str] | None, typer.Option(help="skip these rungs (e.g. slow ones)")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="the short tour: the ladder's quick rungs")] = False,
+    seeds: Annotated[str | None, typer.Option(help="comma-separated seeds: every rung once per seed")] = None,
+    sort: Annotated[str, typer.Option(help="leaderboard order: ladder (rung order) or dev (best dev first)")]
+    = "ladder",
     set_: SetOpt = None,
 ) -> None:
-    """Train every registered rung of the sentiment ladder, then write the leaderboard and a plot."""
+    """Train every rung of a ladder (sentiment, NLI, NER, translation ... : any configs folder with a
+    ladder.yaml), then print the leaderboard in ladder order and draw ladder.png with published references."""
+    from dl4nlp.config import parse_value
+    from dl4nlp.errors import ConfigError
     from dl4nlp.ladder import run_ladder
 
-    md = run_ladder(dataset, configs, out, only or [], skip or [], set_ or [])
+    seed_list = None
+    if seeds:
+        try:
+            seed_list = [int(parse_value(x.strip())) for x in seeds.split(",") if x.strip()]
+        except (TypeError, ValueError):
+            raise ConfigError(f"--seeds: expected comma-separated integers, got '{seeds}'") from None
+    md = run_ladder(configs, dataset, out, only or [], skip or [], set_ or [], quick, seed_list, sort)
     typer.echo(md.read_text(encoding="utf-8"))
-    typer.echo(f"leaderboard: {md}")
+    typer.echo(f"leaderboard: {md}", err=True)
 
 
 @app.command()

@@ -1,58 +1,128 @@
-"""The sentiment ladder (every registered rung on one dataset) and small grid sweeps selected on dev."""
+"""Ladders (the rungs of a configs folder, any pipeline, in ladder order) and grid sweeps selected on dev."""
 
 from __future__ import annotations
 
 import itertools
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from dl4nlp import registry
-from dl4nlp.config import apply_overrides, from_dict, parse_value, read_yaml
+from dl4nlp.config import ExperimentConfig, apply_overrides, from_dict, parse_value, read_yaml
 from dl4nlp.errors import ConfigError
 from dl4nlp.io import write_json, write_text
+from dl4nlp.ladder_manifest import MANIFEST, Manifest, read_manifest
 
 
-def run_ladder(dataset: str, configs: Path, out: Path | None, only: list[str], skip: list[str],
-               overrides: list[str]) -> Path:
-    """Train each rung of :data:`registry.LADDER` with ``configs/<rung>.yaml`` on ``dataset``;
-    writes ``leaderboard.md``/``.csv`` and ``ladder.png`` in the output folder and returns the .md."""
-    from dl4nlp import plots
-    from dl4nlp.experiments import ladder_run_state, train_any
-    from dl4nlp.runs import write_leaderboard
+@dataclass
+class LadderPlan:
+    """What a ladder call will train: (rung, seed, config) in ladder order, into ``out``."""
 
-    if dataset not in ("sst2", "sst5"):
-        raise ConfigError(f"--dataset: the ladder runs on sst2 or sst5, not '{dataset}'")
-    unknown = [r for r in [*only, *skip] if r not in registry.LADDER]
+    manifest: Manifest
+    dataset: str | None
+    out: Path
+    runs: list[tuple[str, int, ExperimentConfig]]
+
+
+def plan_ladder(configs: Path, dataset: str | None, out: Path | None, only: list[str], skip: list[str],
+                overrides: list[str], quick: bool = False, seeds: list[int] | None = None) -> LadderPlan:
+    """Read the manifest and every rung's config (a broken one fails before any training)."""
+    man = read_manifest(configs)
+    names = man.names()
+    unknown = [r for r in [*only, *skip] if r not in names]
     if unknown:
-        raise ConfigError(f"unknown rung(s) {', '.join(unknown)} (rungs: {', '.join(registry.LADDER)})")
-    rungs = [r for r in registry.LADDER if (not only or r in only) and r not in skip]
-    missing = [r for r in rungs if not (configs / f"{r}.yaml").is_file()]
-    if missing:
-        has = [r for r in registry.LADDER if (configs / f"{r}.yaml").is_file()]
-        raise ConfigError(f"{configs}: no config for rung(s) {', '.join(missing)} (this folder has: "
-                          f"{', '.join(has) or 'none'}; choose rungs with --only / --skip)")
-    out = out or Path("runs") / f"ladder-{dataset}"
-    raws = {}
-    for rung in rungs:  # read every config first: a broken one fails before any training
-        path = configs / f"{rung}.yaml"
-        raw = apply_overrides(read_yaml(path), [f"data.dataset={dataset}", f"run.dir={out}",
-                                                 f"run.name={rung}-{dataset}", *overrides])
-        raws[rung] = (from_dict(raw, str(path)))
-    states = {rung: ladder_run_state(cfg) for rung, cfg in raws.items()}  # other settings stop before training
-    for rung, cfg in raws.items():
-        state, run = states[rung]
+        raise ConfigError(f"unknown rung(s) {', '.join(unknown)} (rungs of {configs}: {', '.join(names)})")
+    if quick and not man.quick:
+        raise ConfigError(f"--quick: {configs} names no quick rungs (a 'quick:' list in its {MANIFEST})")
+    chosen = man.quick if quick else names
+    rungs = [r for r in names if r in chosen and (not only or r in only) and r not in skip]
+    if not rungs:
+        raise ConfigError("no rung left to train (check --only / --skip)")
+    dataset = dataset or (man.datasets[0] if man.datasets else None)
+    if man.datasets and dataset not in man.datasets:
+        raise ConfigError(f"--dataset: this ladder runs on {' or '.join(man.datasets)}, not '{dataset}'")
+    out = out or Path("runs") / ("ladder" + (f"-{dataset}" if dataset else "") + ("-quick" if quick else ""))
+    runs = []
+    for rung in rungs:
+        for seed in seeds or [None]:
+            name = rung + (f"-{dataset}" if dataset else "") + (f"-s{seed}" if seeds and len(seeds) > 1 else "")
+            info = man.rung(rung)
+            sets = [*([f"data.dataset={dataset}"] if dataset else []), *info.sets, f"run.dir={out}",
+                    f"run.name={name}", *([f"run.seed={seed}"] if seed is not None else []),
+                    *(man.quick_set.get(rung, []) if quick else []), *overrides]
+            path = info.config(dataset)
+            cfg = from_dict(apply_overrides(read_yaml(path), sets), str(path))
+            runs.append((rung, cfg.run.seed, cfg))
+    return LadderPlan(man, dataset, out, runs)
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
+def run_ladder(configs: Path, dataset: str | None, out: Path | None, only: list[str], skip: list[str],
+               overrides: list[str], quick: bool = False, seeds: list[int] | None = None,
+               sort: str = "ladder") -> Path:
+    """Train every rung of a ladder folder (any pipeline) with one progress line per rung on stderr; write
+    ``leaderboard.md``/``.csv`` in ladder order (``sort="dev"``: best dev first) and ``ladder.png`` (rungs
+    grouped by family, seed std as error bars, published references as markers); returns the .md."""
+    from dl4nlp.experiments import ladder_run_state, train_any
+
+    if sort not in ("ladder", "dev"):
+        raise ConfigError(f"--sort: unknown value '{sort}' (use ladder or dev)")
+    plan = plan_ladder(configs, dataset, out, only, skip, overrides, quick, seeds)
+    states = [ladder_run_state(cfg) for _, _, cfg in plan.runs]  # other settings stop before any training
+    start, spent = time.perf_counter(), []
+    n = len(plan.runs)
+    for i, ((_, _, cfg), (state, run)) in enumerate(zip(plan.runs, states, strict=True), 1):
+        elapsed = time.perf_counter() - start
+        eta = f"; about {_clock(sum(spent) / len(spent) * (n - i + 1))} left" if spent else ""
+        tag = f"[ladder {i}/{n}] {cfg.run_name()}"
         if state == "finished":
-            print(f"[ladder] {rung}: already trained, kept ({run})")
-        elif state == "resumable":
-            print(f"[ladder] {rung}: resuming unfinished run")
-            train_any(cfg, resume=run)
+            _say(f"{tag}: already trained, kept ({run})")
         else:
-            print(f"[ladder] training {rung} on {dataset}")
-            train_any(cfg)
-    md, _, rows = write_leaderboard(out)
-    order = {r: i for i, r in enumerate(registry.LADDER)}
-    rows = sorted(rows, key=lambda r: order.get(str(r["model"]), 99))
-    plots.ladder_comparison(rows, out / "ladder.png", f"sentiment ladder on {dataset.upper()}")
+            _say(f"{tag}: {'resuming' if state == 'resumable' else 'training'} (elapsed {_clock(elapsed)}{eta})")
+            t0 = time.perf_counter()
+            run = train_any(cfg, resume=run if state == "resumable" else None)
+            spent.append(time.perf_counter() - t0)
+        _say(f"{tag}: {_scores(run, plan.manifest.metric)} ({_clock(time.perf_counter() - start)} so far)")
+    return write_ladder_report(plan, sort)
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _scores(run: Path, metric: str) -> str:
+    from dl4nlp.runs import read_results
+
+    res = read_results(run) or {}
+    dev = metric.replace("test_", "dev_", 1)
+    return "  ".join(f"{k} {_fmt_score(res[k])}" for k in (dev, metric) if isinstance(res.get(k), int | float))
+
+
+def write_ladder_report(plan: LadderPlan, sort: str = "ladder") -> Path:
+    """leaderboard.md/.csv of the plan's runs in ladder order, and ladder.png."""
+    from dl4nlp import plots
+    from dl4nlp.runs import leaderboard_csv, leaderboard_markdown, leaderboard_row, read_results
+
+    names = {cfg.run_name(): (k, rung) for k, (rung, _, cfg) in enumerate(plan.runs)}
+    rows = [leaderboard_row(plan.out / name) for name in names if (plan.out / name / "results.json").is_file()]
+    if sort == "dev":
+        rows.sort(key=lambda r: -(r["dev_acc"] or 0))
+    md = write_text(plan.out / "leaderboard.md", leaderboard_markdown(rows))
+    write_text(plan.out / "leaderboard.csv", leaderboard_csv(rows))
+    bars = []
+    for rung in dict.fromkeys(r for r, _, _ in plan.runs):
+        scores = [float(v) for name, (_, r) in names.items() if r == rung
+                  for v in [(read_results(plan.out / name) or {}).get(plan.manifest.metric)] if v is not None]
+        info = plan.manifest.rung(rung)
+        ref = info.reference.get(plan.dataset or "", None)
+        bars.append(plots.LadderBar(rung, info.family, scores, ref))
+    title = plan.manifest.title + (f" on {plan.dataset.upper()}" if plan.dataset else "")
+    plots.ladder_plot(bars, plan.out / "ladder.png", title, plan.manifest.metric)
+    write_json(plan.out / "ladder.json", {"title": title, "metric": plan.manifest.metric,
+                                          "rungs": [b.as_dict() for b in bars]})
     return md
 
 

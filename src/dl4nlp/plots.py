@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,64 @@ def attention_heatmap(weights: Any, rows: Sequence[str], cols: Sequence[str], ou
     fig.colorbar(im, ax=ax, fraction=0.03)
     if title:
         ax.set_title(title)
+    path = save_figure(fig, out_png)
+    plt.close(fig)
+    return path
+
+
+@dataclass
+class LadderBar:
+    """One rung of a ladder plot: its scores over seeds (fractions) and its published reference (%, source)."""
+
+    name: str
+    family: str
+    scores: list[float]
+    reference: tuple[float, str] | None = None
+
+    @property
+    def mean(self) -> float | None:
+        return 100 * sum(self.scores) / len(self.scores) if self.scores else None
+
+    @property
+    def std(self) -> float:
+        if len(self.scores) < 2:
+            return 0.0
+        m = sum(self.scores) / len(self.scores)
+        return 100 * (sum((s - m) ** 2 for s in self.scores) / (len(self.scores) - 1)) ** 0.5
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rung": self.name, "family": self.family, "seeds": len(self.scores), "mean": self.mean,
+                "std": self.std, "reference": list(self.reference) if self.reference else None}
+
+
+def ladder_plot(bars: Sequence[LadderBar], out_png: str | Path, title: str, metric: str = "test_acc") -> Path:
+    """Rungs in ladder order, coloured by family, mean test score with the seed std as an error bar, and each
+    rung's published reference as a marker whose source is in the legend."""
+    plt = _plt()
+    families = list(dict.fromkeys(b.family or "other" for b in bars))
+    colours = {f: plt.get_cmap("tab10")(i % 10) for i, f in enumerate(families)}
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(bars) + 3), 4.5))
+    xs = list(range(len(bars)))
+    means = [b.mean or 0.0 for b in bars]
+    ax.bar(xs, means, yerr=[b.std for b in bars], capsize=3, color=[colours[b.family or "other"] for b in bars])
+    for x, b in zip(xs, bars, strict=True):
+        if b.mean is not None:
+            ax.text(x, b.mean + b.std + 0.4, f"{b.mean:.1f}", ha="center", fontsize=8)
+    markers = "D^sv<>ph*"
+    sources = list(dict.fromkeys(b.reference[1] for b in bars if b.reference))
+    for k, src in enumerate(sources):
+        pts = [(x, b.reference[0]) for x, b in zip(xs, bars, strict=True) if b.reference and b.reference[1] == src]
+        ax.scatter([p[0] for p in pts], [p[1] for p in pts], marker=markers[k % len(markers)], color="black",
+                   zorder=3, label=f"published: {src}")
+    for f in families:
+        ax.bar([0], [0], color=colours[f], label=f)  # legend entry per family
+    ax.set_xticks(xs, [b.name for b in bars], rotation=25, ha="right")
+    ax.set_ylabel(f"{metric} (%)" + (", mean ± std over seeds" if any(len(b.scores) > 1 for b in bars) else ""))
+    values = [m for m in means if m] + [b.reference[0] for b in bars if b.reference]
+    ax.set_ylim(max(0, min(values, default=0) - 10), min(100, max(values, default=100) + 8))
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(title)
     path = save_figure(fig, out_png)
     plt.close(fig)
     return path

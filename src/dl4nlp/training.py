@@ -19,7 +19,7 @@ import lightning as L
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar, WeightAveraging
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, WeightAveraging
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
@@ -342,7 +342,9 @@ def make_trainer(cfg: ExperimentConfig, run_dir: Path, *, monitor: str | None = 
     if t.schedule.lower() == "plateau":
         cbs.append(PlateauSchedule(t.monitor, t.mode, t.gamma))
     if tr.progress_bar:
-        cbs.append(TQDMProgressBar(refresh_rate=10))
+        from dl4nlp.progress import progress_callback
+
+        cbs.append(progress_callback())  # a bar on a terminal, one line per epoch in a log
     cbs += [NonFiniteCheck(t, tr.precision), MonitorCheck(monitor)]
     cbs.extend(callbacks or [])
     kwargs: dict[str, Any] = dict(

@@ -72,33 +72,13 @@ def nli_ladder(
     only: Annotated[list[str] | None, typer.Option(help="train only these models")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", "-s", help="override a config key")] = None,
 ) -> None:
-    """Train conditional encoding, attention and word-by-word attention side by side; leaderboard + plot."""
-    from dl4nlp import plots
-    from dl4nlp.config import load_config
-    from dl4nlp.errors import ConfigError
-    from dl4nlp.experiments import ladder_run_state, train_any
-    from dl4nlp.pipelines.nli import NLI_LADDER
-    from dl4nlp.runs import leaderboard_markdown, write_leaderboard
+    """Train conditional encoding, attention and word-by-word attention side by side (the generic ladder over
+    configs/nli): leaderboard in ladder order + ladder.png with the published references."""
+    from dl4nlp.ladder import run_ladder
 
-    unknown = [m for m in only or [] if m not in NLI_LADDER]
-    if unknown:
-        raise ConfigError(f"unknown NLI model(s) {', '.join(unknown)} (known: {', '.join(NLI_LADDER)})")
-    cfgs = [load_config(configs / f"{m}.yaml", [f"run.dir={out}", f"run.name={m}", *(set_ or [])])
-            for m in NLI_LADDER if not only or m in only]
-    states = [ladder_run_state(cfg) for cfg in cfgs]  # a folder holding other settings stops before any training
-    for cfg, (state, run) in zip(cfgs, states, strict=True):
-        if state == "finished":
-            typer.echo(f"[nli-ladder] {cfg.run_name()}: already trained, kept")
-        elif state == "resumable":
-            train_any(cfg, resume=run)
-        else:
-            train_any(cfg)
-    md, _, rows = write_leaderboard(out)
-    order = {f"nli_{m}": i for i, m in enumerate(NLI_LADDER)}
-    rows = sorted(rows, key=lambda r: order.get(str(r["model"]), 99))
-    plots.ladder_comparison(rows, out / "ladder.png", "NLI: SNLI dev / test accuracy")
-    typer.echo(leaderboard_markdown(rows))
-    typer.echo(f"leaderboard: {md}")
+    md = run_ladder(configs, None, out, only or [], [], set_ or [])
+    typer.echo(md.read_text(encoding="utf-8"))
+    typer.echo(f"leaderboard: {md}", err=True)
 
 
 def nli_teacher(

@@ -47,8 +47,6 @@ NLI_MODELS: dict[str, str] = {
     "nli_attention": "dl4nlp.models.nli:Attention",
     "nli_word_by_word": "dl4nlp.models.nli:WordByWordAttention",
 }
-#: configs/nli/<name>.yaml, bottom rung first (``dl4nlp nli-ladder``)
-NLI_LADDER: list[str] = ["conditional", "attention", "word_by_word"]
 
 # --------------------------------------------------------------------------- data
 
