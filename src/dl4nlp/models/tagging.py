@@ -25,6 +25,14 @@ and the output layer either a softmax per token (Huang et al. 2015's BiLSTM base
 
 or a linear-chain CRF over P (:mod:`dl4nlp.models.crf`), loss = -log p(y | x) per sentence, decoded with
 Viterbi (Huang et al. 2015, *Bidirectional LSTM-CRF Models for Sequence Tagging*; Lample et al. 2016).
+
+:class:`TransformerTagger` is token classification with a pretrained encoder (Devlin et al. 2019, *BERT*,
+section 4.3): the sentence's word pieces go through the encoder, and each word is scored from the vector of
+its first piece (the other pieces get no label),
+
+    H = Encoder([CLS] pieces [SEP]),   P_t = W_o dropout(H[first(t)]) + b_o
+
+with the same softmax (or CRF) on top.
 """
 
 from __future__ import annotations
@@ -68,6 +76,7 @@ class TaggerOptions:
     on_invalid: str = "repair"  # an invalid sequence in a file: repair (conlleval's reading) | refuse
 
     def __post_init__(self) -> None:
+        check_scheme_options(self)
         if self.chars not in CHAR_FEATURES:
             raise ConfigError(f"model.chars: unknown value '{self.chars}' (use {', '.join(CHAR_FEATURES)})")
         if not 0.0 <= self.dropout < 1.0:
@@ -77,10 +86,36 @@ class TaggerOptions:
                 raise ConfigError(f"model.{key}: must be at least 1, got {getattr(self, key)}")
         if self.char_kernel < 1 or self.char_kernel % 2 == 0:
             raise ConfigError(f"model.char_kernel: must be an odd number >= 1, got {self.char_kernel}")
-        if self.scheme not in ("iob1", "iob2", "bioes") or self.input_scheme not in ("auto", "iob1", "iob2", "bioes"):
-            raise ConfigError("model.scheme / model.input_scheme: use iob1, iob2 or bioes (input_scheme also auto)")
-        if self.on_invalid not in ("repair", "refuse"):
-            raise ConfigError(f"model.on_invalid: use repair or refuse, not '{self.on_invalid}'")
+
+
+@dataclass
+class TransformerTaggerOptions:
+    """``model:`` keys of the transformer token classifier (``minilm_tagger``)."""
+
+    checkpoint: str = "minilm-l6"  # minilm-l6 (offline, uncased) | a transformers folder | a hub id
+    dropout: float = 0.1  # on the first pieces' vectors
+    crf: bool = False
+    constrained: bool = True
+    max_pieces: int = 256  # word pieces per sentence, [CLS] and [SEP] included (words past it: the [SEP] vector)
+    scheme: str = "bioes"
+    input_scheme: str = "auto"
+    on_invalid: str = "repair"
+    tag_column: int = -1
+
+    def __post_init__(self) -> None:
+        check_scheme_options(self)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout: must lie in [0, 1), got {self.dropout}")
+        if self.max_pieces < 3:
+            raise ConfigError(f"model.max_pieces: must be at least 3, got {self.max_pieces}")
+
+
+def check_scheme_options(opts: Any) -> None:
+    """The tag-scheme keys every tagger has: ``scheme``, ``input_scheme``, ``on_invalid``."""
+    if opts.scheme not in ("iob1", "iob2", "bioes") or opts.input_scheme not in ("auto", "iob1", "iob2", "bioes"):
+        raise ConfigError("model.scheme / model.input_scheme: use iob1, iob2 or bioes (input_scheme also auto)")
+    if opts.on_invalid not in ("repair", "refuse"):
+        raise ConfigError(f"model.on_invalid: use repair or refuse, not '{opts.on_invalid}'")
 
 
 class CharCNN(nn.Module):
@@ -116,7 +151,30 @@ class CharLSTM(nn.Module):
         return torch.cat([h_n[0], h_n[1]], dim=-1)  # [N, 2h]
 
 
-class BiLSTMTagger(nn.Module):
+class TaggerHead:
+    """The output layer both taggers share (``self.crf`` is a :class:`CRF` or None; ``self(batch)`` gives the
+    emissions [B, T, K])."""
+
+    crf: CRF | None
+
+    def loss(self, batch: dict[str, torch.Tensor], emissions: torch.Tensor | None = None) -> torch.Tensor:
+        """CRF: mean over sentences of -log p(y | x); softmax: mean over real tokens of -log p(y_t | x)."""
+        emissions = self(batch) if emissions is None else emissions  # [B, T, K]
+        mask, tags = batch["mask"], batch["tags"]
+        if self.crf is not None:
+            return self.crf.nll(emissions, tags, mask).mean()
+        return F.cross_entropy(emissions[mask], tags[mask])
+
+    @torch.no_grad()
+    def decode(self, batch: dict[str, torch.Tensor], emissions: torch.Tensor | None = None) -> torch.Tensor:
+        """Predicted tag ids [B, T]: Viterbi with a CRF, the argmax per token without; 0 at padding."""
+        emissions = self(batch) if emissions is None else emissions  # [B, T, K]
+        if self.crf is not None:
+            return self.crf.decode(emissions, batch["mask"])
+        return emissions.argmax(-1) * batch["mask"].long()
+
+
+class BiLSTMTagger(TaggerHead, nn.Module):
     """Word (+ chars + casing) -> BiLSTM -> emissions [B, T, K] -> softmax or CRF; see the module docstring.
 
     ``loss(batch)`` is the training loss, ``decode(batch) -> [B, T]`` the predicted tag ids (0 at padding).
@@ -183,23 +241,6 @@ class BiLSTMTagger(nn.Module):
         h, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=x.size(1))  # [B, T, 2H]
         return self.out(self.dropout(h))  # [B, T, K]
 
-    def loss(self, batch: dict[str, torch.Tensor], emissions: torch.Tensor | None = None) -> torch.Tensor:
-        """CRF: mean over sentences of -log p(y | x); softmax: mean over real tokens of -log p(y_t | x)."""
-        emissions = self(batch) if emissions is None else emissions  # [B, T, K]
-        mask, tags = batch["mask"], batch["tags"]
-        if self.crf is not None:
-            return self.crf.nll(emissions, tags, mask).mean()
-        return F.cross_entropy(emissions[mask], tags[mask])
-
-    @torch.no_grad()
-    def decode(self, batch: dict[str, torch.Tensor], emissions: torch.Tensor | None = None) -> torch.Tensor:
-        """Predicted tag ids [B, T]: Viterbi with a CRF, the argmax per token without; 0 at padding."""
-        emissions = self(batch) if emissions is None else emissions  # [B, T, K]
-        if self.crf is not None:
-            return self.crf.decode(emissions, batch["mask"])
-        return emissions.argmax(-1) * batch["mask"].long()
-
-
 class BiLSTMSoftmax(BiLSTMTagger):
     """The baseline: a softmax per token, no characters."""
 
@@ -222,3 +263,45 @@ class BiLSTMCRFCharLSTM(BiLSTMTagger):
     """BiLSTM-CRF with a character BiLSTM (Lample et al. 2016)."""
 
     preset = {"crf": True, "chars": "lstm"}
+
+
+class TransformerTagger(TaggerHead, nn.Module):
+    """Token classification with a pretrained encoder, each word scored from its first word piece; see the
+    module docstring. A batch holds ``pieces`` / ``piece_mask`` [B, P], ``first`` [B, T] (the position of each
+    word's first piece) and ``mask`` [B, T] (and ``tags``)."""
+
+    preset: dict[str, Any] = {}
+
+    def __init__(self, labels: list[str], opts: TransformerTaggerOptions):
+        super().__init__()
+        from transformers import AutoModel
+
+        from dl4nlp.models.transformer import resolve_checkpoint
+
+        self.opts, self.labels = opts, list(labels)
+        where, local = resolve_checkpoint(opts.checkpoint)
+        try:
+            self.encoder = AutoModel.from_pretrained(where, local_files_only=local, add_pooling_layer=False)
+        except OSError as exc:
+            raise ConfigError(f"model.checkpoint '{opts.checkpoint}': cannot load the model ({exc})") from None
+        self.encoder.train()  # from_pretrained returns eval mode
+        self.dropout = nn.Dropout(opts.dropout)
+        self.out = nn.Linear(self.encoder.config.hidden_size, len(labels))
+        constraints = scheme_constraints(labels, opts.scheme) if opts.crf and opts.constrained else None
+        self.crf = CRF(len(labels), constraints) if opts.crf else None
+
+    @classmethod
+    def options(cls, params: dict[str, Any], where: str = "model") -> TransformerTaggerOptions:
+        from dl4nlp.config import build_options
+
+        return build_options(TransformerTaggerOptions, params, where)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Emission scores P [B, T, K] from the first piece of each word."""
+        h = self.encoder(input_ids=batch["pieces"], attention_mask=batch["piece_mask"].long()).last_hidden_state
+        first = batch["first"].unsqueeze(-1).expand(-1, -1, h.size(-1))  # [B, T, d]
+        return self.out(self.dropout(h.gather(1, first)))  # [B, T, K]
+
+
+class MiniLMTagger(TransformerTagger):
+    """The offline MiniLM-L6 (uncased WordPiece) fine-tuned for token classification."""

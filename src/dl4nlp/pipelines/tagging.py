@@ -46,6 +46,7 @@ NER_MODELS: dict[str, str] = {
     "bilstm_crf": "dl4nlp.models.tagging:BiLSTMCRF",
     "bilstm_crf_charcnn": "dl4nlp.models.tagging:BiLSTMCRFCharCNN",
     "bilstm_crf_charlstm": "dl4nlp.models.tagging:BiLSTMCRFCharLSTM",
+    "minilm_tagger": "dl4nlp.models.tagging:MiniLMTagger",
 }
 DATASETS = ("conll2003",)
 SPLIT_FILES = {"train": "train.txt", "dev": "valid.txt", "test": "test.txt"}
@@ -93,15 +94,30 @@ class Encoder:
     chars: Vocab
     labels: list[str]
     max_chars: int = 30
+    tokenizer: Any = None  # a transformer tagger's word-piece tokenizer
+    max_pieces: int = 256
 
     def encode(self, tokens: list[str], tags: list[str] | None = None) -> dict[str, Any]:
         item = {"words": self.words.encode([t.lower() for t in tokens]),
                 "chars": [self.chars.encode(list(t[: self.max_chars])) or [1] for t in tokens],
                 "casing": [casing(t) for t in tokens]}
+        if self.tokenizer is not None:
+            item.update(self.pieces(tokens))
         if tags is not None:
             index = {lab: i for i, lab in enumerate(self.labels)}
             item["tags"] = [index[t] for t in tags]
         return item
+
+    def pieces(self, tokens: list[str]) -> dict[str, list[int]]:
+        """Word pieces ``[CLS] ... [SEP]`` and the position of each word's first piece (a word left without a
+        piece, cut by ``max_pieces`` or made of characters the tokenizer drops, points at ``[SEP]``)."""
+        enc = self.tokenizer(tokens, is_split_into_words=True, truncation=True, max_length=self.max_pieces)
+        ids = enc["input_ids"]
+        first = [-1] * len(tokens)
+        for j, w in enumerate(enc.word_ids()):
+            if w is not None and first[w] < 0:
+                first[w] = j
+        return {"pieces": ids, "first": [f if f >= 0 else len(ids) - 1 for f in first]}
 
     def save(self, run_dir: Path) -> None:
         self.words.save(run_dir / "vocab.json")
@@ -109,12 +125,22 @@ class Encoder:
         write_json(run_dir / "labels.json", self.labels)
 
     @classmethod
-    def load(cls, run_dir: Path, max_chars: int) -> Encoder:
+    def load(cls, run_dir: Path, opts: Any) -> Encoder:
         labels = run_dir / "labels.json"
         if not labels.is_file():
             raise RunError(f"{labels}: not found (is the run finished?)")
-        return cls(Vocab.load(run_dir / "vocab.json"), Vocab.load(run_dir / "chars.json"),
-                   json.loads(labels.read_text(encoding="utf-8")), max_chars)
+        return with_tokenizer(cls(Vocab.load(run_dir / "vocab.json"), Vocab.load(run_dir / "chars.json"),
+                                  json.loads(labels.read_text(encoding="utf-8"))), opts)
+
+
+def with_tokenizer(encoder: Encoder, opts: Any) -> Encoder:
+    """``encoder`` with the options' character limit, and the word-piece tokenizer of a transformer tagger."""
+    encoder.max_chars = getattr(opts, "max_word_chars", encoder.max_chars)
+    if hasattr(opts, "checkpoint"):
+        from dl4nlp.models.transformer import load_tokenizer
+
+        encoder.tokenizer, encoder.max_pieces = load_tokenizer(opts.checkpoint), opts.max_pieces
+    return encoder
 
 
 def collate_tagged(items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
@@ -124,6 +150,8 @@ def collate_tagged(items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
     batch = {"words": torch.zeros(B, T, dtype=torch.long), "casing": torch.zeros(B, T, dtype=torch.long),
              "chars": torch.zeros(B, T, C, dtype=torch.long), "mask": torch.zeros(B, T, dtype=torch.bool),
              "tags": torch.zeros(B, T, dtype=torch.long)}
+    if "pieces" in items[0]:
+        batch.update(pad_pieces(items))
     for b, it in enumerate(items):
         n = len(it["words"])
         batch["words"][b, :n] = torch.tensor(it["words"])
@@ -134,6 +162,18 @@ def collate_tagged(items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         for t, c in enumerate(it["chars"]):
             batch["chars"][b, t, : len(c)] = torch.tensor(c)
     return batch
+
+
+def pad_pieces(items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+    """``pieces`` / ``piece_mask`` [B, P] (pad id 0, BERT's) and ``first`` [B, T] of a transformer tagger."""
+    B, P, T = len(items), max(len(it["pieces"]) for it in items), max(len(it["words"]) for it in items)
+    out = {"pieces": torch.zeros(B, P, dtype=torch.long), "piece_mask": torch.zeros(B, P, dtype=torch.bool),
+           "first": torch.zeros(B, T, dtype=torch.long)}
+    for b, it in enumerate(items):
+        out["pieces"][b, : len(it["pieces"])] = torch.tensor(it["pieces"])
+        out["piece_mask"][b, : len(it["pieces"])] = True
+        out["first"][b, : len(it["first"])] = torch.tensor(it["first"])
+    return out
 
 
 def check_labels(sentences: list[TaggedSentence], labels: list[str], path: Path) -> None:
@@ -171,7 +211,7 @@ def prepare(cfg: ExperimentConfig, encoder: Encoder | None = None) -> Prepared:
     if encoder is None:
         words = Vocab.build([[t.lower() for t in s.tokens] for s in sents["train"]], cfg.data.min_count,
                             cfg.data.max_vocab)
-        if opts.extend_vocab and opts.embeddings != "random":
+        if getattr(opts, "extend_vocab", False) and opts.embeddings != "random":
             from dl4nlp import embeddings
 
             vectors = embeddings.load_vectors(opts.embeddings)
@@ -179,7 +219,7 @@ def prepare(cfg: ExperimentConfig, encoder: Encoder | None = None) -> Prepared:
                            - set(words.itos))
             words = Vocab([*words.itos, *(w for w in extra if w in vectors)])
         chars = Vocab.build([list(t) for s in sents["train"] for t in s.tokens])
-        encoder = Encoder(words, chars, label_set(sents["train"], opts.scheme), opts.max_word_chars)
+        encoder = with_tokenizer(Encoder(words, chars, label_set(sents["train"], opts.scheme)), opts)
     for split in ("dev", "test"):
         check_labels(sents[split], encoder.labels, paths[split])
     enc = {split: [encoder.encode(s.tokens, s.tags) for s in ss] for split, ss in sents.items()}
@@ -190,6 +230,8 @@ def build_model(cfg: ExperimentConfig, encoder: Encoder, state: dict[str, Any] |
     """The tagger of ``cfg``; its word table starts from the vectors of ``model.embeddings``, except for a
     loaded run (``state``: its checkpoint has the trained table, whose shape is taken from there)."""
     opts = options(cfg)
+    if hasattr(opts, "checkpoint"):  # a transformer tagger: the encoder comes from its checkpoint
+        return model_class(cfg.model_name)(encoder.labels, opts)
     matrix = None
     if state is not None and opts.embeddings != "random":
         matrix = torch.zeros_like(state["words.weight"])
@@ -217,7 +259,7 @@ def train_tagger(cfg: ExperimentConfig, resume: str | Path | None = None, evalua
     if cfg.train.monitor == "dev_acc":  # the engine's default; a tagger selects on entity F1
         cfg.train.monitor = PIPELINE.monitor
     resume_ckpt = resume_checkpoint(resume)
-    encoder = Encoder.load(Path(resume), opts.max_word_chars) if resume is not None else None
+    encoder = Encoder.load(Path(resume), opts) if resume is not None else None
     L.seed_everything(cfg.run.seed, workers=True, verbose=False)
     prep = prepare(cfg, encoder)
     model = build_model(cfg, prep.encoder)
@@ -288,7 +330,7 @@ class TaggerPredictor:
         if self.cfg.model_name not in NER_MODELS:
             raise RunError(f"{self.run_dir}: not an NER run (model '{self.cfg.model_name}')")
         self.opts = options(self.cfg)
-        self.encoder = Encoder.load(self.run_dir, self.opts.max_word_chars)
+        self.encoder = Encoder.load(self.run_dir, self.opts)
         state = load_state_dict(self.run_dir, which)
         self.model = load_weights(build_model(self.cfg, self.encoder, state), self.run_dir, state)
 
