@@ -102,12 +102,13 @@ def test_encoder_layer_matches_torch_both_norm_placements(norm):
     copy_ff_norms(ours, theirs, 2)
     x = torch.randn(2, 6, D)
     pad = torch.tensor([[False] * 6, [False] * 4 + [True] * 2])
-    for mode in ("train", "eval"):  # train: the Python path with gradients; eval: torch's fused fast path
+    for mode in ("train", "eval"):  # train: the Python path with gradients; eval, no grad: torch's fused fast path
         ours.train(mode == "train")
         theirs.train(mode == "train")
         x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
-        out, _, _ = ours(x1, ~pad[:, None, None, :])
-        ref = theirs(x2, src_key_padding_mask=pad)
+        with torch.set_grad_enabled(mode == "train"):
+            out, _, _ = ours(x1, ~pad[:, None, None, :])
+            ref = theirs(x2, src_key_padding_mask=pad)
         real = ~pad  # torch's fast path may leave padded rows as they come: compare the real positions
         torch.testing.assert_close(out[real], ref[real], atol=1e-5, rtol=1e-5)
         if mode == "train":
