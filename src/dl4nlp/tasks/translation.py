@@ -111,10 +111,11 @@ class TranslationTask(L.LightningModule):
         loss = self._nll / max(1, self._count)
         self.log("dev_loss", loss)
         self.log("dev_ppl", math.exp(min(loss, 50.0)), prog_bar=True)
-        if self._hyps and self.references is not None and len(self._hyps) == len(self.references):
+        if self._hyps and self.references is not None:  # dev is read in file order: hypothesis i is line i
             from sacrebleu.metrics import BLEU
 
-            self.log("dev_bleu", float(BLEU().corpus_score(self._hyps, [self.references]).score), prog_bar=True)
+            refs = self.references[: len(self._hyps)]  # all of dev, except in Lightning's 2-batch sanity check
+            self.log("dev_bleu", float(BLEU().corpus_score(self._hyps, [refs]).score), prog_bar=True)
 
     def configure_optimizers(self) -> Any:
         params = [p for p in self.model.parameters() if p.requires_grad]
