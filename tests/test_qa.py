@@ -302,6 +302,16 @@ def test_cli_train_then_answer(squad_dir: Path, tmp_path: Path) -> None:
     out = runner.invoke(app, ["answer", str(run), "--context", " ", "--question", "Who?"])
     assert out.exit_code != 0 and "empty --context" in str(out.exception)
 
+    from dl4nlp.demo.limits import DemoSettings
+    from dl4nlp.demo.render import guarded
+    from dl4nlp.demo.tabs import qa as tab
+
+    models = tab.load([run], DemoSettings())
+    html, png = tab.analyse(models, PARAGRAPHS[2][1], "Who was the leader of the Normans?", 2000)
+    answer_html = html.split('class="qa-label" data-run="drqa-tiny">')[1].split("</b>")[0]
+    assert f'<mark class="qa-answer">{answer_html}</mark>' in html and Path(png).is_file()
+    assert "question is empty" in guarded(lambda c, q: tab.analyse(models, c, q, 2000), 2, "qa")("text", " ")[0]
+
 
 def test_drqa_resume_continues_a_run(squad_dir: Path, tmp_path: Path) -> None:
     from dl4nlp.pipelines.qa import PIPELINE
