@@ -280,10 +280,18 @@ class TransformerTagger(TaggerHead, nn.Module):
 
         self.opts, self.labels = opts, list(labels)
         where, local = resolve_checkpoint(opts.checkpoint)
+        from transformers.utils import logging as hf_logging
+
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # the unused pooler's weights are expected to be left out: no report
+        hf_logging.disable_progress_bar()
         try:
             self.encoder = AutoModel.from_pretrained(where, local_files_only=local, add_pooling_layer=False)
         except OSError as exc:
             raise ConfigError(f"model.checkpoint '{opts.checkpoint}': cannot load the model ({exc})") from None
+        finally:
+            hf_logging.set_verbosity(verbosity)
+            hf_logging.enable_progress_bar()
         self.encoder.train()  # from_pretrained returns eval mode
         self.dropout = nn.Dropout(opts.dropout)
         self.out = nn.Linear(self.encoder.config.hidden_size, len(labels))
