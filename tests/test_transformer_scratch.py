@@ -250,6 +250,22 @@ def test_lm_cache_matches_the_full_forward_pass():
     assert state2.shape == (1, 2, 9)
 
 
+def test_torch_impl_lm_is_causal_and_its_prefix_state_matches_the_full_pass():
+    torch.manual_seed(10)
+    lm = TransformerLM(17, opts(impl="torch")).eval()
+    x = torch.randint(0, 17, (2, 7))
+    changed = x.clone()
+    changed[:, 4] = (x[:, 4] + 1) % 17
+    with torch.no_grad():
+        full, changed_full = lm(x)[0], lm(changed)[0]
+        state = lm.init_state(2)  # the token prefix [1, B, 0]: no cache on the torch.nn path
+        a, state = lm(x[:, :3], state)
+        b, state = lm(x[:, 3:], state)
+    torch.testing.assert_close(full[:, :4], changed_full[:, :4], atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(torch.cat([a, b], 1), full, atol=1e-5, rtol=1e-5)
+    assert state.shape == (1, 2, 7)
+
+
 # --------------------------------------------------------------------------- embeddings, options
 
 
