@@ -79,6 +79,14 @@ def check_run_name(name: str | None) -> None:
                           "written inside run.dir")
 
 
+def check_rating_scale(scale: list[float] | None, levels: int | None) -> None:
+    """``data.rating_scale`` is two finite numbers, lowest first; ``data.rating_levels`` at least 2."""
+    if scale is not None and (len(scale) != 2 or not all(math.isfinite(v) for v in scale) or scale[0] >= scale[1]):
+        raise ConfigError(f"data.rating_scale: must be [lowest, highest] with lowest < highest, got {scale}")
+    if levels is not None and levels < 2:
+        raise ConfigError(f"data.rating_levels: must be at least 2, got {levels}")
+
+
 @dataclass
 class DataConfig:
     """Where the data comes from.
@@ -115,6 +123,8 @@ class DataConfig:
     cache_dir: str = "cache"  # captioning: image features are cached in <cache_dir>/features/
     augment: str = "none"  # captioning: train images also flipped / rotated: none | flips | dihedral
     direction: str = "de-en"  # translation: <source>-<target> file suffixes (multi30k: de-en or en-de)
+    rating_scale: list[float] | None = None  # rating runs: [lowest, highest] (default: imdb [1, 10], sst [0, 1])
+    rating_levels: int | None = None  # rating runs: ordinal / class levels on the scale (default: one per unit)
 
     #: allowed values of the numeric keys (None, where a key allows it, means "no limit"), checked at load
     RANGES: ClassVar[dict[str, str]] = {
@@ -124,6 +134,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         check_ranges(self, "data")
+        check_rating_scale(self.rating_scale, self.rating_levels)
 
     def changed(self, keys: tuple[str, ...]) -> dict[str, Any]:
         """Those of ``keys`` whose value differs from the field's default, in the order given (task-specific

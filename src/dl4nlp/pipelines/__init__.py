@@ -25,6 +25,7 @@ PIPELINES: dict[str, str] = {
     "tagging": "dl4nlp.pipelines.tagging",
     "qa": "dl4nlp.pipelines.qa",
     "trees": "dl4nlp.pipelines.trees",
+    "rating": "dl4nlp.pipelines.rating",
 }
 
 __all__ = ["PIPELINES", "Pipeline", "Prediction", "Predictor", "all_pipelines", "pipeline", "pipeline_for",

@@ -1,0 +1,287 @@
+"""Rating prediction end to end ("guess the rating from the review text"): the sentence classifiers' data and
+model code, a numeric target (:mod:`dl4nlp.data.ratings`), a rating head (:mod:`dl4nlp.models.rating_heads`:
+``model.head: regress | ordinal | classify``), and rating metrics (MAE, RMSE, Spearman, ...).
+
+Python API::
+
+    from dl4nlp.config import load_config
+    from dl4nlp.pipelines.rating import train_rating, RatingPredictor
+
+    run = train_rating(load_config("configs/rating/imdb_gru_ordinal.yaml"))
+    RatingPredictor(run).predict(["a gorgeous, witty film"])[0].label   # "8.7 stars"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dl4nlp import registry
+from dl4nlp.config import ExperimentConfig, coerce
+from dl4nlp.data.batching import BucketBatchSampler, EncodedDataset, encode_texts, pad_batch
+from dl4nlp.data.splits import DatasetSplits
+from dl4nlp.data.vocab import Vocab
+from dl4nlp.errors import ConfigError, RunError
+from dl4nlp.models.rating_heads import HEADS, LOSSES, RatingModel, RatingScale, make_head
+from dl4nlp.pipelines.base import Pipeline, Prediction
+from dl4nlp.pipelines.scoring import check_inputs
+from dl4nlp.runs import load_config, load_weights
+
+#: rating models: ``model.name`` -> the sentence model under the head (built with num_classes = head outputs)
+RATING_MODELS: dict[str, str] = {
+    "rating_bow": "dl4nlp.models.linear:LogisticRegression",  # linear on bag-of-words: ridge with regress + l2
+    "rating_mlp": "dl4nlp.models.mlp:MLPClassifier",
+    "rating_rnn": "dl4nlp.models.recurrent:RNNClassifier",
+    "rating_gru": "dl4nlp.models.recurrent:GRUClassifier",
+    "rating_lstm": "dl4nlp.models.recurrent:LSTMClassifier",
+    "rating_bigru": "dl4nlp.models.recurrent:BiGRUClassifier",
+    "rating_bilstm": "dl4nlp.models.recurrent:BiLSTMClassifier",
+}
+HEAD_KEYS = ("head", "loss", "huber_delta")  # model options of the head; the rest go to the sentence model
+
+
+@dataclass
+class HeadOptions:
+    head: str = "regress"  # regress | ordinal | classify
+    loss: str = "mse"  # regress: mse | huber
+    huber_delta: float = 0.1  # huber: on the scale mapped to [0, 1] (0.1 = 0.9 stars on 1-10)
+
+    def __post_init__(self) -> None:
+        if self.head not in HEADS:
+            raise ConfigError(f"model.head: unknown head '{self.head}' (use {', '.join(HEADS)})")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"model.loss: unknown loss '{self.loss}' (use {', '.join(LOSSES)})")
+        if self.loss != "mse" and self.head != "regress":
+            raise ConfigError(f"model.loss: '{self.loss}' applies only to head: regress")
+        if not self.huber_delta > 0:
+            raise ConfigError(f"model.huber_delta: must be greater than 0, got {self.huber_delta}")
+
+
+def head_options(cfg: ExperimentConfig) -> HeadOptions:
+    where = f"model ({cfg.model_name})"
+    return HeadOptions(**{k: coerce(cfg.model[k], type(getattr(HeadOptions, k)), where, k)
+                          for k in HEAD_KEYS if k in cfg.model})
+
+
+def scale_of(cfg: ExperimentConfig) -> RatingScale:
+    from dl4nlp.data.ratings import rating_levels, rating_scale
+
+    lo, hi = rating_scale(cfg.data)
+    return RatingScale(lo, hi, rating_levels(cfg.data))
+
+
+def build_rating_model(cfg: ExperimentConfig, vocab: Vocab) -> RatingModel:
+    opts, scale = head_options(cfg), scale_of(cfg)
+    head = make_head(opts.head, scale, opts.loss, opts.huber_delta)
+    cls = registry.resolve(RATING_MODELS, cfg.model_name, "rating model")
+    params = {k: v for k, v in cfg.model_params.items() if k not in HEAD_KEYS}
+    try:
+        backbone = cls.build(params, vocab, head.num_outputs)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"model ({cfg.model_name}): {exc}") from None
+    return RatingModel(backbone, head)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def read_splits(cfg: ExperimentConfig) -> DatasetSplits:
+    """The rated splits; ``data.max_train_examples`` keeps a seeded sample of train (the 1 %-of-ratings runs)."""
+    from dl4nlp.data.ratings import read_rating_splits
+    from dl4nlp.errors import DataError
+
+    splits = read_rating_splits(cfg.data, cfg.run.seed)
+    if cfg.data.max_train_examples:
+        n = min(cfg.data.max_train_examples, len(splits.train))
+        splits.train = splits.train.shuffle(seed=cfg.run.seed).select(range(n))
+    for name, ds in (("train", splits.train), ("dev", splits.dev), ("test", splits.test)):
+        if len(ds) == 0:
+            raise DataError(f"{cfg.data.path}: the {name} split is empty")
+    return splits
+
+
+def collate_ratings(items: list[tuple[list[int], float]]) -> dict[str, torch.Tensor]:
+    batch = pad_batch([ids for ids, _ in items])
+    batch["label"] = torch.tensor([y for _, y in items], dtype=torch.float32)  # [B] ratings
+    return batch
+
+
+def make_loader(ds: EncodedDataset, batch_size: int, shuffle: bool, bucket: bool, seed: int,
+                num_workers: int = 0) -> torch.utils.data.DataLoader:
+    sampler = BucketBatchSampler(ds.lengths(), batch_size, shuffle=shuffle, bucket=bucket, seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    return torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate_ratings,
+                                       num_workers=num_workers, generator=gen)
+
+
+def with_rating_monitor(cfg: ExperimentConfig) -> ExperimentConfig:
+    """A rating run selects on ``dev_mae`` (lower is better) unless the config names another dev metric."""
+    if cfg.train.monitor == "dev_acc" and cfg.train.mode == "max":
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, monitor="dev_mae", mode="min"))
+    return cfg
+
+
+# --------------------------------------------------------------------------- training
+
+
+def train_rating(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test: bool = True,
+                 callbacks: list | None = None, run_dir: str | Path | None = None) -> Path:
+    """Train one rating model and write its run folder (results.json, rating_plot.png, ...); returns it."""
+    import lightning as L
+
+    from dl4nlp.pipelines.classification import tokenizer_for
+    from dl4nlp.runs import save_config
+    from dl4nlp.tasks.rating import RatingTask
+    from dl4nlp.training import fit_and_validate, open_run_dir, resume_checkpoint
+
+    cfg = with_rating_monitor(cfg)
+    resume_ckpt = resume_checkpoint(resume)
+    vocab = Vocab.load(Path(resume) / "vocab.json") if resume is not None else None
+    L.seed_everything(cfg.run.seed, workers=True, verbose=False)
+    splits = read_splits(cfg)  # every input check happens before a folder is made
+    tok = tokenizer_for(cfg)
+    if vocab is None:
+        vocab = Vocab.build([tok(t) for t in splits.train["text"]], cfg.data.min_count, cfg.data.max_vocab)
+    enc = {s: EncodedDataset(encode_texts(getattr(splits, s)["text"], tok, vocab, cfg.data.max_length),
+                             [float(y) for y in getattr(splits, s)["label"]]) for s in ("train", "dev", "test")}
+    model = build_rating_model(cfg, vocab)
+    task = RatingTask(model, model.head.scale, cfg.train, cfg.to_dict())
+    d, t = cfg.data, cfg.train
+    train_loader = make_loader(enc["train"], t.batch_size, True, d.bucket, cfg.run.seed, d.num_workers)
+    dev_loader = make_loader(enc["dev"], t.eval_batch_size, False, False, cfg.run.seed)
+    test_loader = make_loader(enc["test"], t.eval_batch_size, False, False, cfg.run.seed)
+
+    path = open_run_dir(cfg, resume, run_dir)
+    save_config(path, cfg)
+    vocab.save(path / "vocab.json")
+    fitted = fit_and_validate(cfg, path, task, train_loader, dev_loader, resume_ckpt, callbacks)
+    if fitted is None:
+        return path
+    return finish_rating_run(cfg, path, task, fitted, enc, test_loader, len(vocab), evaluate_test)
+
+
+def _mean_baseline(enc: dict[str, EncodedDataset], scale: RatingScale, splits: tuple[str, ...]) -> dict[str, float]:
+    """MAE and RMSE of always predicting the training mean rating."""
+    from dl4nlp.rating_metrics import rating_scores
+
+    mean = sum(enc["train"].labels) / len(enc["train"])
+    out: dict[str, float] = {"train_mean": round(mean, 4)}
+    for s in splits:
+        gold = enc[s].labels
+        sc = rating_scores([mean] * len(gold), gold, scale.lo, scale.hi, scale.levels)
+        out.update({f"{s}_mae": sc["mae"], f"{s}_rmse": sc["rmse"]})
+    return out
+
+
+def finish_rating_run(cfg: ExperimentConfig, path: Path, task: Any, fitted: Any, enc: dict[str, EncodedDataset],
+                      test_loader: Any, vocab_size: int, evaluate_test: bool) -> Path:
+    from dl4nlp import plots
+    from dl4nlp.rating_metrics import rating_plot
+    from dl4nlp.runs import write_results
+    from dl4nlp.training import count_parameters, provenance, time_to_best
+
+    scale, opts = task.scale, head_options(cfg)
+    results: dict[str, Any] = {
+        "task": "rating", "model": cfg.model_name, "dataset": cfg.data.dataset, "phrases": cfg.data.phrases,
+        "head": opts.head, "scale": [scale.lo, scale.hi], "levels": scale.levels,
+        **{k: float(v) for k, v in fitted.dev.items()},
+        "train_time_s": round(fitted.wall, 2), "epochs_run": fitted.trainer.current_epoch,
+        **time_to_best(fitted.trainer), "best_checkpoint": fitted.best.name,
+        "params": count_parameters(task.model), "train_examples": len(enc["train"]), "vocab_size": vocab_size,
+        "mean_baseline": _mean_baseline(enc, scale, ("dev", "test") if evaluate_test else ("dev",)),
+        "hyper_parameters": cfg.key_hyper_parameters(), **provenance(),
+    }
+    title = f"{cfg.model_name} ({opts.head}) on {cfg.data.dataset}"
+    if evaluate_test:
+        test = fitted.evaluator.test(task, test_loader, ckpt_path=str(fitted.best), verbose=False)[0]
+        results.update({k: float(v) for k, v in test.items()})
+        if task.test_predictions is not None:
+            pred, gold = task.test_predictions
+            rating_plot(pred.numpy(), gold.numpy(), scale.lo, scale.hi, scale.levels, path / "rating_plot.png",
+                        f"{title} (test)")
+    if (path / "metrics.csv").is_file():
+        plots.learning_curves(path / "metrics.csv", path / "learning_curves.png", title,
+                              pairs=(("loss", "train_loss", "dev_loss"), ("MAE", "train_mae", "dev_mae")))
+    write_results(path, results)
+    return path
+
+
+# --------------------------------------------------------------------------- loading and predicting
+
+
+class RatingPredictor:
+    """A rating run loaded for inference: ``predict`` answers "7.6 stars" with scores ``{"rating": 7.6}``."""
+
+    def __init__(self, run_dir: str | Path, which: str = "best"):
+        from dl4nlp.pipelines.classification import tokenizer_for
+
+        self.run_dir = Path(run_dir)
+        self.cfg = load_config(self.run_dir)
+        if self.cfg.model_name not in RATING_MODELS:
+            raise RunError(f"{self.run_dir}: not a rating run (model '{self.cfg.model_name}')")
+        self.vocab = Vocab.load(self.run_dir / "vocab.json")
+        self.tokenizer = tokenizer_for(self.cfg)
+        self.model = load_weights(build_rating_model(self.cfg, self.vocab), self.run_dir, which=which)
+        self.scale: RatingScale = self.model.head.scale
+
+    @torch.no_grad()
+    def ratings(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:
+        out = []
+        for i in range(0, len(texts), batch_size):
+            b = pad_batch(encode_texts(texts[i : i + batch_size], self.tokenizer, self.vocab, self.cfg.data.max_length))
+            out.append(self.model.rating(b["tokens"], b["mask"]))
+        return torch.cat(out) if out else torch.empty(0)
+
+    def predict(self, inputs: list[str]) -> list[Prediction]:
+        check_inputs(inputs)
+        unk = {self.vocab.unk_id, self.vocab.stoi.get("<pad>", 0)}
+        preds = []
+        for text, r in zip(inputs, self.ratings(inputs).tolist(), strict=True):
+            known = any(i not in unk for i in self.vocab.encode(self.tokenizer(text)))
+            preds.append(Prediction(text, self.scale.describe(r), {"rating": round(r, 4)},
+                                    note=None if known else "no known words; this is the prior"))
+        return preds
+
+
+def _scores(run_dir: str | Path, pred: RatingPredictor, texts: list[str], gold: list[float]) -> dict[str, Any]:
+    from dl4nlp.rating_metrics import rating_scores
+
+    start = time.perf_counter()
+    ratings = pred.ratings(texts)
+    s = pred.scale
+    scores = rating_scores(ratings.numpy(), gold, s.lo, s.hi, s.levels)
+    seconds = round(time.perf_counter() - start, 3)
+    return {"run": Path(run_dir).name, "examples": len(gold), **scores, "seconds": seconds}
+
+
+def evaluate(run_dir: str | Path, split: str = "test", data: str | Path | None = None) -> dict[str, Any]:
+    """MAE, RMSE, Spearman, Pearson, accuracy and within-one of a run's best model on a split of its dataset, or on
+    any CSV / TSV / JSONL file with the run's text column and a numeric ``data.label_column`` (``data``)."""
+    from math import isnan
+
+    from dl4nlp.data.ratings import read_rated_records
+    from dl4nlp.runs import check_split, read_results
+
+    pred = RatingPredictor(run_dir)
+    if data is None:
+        check_split(split)
+        ds = getattr(read_splits(pred.cfg), split)
+        out = {"split": split, **_scores(run_dir, pred, list(ds["text"]), [float(y) for y in ds["label"]])}
+        out["recorded"] = {k: v for k, v in (read_results(run_dir) or {}).items() if k.startswith(split)}
+    else:
+        column = "rating" if pred.cfg.data.dataset == "imdb" else pred.cfg.data.label_column
+        rows = read_rated_records(data, pred.cfg.data.text_column, column, (pred.scale.lo, pred.scale.hi))
+        out = {"split": "data", "data": str(data),
+               **_scores(run_dir, pred, [r["text"] for r in rows], [r["label"] for r in rows])}
+    return {k: (None if isinstance(v, float) and isnan(v) else v) for k, v in out.items()}
+
+
+PIPELINE = Pipeline(
+    name="rating", task="rating", models=RATING_MODELS, train=train_rating, load=RatingPredictor, evaluate=evaluate,
+    monitor="dev_mae", mode="min", input_help="a review",
+)
