@@ -96,9 +96,19 @@ class TaggingTask(L.LightningModule):
             self._pred.append([labels[i] for i in p[:n]])
             self._gold.append([labels[i] for i in g[:n]])
 
+    def _sentences(self) -> tuple[list[list[str]], list[list[str]]]:
+        """(gold, predicted) tag sequences of the whole split: under DDP every rank scored its share of the
+        batches, so the shares are gathered and every rank logs the same score."""
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return self._gold, self._pred
+        parts: list[Any] = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(parts, (self._gold, self._pred))
+        return [s for g, _ in parts for s in g], [s for _, p in parts for s in p]
+
     def _log_scores(self, prefix: str) -> dict[str, Any]:
-        scores = entity_scores(self._gold, self._pred, self.scheme)
-        scores["type_confusion"] = type_confusion(self._gold, self._pred)
+        gold, pred = self._sentences()
+        scores = entity_scores(gold, pred, self.scheme)
+        scores["type_confusion"] = type_confusion(gold, pred)
         self._gold, self._pred = [], []
         for key in ("precision", "recall", "f1"):
             self.log(f"{prefix}_{key}", scores[key], prog_bar=key == "f1")
