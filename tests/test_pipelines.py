@@ -101,6 +101,17 @@ def case_trees(tmp: Path) -> Case:
     return Case(cfg, ["a fine film", "(3 (2 a) (3 (2 fine) (2 film)))"], sst / "test.txt", "phrase_accuracy")
 
 
+def case_rating(tmp: Path) -> Case:
+    sst = write_sst(tmp / "sst")
+    sets = tiny_config(sst, tmp / "runs", "rating_gru", **{"data.dataset": "sst5", "model.embeddings": "random",
+                                                           "model.embedding_dim": 8, "model.hidden": 8})
+    cfg = _load(REPO / "configs/rating/sst5_gru_ordinal.yaml", sets)
+    data = tmp / "extra.jsonl"
+    data.write_text('{"text": "a good fine film", "label": 4}\n{"text": "a dull bad film", "label": 0.5}\n',
+                    encoding="utf-8")
+    return Case(cfg, ["a fine film", "zzz qqq"], data, "mae")
+
+
 #: pipeline name -> tiny fixture
 CASES: dict[str, Callable[[Path], Case]] = {
     "classification": case_classification,
@@ -109,6 +120,7 @@ CASES: dict[str, Callable[[Path], Case]] = {
     "finetune": case_finetune,
     "captioning": case_captioning,
     "trees": case_trees,
+    "rating": case_rating,
 }
 
 
