@@ -37,6 +37,15 @@ lamb NN I-NP O
 """
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models: one torch thread is faster than two competing for a busy machine's cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def write(tmp_path: Path, text: str, name: str = "x.txt") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
