@@ -157,6 +157,8 @@ def load_weights(model: Any, run_dir: str | Path, state: dict[str, Any] | None =
 
 COLUMNS = ["run", "task", "model", "dataset", "phrases", "dev_acc", "test_acc", "dev_f1", "test_f1", "params",
            "train_time_s", "hyper_parameters"]
+RATING_SCORES = ("dev_mae", "test_mae", "test_rmse", "test_spearman")  # rating runs: shown as they are (3 decimals)
+COLUMNS += RATING_SCORES
 
 
 def find_runs(root: str | Path) -> list[Path]:
@@ -172,7 +174,7 @@ def leaderboard_row(run: Path) -> dict[str, Any]:
     res = read_results(run) or {}
     row = {c: res.get(c, "") for c in COLUMNS}
     row["run"] = run.name
-    for key in (*SCORES, "params", "train_time_s"):
+    for key in (*SCORES, *RATING_SCORES, "params", "train_time_s"):
         if row[key] not in ("", None) and (isinstance(row[key], bool) or not isinstance(row[key], int | float)):
             raise RunError(f"{run / 'results.json'}: '{key}' must be a number, got {row[key]!r}")
     hp = res.get("hyper_parameters") or {}
@@ -202,6 +204,8 @@ SCORES = ("dev_acc", "test_acc", "dev_f1", "test_f1")  # fractions in results.js
 
 def _fmt(key: str, v: Any) -> str:
     if isinstance(v, float):
+        if key in RATING_SCORES:
+            return f"{v:.3f}"
         return f"{100 * v:.2f}" if key in SCORES else f"{v:.1f}"
     return str(v)
 
@@ -211,6 +215,8 @@ def leaderboard_markdown(rows: list[dict[str, Any]]) -> str:
             "hyper-parameters"]
     keys = ["run", "model", "dataset", "phrases", "dev_acc", "test_acc", "dev_f1", "test_f1", "params",
             "train_time_s", "hyper_parameters"]
+    if any(r.get("test_mae") not in ("", None) or r.get("dev_mae") not in ("", None) for r in rows):
+        head[-3:-3], keys[-3:-3] = ["dev MAE", "test MAE", "test RMSE", "test Spearman"], list(RATING_SCORES)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         lines.append("| " + " | ".join(_fmt(k, r[k]) for k in keys) + " |")

@@ -181,7 +181,9 @@ def read_sst_phrase_ratings(cfg: DataConfig, seed: int) -> DatasetSplits:
         rows = []
         for tree in read_trees(file):
             for node in tree.subtrees() if cfg.phrases and split == "train" else [tree]:
-                text = " ".join(_PTB_BRACKETS.get(w, w) for w in node.leaves())
+                text = " ".join(node.leaves())
+                if text not in values:  # the dictionary may spell brackets plainly
+                    text = " ".join(_PTB_BRACKETS.get(w, w) for w in node.leaves())
                 if text not in values:
                     raise DataError(f"{file}: phrase '{text[:60]}' is not in {SST_DICTIONARY[0]}")
                 rows.append({"text": text, "label": parse_rating(values[text], str(file), "sentiment value", scale)})
