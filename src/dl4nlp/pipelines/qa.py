@@ -321,6 +321,9 @@ class QAPredictor:
         return out
 
     def predict(self, inputs: list[str]) -> list[Prediction]:
+        """Inputs ``"question ||| context"`` or JSON lines with ``question`` / ``context``; label = the answer,
+        ``scores["score"]`` its score, ``extra["start"/"end"]`` its characters in the context (stripped of outer
+        white space), and for the recurrent reader the words and the attention [Q][P]."""
         pairs = [parse_qa_input(text) for text in inputs]
         examples = [QAExample(str(i), q, c) for i, (q, c) in enumerate(pairs)]
         preds = []
