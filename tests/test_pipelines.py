@@ -112,6 +112,17 @@ def case_rating(tmp: Path) -> Case:
     return Case(cfg, ["a fine film", "zzz qqq"], data, "mae")
 
 
+def case_qa(tmp: Path) -> Case:
+    from test_qa import PARAGRAPHS, write_squad
+
+    squad = write_squad(tmp / "squad")
+    sets = [f"data.path={squad}", "model.embeddings=random", "model.embedding_dim=8", "model.hidden=8",
+            "model.layers=1", "train.epochs=3", "train.batch_size=2", "train.patience=0", f"run.dir={tmp / 'runs'}",
+            "trainer.progress_bar=false", "trainer.accelerator=cpu"]
+    cfg = _load(REPO / "configs/qa/drqa.yaml", sets)
+    return Case(cfg, [f"Who won the Super Bowl? ||| {PARAGRAPHS[0][1]}"], squad / "dev-v1.1.json", "f1")
+
+
 #: pipeline name -> tiny fixture
 CASES: dict[str, Callable[[Path], Case]] = {
     "classification": case_classification,
@@ -121,6 +132,7 @@ CASES: dict[str, Callable[[Path], Case]] = {
     "captioning": case_captioning,
     "trees": case_trees,
     "rating": case_rating,
+    "qa": case_qa,
 }
 
 

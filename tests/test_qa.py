@@ -49,6 +49,13 @@ def squad_json(paragraphs=PARAGRAPHS, version: str = "1.1") -> dict:
     return {"version": version, "data": data}
 
 
+def write_squad(folder: Path) -> Path:
+    """The tiny SQuAD v1.1 fixture as ``folder/dev-v1.1.json`` (3 articles: 1 train / 1 dev / 1 test)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "dev-v1.1.json").write_text(json.dumps(squad_json()), encoding="utf-8")
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def one_thread():
     """Tiny models run faster on one thread (no cross-thread sync on a busy machine); restored afterwards."""
@@ -60,10 +67,7 @@ def one_thread():
 
 @pytest.fixture
 def squad_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "squad"
-    folder.mkdir()
-    (folder / "dev-v1.1.json").write_text(json.dumps(squad_json()), encoding="utf-8")
-    return folder
+    return write_squad(tmp_path / "squad")
 
 
 # --------------------------------------------------------------------------- metric

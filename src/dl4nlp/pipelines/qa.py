@@ -380,7 +380,8 @@ def evaluate(run: str | Path, split: str = "test", data: str | Path | None = Non
     seconds = time.perf_counter() - start
     scores = squad_scores({ex.qid: r["answer"] for ex, r in zip(examples, rows, strict=True)},
                           {ex.qid: ex.answers for ex in examples})
-    return {"run": reader.run_dir.name, "split": split if data is None else str(data), "protocol": protocol,
+    where = {"split": split} if data is None else {"data": str(data)}
+    return {"run": reader.run_dir.name, **where, "protocol": protocol,
             **scores, "questions": len(examples), "seconds": round(seconds, 2)}
 
 
