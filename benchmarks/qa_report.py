@@ -26,6 +26,8 @@ def collect(root: Path) -> dict[tuple[str, int], list[dict]]:
 
 
 def spread(values: list[float]) -> str:
+    """Mean ± sample standard deviation of fractions, in percent."""
+    values = [100 * v for v in values]
     mean = statistics.mean(values)
     return f"{mean:.1f} ± {statistics.stdev(values):.1f}" if len(values) > 1 else f"{mean:.1f}"
 
@@ -43,7 +45,8 @@ def report(groups: dict[tuple[str, int], list[dict]]) -> str:
                      f"{spread([r['test_f1'] for r in runs])} | {spread([r['dev_f1'] for r in runs])} | "
                      f"{minutes:.1f} | {qps:.1f} |")
     machine = {r["machine"]["platform"] for runs in groups.values() for r in runs}
-    lines += ["", f"Machine(s): {'; '.join(sorted(machine))}. Means ± sample standard deviation over seeds."]
+    lines += ["", f"Machine(s): {'; '.join(sorted(machine))}. EM / F1 in percent (results.json holds fractions); "
+              "means ± sample standard deviation over seeds."]
     return "\n".join(lines) + "\n"
 
 
@@ -56,7 +59,7 @@ def plot(groups: dict[tuple[str, int], list[dict]], out_png: Path) -> None:
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for model in sorted({m for m, _ in groups}):
         sizes = sorted(n for m, n in groups if m == model)
-        means = [statistics.mean(r["test_f1"] for r in groups[(model, n)]) for n in sizes]
+        means = [100 * statistics.mean(r["test_f1"] for r in groups[(model, n)]) for n in sizes]
         ax.plot(sizes, means, "o-", label=model)
     ax.set_xscale("log")
     ax.set_xlabel("training questions")

@@ -259,14 +259,14 @@ def test_transformer_reader_tiny_bert(squad_dir: Path, tmp_path: Path) -> None:
                                          "doc_stride": 16, "freeze_layers": 1, "max_windows": 2}, lr=1e-3, epochs=1)
     run = PIPELINE.train(cfg)
     res = json.loads((run / "results.json").read_text())
-    assert res["task"] == "qa" and "article" in res["protocol"] and 0 <= res["test_f1"] <= 100
+    assert res["task"] == "qa" and "article" in res["protocol"] and 0 <= res["test_f1"] <= 1
     assert res["trainable_params"] < res["params"]  # embeddings + 1 layer frozen
     assert (run / "hf" / "config.json").is_file()
     context = PARAGRAPHS[1][1]
     pred = PIPELINE.load(run).predict([f"What river flows through Warsaw? ||| {context}"])[0]
     assert pred.label == context[pred.extra["start"]:pred.extra["end"]] and 0 <= pred.scores["score"] <= 1
     scores = PIPELINE.evaluate(run, data=squad_dir / "dev-v1.1.json")
-    assert scores["questions"] == 7 and 0 <= scores["f1"] <= 100
+    assert scores["questions"] == 7 and 0 <= scores["f1"] <= 1 and scores["data"].endswith("dev-v1.1.json")
 
 
 def test_cli_train_then_answer(squad_dir: Path, tmp_path: Path) -> None:

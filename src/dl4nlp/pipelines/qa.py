@@ -363,7 +363,8 @@ def load(run: str | Path) -> QAPredictor:
 
 
 def evaluate(run: str | Path, split: str = "test", data: str | Path | None = None) -> dict[str, Any]:
-    """Official EM / F1 of a run's best model on a split of its own protocol, or on any SQuAD v1.1 file."""
+    """Official EM / F1 of a run's best model on a split of its own protocol, or on any SQuAD v1.1 file, as
+    fractions (the official script's percentages / 100, like every score in results.json)."""
     from dl4nlp.runs import check_split
     from dl4nlp.tasks.squad_metric import squad_scores
 
@@ -382,7 +383,8 @@ def evaluate(run: str | Path, split: str = "test", data: str | Path | None = Non
                           {ex.qid: ex.answers for ex in examples})
     where = {"split": split} if data is None else {"data": str(data)}
     return {"run": reader.run_dir.name, **where, "protocol": protocol,
-            **scores, "questions": len(examples), "seconds": round(seconds, 2)}
+            "exact_match": scores["exact_match"] / 100, "f1": scores["f1"] / 100, "questions": len(examples),
+            "seconds": round(seconds, 2)}
 
 
 PIPELINE = Pipeline(name="qa", task="qa", models=MODELS, train=train, load=load, evaluate=evaluate,

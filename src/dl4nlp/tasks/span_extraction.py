@@ -5,7 +5,8 @@ logits.
 
 (the mean of the two pointers' negative log-likelihoods; Chen et al. 2017, Devlin et al. 2019). On dev the
 task decodes every window into candidate spans (``decoder.candidates``), keeps each question's best, and logs the
-official EM / F1 (:mod:`dl4nlp.tasks.squad_metric`) as ``dev_em`` / ``dev_f1`` with ``dev_loss``.
+official EM / F1 (:mod:`dl4nlp.tasks.squad_metric`) as ``dev_em`` / ``dev_f1`` with ``dev_loss``: as fractions (the
+official percentages / 100), like every score in the project's results.json (the leaderboard shows percentages).
 """
 
 from __future__ import annotations
@@ -76,8 +77,8 @@ class SpanExtractionTask(L.LightningModule):
         scores = self.decoders[split].scores(self._cands)
         self._cands = {}
         self.last_scores = scores
-        self.log(f"{split}_em", scores["exact_match"])
-        self.log(f"{split}_f1", scores["f1"], prog_bar=True)
+        self.log(f"{split}_em", scores["exact_match"] / 100)
+        self.log(f"{split}_f1", scores["f1"] / 100, prog_bar=True)
 
     def on_validation_epoch_start(self) -> None:
         self._cands = {}

@@ -69,13 +69,13 @@ def analyse(models: QAModels, context: str, question: str, max_chars: int) -> tu
         row = reader.answer([QAExample("0", q, c)], attention=reader.is_recurrent and first is None)[0]
         if "attention" in row:
             first = first or row
-        f1 = f"{s['dev_f1']:.1f}" if isinstance(s.get("dev_f1"), float) else "—"
+        f1 = f"{100 * s['dev_f1']:.1f}" if isinstance(s.get("dev_f1"), float) else "—"
         name = escape(reader.run_dir.name)
         rows.append([name, escape(reader.cfg.model_name), f1,
                      f'<b class="qa-label" data-run="{name}">{escape(row["answer"])}</b>', bar(row["score"])])
         marked.append(f"<p><b>{name}</b>: {highlight(c, row['start'], row['end'])}</p>")
     html = (f'<p class="dl4nlp-input">Question: <q>{escape(q)}</q></p>'
-            + table(["run", "model", "dev F1", "answer", "score"], rows, "dl4nlp-qa") + "".join(marked))
+            + table(["run", "model", "dev F1 %", "answer", "score"], rows, "dl4nlp-qa") + "".join(marked))
     if first is None:
         return html, None
     from dl4nlp.pipelines.qa import attention_map
