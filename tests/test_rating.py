@@ -275,3 +275,62 @@ def test_sst5_ratings_and_bad_head_stop_before_a_run_folder(tmp_path: Path):
     with pytest.raises(ConfigError, match="data.dataset: 'sst2' has no ratings"):
         train_rating(load_config(None, sets))
     assert not (tmp_path / "runs").exists()
+
+
+def test_ulmfit_rating_reuses_a_transfer_runs_encoder_and_its_schedule(tmp_path: Path):
+    import random
+
+    from dl4nlp.pipelines.rating import RatingPredictor, train_rating
+    from dl4nlp.runs import load_state_dict
+    from dl4nlp.transfer import load_transfer_config, run_transfer
+
+    rng, imdb = random.Random(0), write_rated(tmp_path / "imdb", n=4)
+    (tmp_path / "lm").mkdir()
+    words = [*WORDS.values(), "the", "film", "was", "really"]
+    for split, n in (("train", 60), ("valid", 10), ("test", 10)):
+        lines = [" ".join(rng.choice(words) for _ in range(6)) for _ in range(n)]
+        (tmp_path / "lm" / f"{split}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    lm_sets = [f"data.path={tmp_path / 'lm'}", "data.dataset=text", "data.train_file=train.txt",
+               "data.dev_file=valid.txt", "data.test_file=test.txt", "model.emb_dim=8", "model.hidden=8",
+               "train.epochs=1", "train.batch_size=4", "train.eval_batch_size=2", "data.bptt=8",
+               "trainer.progress_bar=false", "train.schedule=none"]
+    transfer = load_transfer_config(Path(__file__).parents[1] / "configs/transfer/imdb_ulmfit.yaml", [
+        f"general.set={json.dumps(lm_sets)}", "target.max_tokens=600", "target.min_count=1", "target.batch_size=4",
+        "target.bptt=8", f"classifier.path={imdb}", "classifier.max_train_examples=null",
+        "classifier.max_dev_examples=null", "classifier.max_test_examples=null", "classifier.epochs=1",
+        f"run.dir={tmp_path / 'runs'}", "run.name=tl"])
+    encoder = run_transfer(transfer)
+
+    config = Path(__file__).parents[1] / "configs/rating/imdb_ulmfit_ordinal.yaml"
+    cfg = load_config(config, [f"data.path={imdb}", f"model.encoder={encoder}", f"run.dir={tmp_path / 'runs'}",
+                               "train.epochs=3", "train.batch_size=8", "trainer.progress_bar=false",
+                               "trainer.accelerator=cpu", "data.max_train_examples=null"])
+    run = train_rating(cfg)
+    res = json.loads((run / "results.json").read_text(encoding="utf-8"))
+    assert res["model"] == "rating_ulmfit" and 0 <= res["test_mae"] <= 9
+    lm = load_state_dict(encoder / "2-target-lm")
+    weights = load_state_dict(run)
+    assert weights["backbone.embedding.weight"].shape == lm["embedding.weight"].shape  # the LM's vocabulary
+    assert res["unfrozen_groups_per_epoch"] == [1, 2, 3]  # gradual unfreezing: head + CORAL biases first
+    assert (run / "vocab.json").read_text() == (encoder / "2-target-lm" / "vocab.json").read_text()
+    pred = RatingPredictor(run).predict(["the film was great really"])[0]
+    assert pred.label.endswith(" stars") and 1 <= pred.scores["rating"] <= 10
+
+
+def test_transformer_rating_fine_tunes_word_pieces(tmp_path: Path):
+    from test_transformer import make_tiny_bert
+
+    from dl4nlp.pipelines.rating import RatingPredictor, evaluate, train_rating
+
+    imdb = write_rated(tmp_path / "imdb", n=3)
+    config = Path(__file__).parents[1] / "configs/rating/imdb_transformer_regress.yaml"
+    cfg = load_config(config, [f"data.path={imdb}", f"model.checkpoint={make_tiny_bert(tmp_path / 'bert')}",
+                               f"run.dir={tmp_path / 'runs'}", "train.epochs=2", "train.batch_size=8",
+                               "train.warmup_steps=1", "trainer.progress_bar=false", "trainer.accelerator=cpu",
+                               "data.max_length=16"])
+    run = train_rating(cfg)
+    assert not (run / "vocab.json").exists()  # word pieces: the checkpoint's tokenizer
+    res = json.loads((run / "results.json").read_text(encoding="utf-8"))
+    pred = RatingPredictor(run).predict(["the film was great really"])[0]
+    assert pred.label == f"{pred.scores['rating']:.1f} stars" and 1 <= pred.scores["rating"] <= 10
+    assert evaluate(run, "test")["mae"] == pytest.approx(res["test_mae"], abs=1e-5)

@@ -183,3 +183,9 @@ class RatingModel(nn.Module):
 
     def rating(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.head.rating(self(tokens, mask))  # [B]
+
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """A backbone's layer groups (input -> output, for ULMFiT's schedule), the head's parameters in the top one."""
+        groups = [list(g) for g in self.backbone.layer_groups()]
+        groups[-1] += list(self.head.parameters())
+        return groups

@@ -41,6 +41,8 @@ RATING_MODELS: dict[str, str] = {
     "rating_lstm": "dl4nlp.models.recurrent:LSTMClassifier",
     "rating_bigru": "dl4nlp.models.recurrent:BiGRUClassifier",
     "rating_bilstm": "dl4nlp.models.recurrent:BiLSTMClassifier",
+    "rating_ulmfit": "dl4nlp.models.rating_ulmfit:ULMFiTRatingBackbone",  # encoder of a `dl4nlp transfer` run
+    "rating_transformer": "dl4nlp.models.rating_transformer:TransformerRatingBackbone",  # fine-tuned MiniLM / BERT
 }
 HEAD_KEYS = ("head", "loss", "huber_delta")  # model options of the head; the rest go to the sentence model
 
@@ -75,11 +77,40 @@ def scale_of(cfg: ExperimentConfig) -> RatingScale:
     return RatingScale(lo, hi, rating_levels(cfg.data))
 
 
-def build_rating_model(cfg: ExperimentConfig, vocab: Vocab) -> RatingModel:
+def backbone_params(cfg: ExperimentConfig) -> dict[str, Any]:
+    return {k: v for k, v in cfg.model_params.items() if k not in HEAD_KEYS}
+
+
+class WordText:
+    """Texts -> word ids of the run's vocabulary (the tokenizer of the sentence classifiers)."""
+
+    def __init__(self, cfg: ExperimentConfig, vocab: Vocab):
+        from dl4nlp.pipelines.classification import tokenizer_for
+
+        self.tokenizer, self.vocab, self.max_length = tokenizer_for(cfg), vocab, cfg.data.max_length
+        self.pad_id = 0
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        return encode_texts(texts, self.tokenizer, self.vocab, self.max_length)
+
+    def known(self, text: str) -> bool:
+        unk = {self.vocab.unk_id, self.vocab.stoi.get("<pad>", 0)}
+        return any(i not in unk for i in self.vocab.encode(self.tokenizer(text)))
+
+
+def text_encoder(cfg: ExperimentConfig, vocab: Vocab | None) -> Any:
+    """How the run turns text into ids: the backbone's own (word pieces), or the run's word vocabulary."""
+    cls = registry.resolve(RATING_MODELS, cfg.model_name, "rating model")
+    if hasattr(cls, "text_encoder"):
+        return cls.text_encoder(backbone_params(cfg), cfg.data.max_length)
+    return WordText(cfg, vocab)
+
+
+def build_rating_model(cfg: ExperimentConfig, vocab: Vocab | None) -> RatingModel:
     opts, scale = head_options(cfg), scale_of(cfg)
     head = make_head(opts.head, scale, opts.loss, opts.huber_delta)
     cls = registry.resolve(RATING_MODELS, cfg.model_name, "rating model")
-    params = {k: v for k, v in cfg.model_params.items() if k not in HEAD_KEYS}
+    params = backbone_params(cfg)
     try:
         backbone = cls.build(params, vocab, head.num_outputs)
     except (ValueError, TypeError) as exc:
@@ -105,18 +136,20 @@ def read_splits(cfg: ExperimentConfig) -> DatasetSplits:
     return splits
 
 
-def collate_ratings(items: list[tuple[list[int], float]]) -> dict[str, torch.Tensor]:
-    batch = pad_batch([ids for ids, _ in items])
+def collate_ratings(items: list[tuple[list[int], float]], pad_id: int = 0) -> dict[str, torch.Tensor]:
+    batch = pad_batch([ids for ids, _ in items], pad_id=pad_id)
     batch["label"] = torch.tensor([y for _, y in items], dtype=torch.float32)  # [B] ratings
     return batch
 
 
 def make_loader(ds: EncodedDataset, batch_size: int, shuffle: bool, bucket: bool, seed: int,
-                num_workers: int = 0) -> torch.utils.data.DataLoader:
+                num_workers: int = 0, pad_id: int = 0) -> torch.utils.data.DataLoader:
+    import functools
+
     sampler = BucketBatchSampler(ds.lengths(), batch_size, shuffle=shuffle, bucket=bucket, seed=seed)
     gen = torch.Generator().manual_seed(seed)
-    return torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate_ratings,
-                                       num_workers=num_workers, generator=gen)
+    return torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=functools.partial(
+        collate_ratings, pad_id=pad_id), num_workers=num_workers, generator=gen)
 
 
 def with_rating_monitor(cfg: ExperimentConfig) -> ExperimentConfig:
@@ -129,6 +162,21 @@ def with_rating_monitor(cfg: ExperimentConfig) -> ExperimentConfig:
 # --------------------------------------------------------------------------- training
 
 
+def make_task(cfg: ExperimentConfig, model: RatingModel, callbacks: list | None) -> tuple[Any, list]:
+    """The Lightning task (the ULMFiT schedule for a backbone with layer groups) and the fit's callbacks."""
+    from dl4nlp.tasks.rating import RatingTask, ULMFiTRatingTask
+    from dl4nlp.tasks.ulmfit import GradualUnfreezing
+
+    opts = getattr(model.backbone, "opts", None)
+    if not hasattr(model.backbone, "layer_groups") or not hasattr(opts, "unfreeze_every"):
+        return RatingTask(model, model.head.scale, cfg.train, cfg.to_dict()), list(callbacks or [])
+    transfer = opts.init == "transfer"
+    task = ULMFiTRatingTask(model, model.head.scale, cfg.train, opts.factor if transfer else 1.0, opts.cut_frac,
+                            opts.ratio, cfg.to_dict())
+    unfreeze = GradualUnfreezing(opts.unfreeze_every if transfer else 0)
+    return task, [unfreeze, *(callbacks or [])]
+
+
 def train_rating(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test: bool = True,
                  callbacks: list | None = None, run_dir: str | Path | None = None) -> Path:
     """Train one rating model and write its run folder (results.json, rating_plot.png, ...); returns it."""
@@ -136,33 +184,38 @@ def train_rating(cfg: ExperimentConfig, resume: str | Path | None = None, evalua
 
     from dl4nlp.pipelines.classification import tokenizer_for
     from dl4nlp.runs import save_config
-    from dl4nlp.tasks.rating import RatingTask
     from dl4nlp.training import fit_and_validate, open_run_dir, resume_checkpoint
 
     cfg = with_rating_monitor(cfg)
     resume_ckpt = resume_checkpoint(resume)
-    vocab = Vocab.load(Path(resume) / "vocab.json") if resume is not None else None
+    words = Path(resume) / "vocab.json" if resume is not None else None
+    vocab = Vocab.load(words) if words is not None and words.is_file() else None
     L.seed_everything(cfg.run.seed, workers=True, verbose=False)
     splits = read_splits(cfg)  # every input check happens before a folder is made
-    tok = tokenizer_for(cfg)
-    if vocab is None:
+    backbone_cls = registry.resolve(RATING_MODELS, cfg.model_name, "rating model")
+    if vocab is None and hasattr(backbone_cls, "vocab_for"):  # a pretrained encoder brings its vocabulary
+        vocab = backbone_cls.vocab_for(backbone_params(cfg))
+    if vocab is None and not hasattr(backbone_cls, "text_encoder"):
+        tok = tokenizer_for(cfg)
         vocab = Vocab.build([tok(t) for t in splits.train["text"]], cfg.data.min_count, cfg.data.max_vocab)
-    enc = {s: EncodedDataset(encode_texts(getattr(splits, s)["text"], tok, vocab, cfg.data.max_length),
+    text = text_encoder(cfg, vocab)
+    enc = {s: EncodedDataset(text.encode(list(getattr(splits, s)["text"])),
                              [float(y) for y in getattr(splits, s)["label"]]) for s in ("train", "dev", "test")}
     model = build_rating_model(cfg, vocab)
-    task = RatingTask(model, model.head.scale, cfg.train, cfg.to_dict())
-    d, t = cfg.data, cfg.train
-    train_loader = make_loader(enc["train"], t.batch_size, True, d.bucket, cfg.run.seed, d.num_workers)
-    dev_loader = make_loader(enc["dev"], t.eval_batch_size, False, False, cfg.run.seed)
-    test_loader = make_loader(enc["test"], t.eval_batch_size, False, False, cfg.run.seed)
+    task, callbacks = make_task(cfg, model, callbacks)
+    d, t, pad = cfg.data, cfg.train, text.pad_id
+    train_loader = make_loader(enc["train"], t.batch_size, True, d.bucket, cfg.run.seed, d.num_workers, pad)
+    dev_loader = make_loader(enc["dev"], t.eval_batch_size, False, False, cfg.run.seed, pad_id=pad)
+    test_loader = make_loader(enc["test"], t.eval_batch_size, False, False, cfg.run.seed, pad_id=pad)
 
     path = open_run_dir(cfg, resume, run_dir)
     save_config(path, cfg)
-    vocab.save(path / "vocab.json")
+    if vocab is not None:
+        vocab.save(path / "vocab.json")
     fitted = fit_and_validate(cfg, path, task, train_loader, dev_loader, resume_ckpt, callbacks)
     if fitted is None:
         return path
-    return finish_rating_run(cfg, path, task, fitted, enc, test_loader, len(vocab), evaluate_test)
+    return finish_rating_run(cfg, path, task, fitted, enc, test_loader, len(vocab) if vocab else None, evaluate_test)
 
 
 def _mean_baseline(enc: dict[str, EncodedDataset], scale: RatingScale, splits: tuple[str, ...]) -> dict[str, float]:
@@ -178,8 +231,18 @@ def _mean_baseline(enc: dict[str, EncodedDataset], scale: RatingScale, splits: t
     return out
 
 
+def _unfreezing(trainer: Any) -> dict[str, Any]:
+    """ULMFiT runs: how many layer groups trained in each epoch (gradual unfreezing)."""
+    from dl4nlp.tasks.ulmfit import GradualUnfreezing
+
+    for cb in trainer.callbacks:
+        if isinstance(cb, GradualUnfreezing):
+            return {"unfrozen_groups_per_epoch": list(cb.history)}
+    return {}
+
+
 def finish_rating_run(cfg: ExperimentConfig, path: Path, task: Any, fitted: Any, enc: dict[str, EncodedDataset],
-                      test_loader: Any, vocab_size: int, evaluate_test: bool) -> Path:
+                      test_loader: Any, vocab_size: int | None, evaluate_test: bool) -> Path:
     from dl4nlp import plots
     from dl4nlp.rating_metrics import rating_plot
     from dl4nlp.runs import write_results
@@ -193,6 +256,7 @@ def finish_rating_run(cfg: ExperimentConfig, path: Path, task: Any, fitted: Any,
         "train_time_s": round(fitted.wall, 2), "epochs_run": fitted.trainer.current_epoch,
         **time_to_best(fitted.trainer), "best_checkpoint": fitted.best.name,
         "params": count_parameters(task.model), "train_examples": len(enc["train"]), "vocab_size": vocab_size,
+        **_unfreezing(fitted.trainer),
         "mean_baseline": _mean_baseline(enc, scale, ("dev", "test") if evaluate_test else ("dev",)),
         "hyper_parameters": cfg.key_hyper_parameters(), **provenance(),
     }
@@ -218,14 +282,13 @@ class RatingPredictor:
     """A rating run loaded for inference: ``predict`` answers "7.6 stars" with scores ``{"rating": 7.6}``."""
 
     def __init__(self, run_dir: str | Path, which: str = "best"):
-        from dl4nlp.pipelines.classification import tokenizer_for
-
         self.run_dir = Path(run_dir)
         self.cfg = load_config(self.run_dir)
         if self.cfg.model_name not in RATING_MODELS:
             raise RunError(f"{self.run_dir}: not a rating run (model '{self.cfg.model_name}')")
-        self.vocab = Vocab.load(self.run_dir / "vocab.json")
-        self.tokenizer = tokenizer_for(self.cfg)
+        words = self.run_dir / "vocab.json"
+        self.vocab = Vocab.load(words) if words.is_file() else None
+        self.text = text_encoder(self.cfg, self.vocab)
         self.model = load_weights(build_rating_model(self.cfg, self.vocab), self.run_dir, which=which)
         self.scale: RatingScale = self.model.head.scale
 
@@ -233,16 +296,15 @@ class RatingPredictor:
     def ratings(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:
         out = []
         for i in range(0, len(texts), batch_size):
-            b = pad_batch(encode_texts(texts[i : i + batch_size], self.tokenizer, self.vocab, self.cfg.data.max_length))
+            b = pad_batch(self.text.encode(texts[i : i + batch_size]), pad_id=self.text.pad_id)
             out.append(self.model.rating(b["tokens"], b["mask"]))
         return torch.cat(out) if out else torch.empty(0)
 
     def predict(self, inputs: list[str]) -> list[Prediction]:
         check_inputs(inputs)
-        unk = {self.vocab.unk_id, self.vocab.stoi.get("<pad>", 0)}
         preds = []
         for text, r in zip(inputs, self.ratings(inputs).tolist(), strict=True):
-            known = any(i not in unk for i in self.vocab.encode(self.tokenizer(text)))
+            known = self.text.known(text)
             preds.append(Prediction(text, self.scale.describe(r), {"rating": round(r, 4)},
                                     note=None if known else "no known words; this is the prior"))
         return preds

@@ -90,3 +90,19 @@ class RatingTask(L.LightningModule):
     def configure_optimizers(self) -> Any:
         params = [p for p in self.model.parameters() if p.requires_grad]
         return lightning_optimizers(params, self.cfg, int(self.trainer.estimated_stepping_batches))
+
+
+class ULMFiTRatingTask(RatingTask):
+    """A rating task trained with ULMFiT's schedule (Howard & Ruder 2018; :mod:`dl4nlp.tasks.ulmfit`):
+    discriminative learning rates over the backbone's layer groups and slanted triangular rates; pair with
+    :class:`dl4nlp.tasks.ulmfit.GradualUnfreezing`."""
+
+    def __init__(self, model: RatingModel, scale: RatingScale, train_cfg: TrainConfig, factor: float = 2.6,
+                 cut_frac: float = 0.1, ratio: float = 32.0, config: dict | None = None):
+        super().__init__(model, scale, train_cfg, config)
+        self.factor, self.cut_frac, self.ratio = factor, cut_frac, ratio
+
+    def configure_optimizers(self) -> Any:
+        from dl4nlp.tasks.ulmfit import _ulmfit_optimizers
+
+        return _ulmfit_optimizers(self, self.cfg, self.factor, self.cut_frac, self.ratio)
