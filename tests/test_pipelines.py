@@ -101,6 +101,16 @@ def case_trees(tmp: Path) -> Case:
     return Case(cfg, ["a fine film", "(3 (2 a) (3 (2 fine) (2 film)))"], sst / "test.txt", "phrase_accuracy")
 
 
+def case_tagging(tmp: Path) -> Case:
+    from test_ner import tiny_corpus
+
+    data = tiny_corpus(tmp)
+    sets = [f"data.path={data}", "model.embeddings=random", "model.hidden=8", "train.epochs=3", "train.patience=0",
+            f"run.dir={tmp / 'runs'}", "trainer.progress_bar=false", "trainer.accelerator=cpu"]
+    cfg = _load(REPO / "configs/ner/bilstm_crf_charcnn.yaml", sets)
+    return Case(cfg, ["Angela Merkel visited Paris"], data / "test.txt", "f1")
+
+
 def case_rating(tmp: Path) -> Case:
     sst = write_sst(tmp / "sst")
     sets = tiny_config(sst, tmp / "runs", "rating_gru", **{"data.dataset": "sst5", "model.embeddings": "random",
@@ -131,6 +141,7 @@ CASES: dict[str, Callable[[Path], Case]] = {
     "finetune": case_finetune,
     "captioning": case_captioning,
     "trees": case_trees,
+    "tagging": case_tagging,
     "rating": case_rating,
     "qa": case_qa,
 }
@@ -172,7 +183,12 @@ def test_train_kill_resume_load_predict_evaluate(name: str, tmp_path: Path):
     assert a[pipe.monitor] == b[pipe.monitor]  # exact resume: the same dev score as the unbroken run
 
     assert pipeline_for(run) is pipe
-    preds = pipe.load(run).predict(case.inputs)
+    predictor = pipe.load(run)
+    preds = predictor.predict(case.inputs)
+    for method in ("attention_png", "tree_png"):  # what predict --attention / --tree draw, where a family has it
+        if hasattr(predictor, method):
+            drawn = getattr(predictor, method)(case.inputs[0], tmp_path / f"{method}.png")
+            assert drawn is None or Path(drawn).stat().st_size > 1000
     assert [p.input for p in preds] == case.inputs and all(isinstance(p.label, str) for p in preds)
     assert all(json.loads(p.json())["input"] == p.input for p in preds)
     on_split = pipe.evaluate(run, "test")

@@ -143,6 +143,9 @@ def predict(
     attention: Annotated[Path | None, typer.Option(help=f"also draw attention heatmaps into this folder (runs "
                                                    f"that have attention; the first {MAX_ATTENTION_MAPS} inputs)")]
     = None,
+    tree: Annotated[Path | None, typer.Option(help=f"tree-model runs: draw each input's phrase tree with every "
+                                              f"node's sentiment into this folder (the first {MAX_ATTENTION_MAPS})")]
+    = None,
 ) -> None:
     """One line per input on stdout (label, scores, input; or JSON lines); notes go to stderr."""
     from dl4nlp.errors import ConfigError, DataError
@@ -166,14 +169,16 @@ def predict(
         if pred.note:
             typer.echo(f"note: input {i}: {pred.note}", err=True)
         typer.echo(pred.json() if format_ == "jsonl" else pred.line())
-    if attention is not None:
-        draw = getattr(predictor, "attention_png", None)
+    for option, folder, method in (("--attention", attention, "attention_png"), ("--tree", tree, "tree_png")):
+        if folder is None:
+            continue
+        draw = getattr(predictor, method, None)
         if draw is None:
-            raise ConfigError(f"--attention: {pipe.name} runs have no attention map to draw")
+            raise ConfigError(f"{option}: {pipe.name} runs have nothing to draw for it")
         for i, t in enumerate(texts[:MAX_ATTENTION_MAPS]):
-            path = draw(t, attention / f"{i + 1:04d}.png")
+            path = draw(t, folder / f"{i + 1:04d}.png")
             if path is not None:
-                typer.echo(f"attention: {path}", err=True)
+                typer.echo(f"{option.strip('-')}: {path}", err=True)
 
 
 @app.command()

@@ -27,9 +27,9 @@ from dl4nlp.data.splits import DatasetSplits
 from dl4nlp.data.tokenize import Tokenizer
 from dl4nlp.data.vocab import Vocab
 from dl4nlp.errors import ConfigError, DataError, RunError
-from dl4nlp.io import write_json
 from dl4nlp.pipelines.base import Pipeline, Prediction
 from dl4nlp.pipelines.scoring import check_inputs, class_predictions, labelled_sentences, scores_on_file
+from dl4nlp.pipelines.supervised import Parts, train_supervised
 from dl4nlp.runs import load_config, load_weights
 
 # --------------------------------------------------------------------------- data
@@ -124,6 +124,28 @@ def build_model(cfg: ExperimentConfig, vocab: Vocab, num_classes: int) -> torch.
 # --------------------------------------------------------------------------- training
 
 
+def supervised_parts(cfg: ExperimentConfig, resume: str | Path | None) -> Parts:
+    """The template's hook (:mod:`dl4nlp.pipelines.supervised`): data, vocabulary, model, task, loaders."""
+    from dl4nlp.tasks.classification import ClassificationTask
+    from dl4nlp.training import count_parameters
+
+    vocab = Vocab.load(Path(resume) / "vocab.json") if resume is not None else None
+    prep = prepare(cfg, vocab)
+    model = build_model(cfg, prep.vocab, len(prep.labels))
+    task = ClassificationTask(model, len(prep.labels), cfg.train, cfg.to_dict())
+    d, t = cfg.data, cfg.train
+
+    def results(fitted: Any, path: Path) -> dict[str, Any]:
+        return {"task": "sentiment", "model": cfg.model_name, "dataset": d.dataset, "phrases": d.phrases,
+                **fitted.summary(), "params": count_parameters(model), "train_examples": len(prep.train),
+                "vocab_size": len(prep.vocab), "hyper_parameters": cfg.key_hyper_parameters()}
+
+    return Parts(task, model, make_loader(prep.train, t.batch_size, True, d.bucket, cfg.run.seed, d.num_workers),
+                 make_loader(prep.dev, t.eval_batch_size, False, False, cfg.run.seed),
+                 make_loader(prep.test, t.eval_batch_size, False, False, cfg.run.seed), prep.labels,
+                 save=lambda path: prep.vocab.save(path / "vocab.json"), results=results)
+
+
 def train_classifier(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test: bool = True,
                      callbacks: list | None = None, run_dir: str | Path | None = None) -> Path:
     """Train one classifier and write its run folder; returns the folder.
@@ -131,52 +153,7 @@ def train_classifier(cfg: ExperimentConfig, resume: str | Path | None = None, ev
     ``resume``: an unfinished run folder to continue from its ``last.ckpt`` (its config and vocabulary
     are reused). ``evaluate_test=False`` leaves the test split unread (model selection in sweeps).
     """
-    import lightning as L
-
-    from dl4nlp.runs import save_config
-    from dl4nlp.tasks.classification import ClassificationTask
-    from dl4nlp.training import (
-        count_parameters,
-        finish_classification_run,
-        fit_and_validate,
-        open_run_dir,
-        provenance,
-        resume_checkpoint,
-    )
-
-    resume_ckpt = resume_checkpoint(resume)
-    vocab = Vocab.load(Path(resume) / "vocab.json") if resume is not None else None
-
-    L.seed_everything(cfg.run.seed, workers=True, verbose=False)
-    prep = prepare(cfg, vocab)  # all input validation happens here, before any folder is made
-    model = build_model(cfg, prep.vocab, len(prep.labels))
-    task = ClassificationTask(model, len(prep.labels), cfg.train, cfg.to_dict())
-    d, t = cfg.data, cfg.train
-    train_loader = make_loader(prep.train, t.batch_size, True, d.bucket, cfg.run.seed, d.num_workers)
-    dev_loader = make_loader(prep.dev, t.eval_batch_size, False, False, cfg.run.seed)
-    test_loader = make_loader(prep.test, t.eval_batch_size, False, False, cfg.run.seed)
-
-    path = open_run_dir(cfg, resume, run_dir)
-    save_config(path, cfg)
-    prep.vocab.save(path / "vocab.json")
-    write_json(path / "labels.json", prep.labels)
-
-    fitted = fit_and_validate(cfg, path, task, train_loader, dev_loader, resume_ckpt, callbacks)
-    if fitted is None:  # interrupted, or a DDP rank other than 0
-        return path
-    results: dict[str, Any] = {
-        "task": "sentiment",
-        "model": cfg.model_name,
-        "dataset": cfg.data.dataset,
-        "phrases": cfg.data.phrases,
-        **fitted.summary(),
-        "params": count_parameters(model),
-        "train_examples": len(prep.train),
-        "vocab_size": len(prep.vocab),
-        "hyper_parameters": cfg.key_hyper_parameters(),
-        **provenance(),
-    }
-    return finish_classification_run(cfg, path, task, fitted, test_loader, prep.labels, results, evaluate_test)
+    return train_supervised(cfg, supervised_parts, resume, evaluate_test, callbacks, run_dir)
 
 
 # --------------------------------------------------------------------------- loading and predicting

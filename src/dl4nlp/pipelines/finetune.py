@@ -155,68 +155,46 @@ def train_transformer(
     """Fine-tune ``model.checkpoint`` with the shared engine and write the run folder; returns the folder."""
     if cfg.model_name == "transformer-features":
         return train_features(cfg, resume=resume, run_dir=run_dir)
-    import lightning as L
+    from dl4nlp.pipelines.supervised import train_supervised
 
-    from dl4nlp.runs import save_config
+    return train_supervised(cfg, supervised_parts, resume, evaluate_test, callbacks, run_dir)
+
+
+def supervised_parts(cfg: ExperimentConfig, resume: str | Path | None) -> Any:
+    """The template's hook (:mod:`dl4nlp.pipelines.supervised`): word pieces, model, task, loaders; after the
+    fit the best weights are also saved as a plain Hugging Face folder (``hf/``)."""
+    from dl4nlp.pipelines.supervised import Parts
     from dl4nlp.tasks.finetune import FineTuneTask
-    from dl4nlp.training import (
-        count_parameters,
-        finish_classification_run,
-        fit_and_validate,
-        open_run_dir,
-        provenance,
-        resume_checkpoint,
-    )
+    from dl4nlp.training import count_parameters
 
     opts = options(cfg)
-    resume_ckpt = resume_checkpoint(resume)
-    L.seed_everything(cfg.run.seed, workers=True, verbose=False)
     tokenizer = load_tokenizer(opts.checkpoint)
     splits = read_splits(cfg)
     d, t = cfg.data, cfg.train
-    enc = {
-        name: encode_split(getattr(splits, name), tokenizer, d.max_length, opts)
-        for name in ("train", "dev", "test")
-    }
+    enc = {name: encode_split(getattr(splits, name), tokenizer, d.max_length, opts)
+           for name in ("train", "dev", "test")}
     model = TransformerClassifier.from_pretrained(opts.checkpoint, splits.labels, opts, tokenizer)
     task = FineTuneTask(model, len(splits.labels), t, cfg.to_dict())
     pad = tokenizer.pad_token_id
-    train_loader = make_loader(enc["train"], pad, t.batch_size, True, d.bucket, cfg.run.seed, d.num_workers)
-    dev_loader = make_loader(enc["dev"], pad, t.eval_batch_size, False, False, cfg.run.seed)
-    test_loader = make_loader(enc["test"], pad, t.eval_batch_size, False, False, cfg.run.seed)
 
-    path = open_run_dir(cfg, resume, run_dir)  # DDP: every rank writes to the same folder
-    save_config(path, cfg)
-    write_json(path / "labels.json", splits.labels)
+    def results(fitted: Any, path: Path) -> dict[str, Any]:
+        save_hf(task.model, tokenizer, path / "hf")  # the best weights: fit_and_validate loaded them
+        n_train = len(enc["train"])
+        return {
+            "task": _task_name(cfg), "model": cfg.model_name, "dataset": d.dataset, "phrases": d.phrases,
+            "checkpoint": opts.checkpoint, "freeze_encoder": opts.freeze_encoder, **fitted.summary(),
+            "params": count_parameters(model), "trainable_params": count_parameters(model, trainable_only=True),
+            "train_sentences_per_s": fitted.examples_per_s(n_train), "train_examples": n_train,
+            "max_length": d.max_length,
+            "hyper_parameters": {**t.key_hyper_parameters(), "bs": t.batch_size * t.accumulate_grad_batches,
+                                 "sched": t.schedule, "warmup": t.warmup_steps, **cfg.model_params},
+        }
 
-    fitted = fit_and_validate(cfg, path, task, train_loader, dev_loader, resume_ckpt, callbacks)
-    if fitted is None:  # interrupted, or a DDP rank other than 0
-        return path
-    save_hf(task.model, tokenizer, path / "hf")  # the best weights: fit_and_validate loaded them
-    n_train = len(enc["train"])
-    results: dict[str, Any] = {
-        "task": _task_name(cfg),
-        "model": cfg.model_name,
-        "dataset": d.dataset,
-        "phrases": d.phrases,
-        "checkpoint": opts.checkpoint,
-        "freeze_encoder": opts.freeze_encoder,
-        **fitted.summary(),
-        "params": count_parameters(model),
-        "trainable_params": count_parameters(model, trainable_only=True),
-        "train_sentences_per_s": fitted.examples_per_s(n_train),
-        "train_examples": n_train,
-        "max_length": d.max_length,
-        "hyper_parameters": {
-            **t.key_hyper_parameters(),
-            "bs": t.batch_size * t.accumulate_grad_batches,  # the effective batch
-            "sched": t.schedule,
-            "warmup": t.warmup_steps,
-            **cfg.model_params,
-        },
-        **provenance(),
-    }
-    return finish_classification_run(cfg, path, task, fitted, test_loader, splits.labels, results, evaluate_test)
+    return Parts(task, model, make_loader(enc["train"], pad, t.batch_size, True, d.bucket, cfg.run.seed,
+                                          d.num_workers),
+                 make_loader(enc["dev"], pad, t.eval_batch_size, False, False, cfg.run.seed),
+                 make_loader(enc["test"], pad, t.eval_batch_size, False, False, cfg.run.seed), splits.labels,
+                 results=results)
 
 
 # --------------------------------------------------------------------------- frozen features + LR

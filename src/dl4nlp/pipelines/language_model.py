@@ -33,6 +33,7 @@ from dl4nlp.runs import load_config, load_weights
 LM_MODELS: dict[str, str] = {
     "lstm_lm": "dl4nlp.models.lm:RNNLanguageModel",
     "gru_lm": "dl4nlp.models.lm:RNNLanguageModel",
+    "transformer_lm": "dl4nlp.models.transformer_lm:TransformerLM",
 }
 LM_CELLS = {"lstm_lm": "lstm", "gru_lm": "gru"}
 
@@ -44,10 +45,12 @@ def read_lm_corpus(cfg: ExperimentConfig, vocab: Vocab | None = None) -> LMCorpu
 
 
 def build_lm(cfg: ExperimentConfig, vocab: Vocab) -> RNNLanguageModel:
-    if cfg.model_name not in LM_MODELS:
-        raise ConfigError(f"model: '{cfg.model_name}' is not a language model (use {', '.join(LM_MODELS)})")
+    """The run's language model: recurrent (its cell from :data:`LM_CELLS`) or a decoder-only transformer."""
+    from dl4nlp.registry import resolve
+
+    cls = resolve(LM_MODELS, cfg.model_name, "language model")
     try:
-        return RNNLanguageModel.build(cfg.model_params, vocab, LM_CELLS[cfg.model_name])
+        return cls.build(cfg.model_params, vocab, LM_CELLS.get(cfg.model_name))
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"model ({cfg.model_name}): {exc}") from None
 
@@ -182,9 +185,9 @@ class LanguageModel:
             raise ConfigError("generate: need temperature >= 0, 0 < top-p <= 1, top-k >= 0")
         ids = [self.eos_id, *self.vocab.encode(self.tokens(prompt))]
         context = torch.tensor([ids[:-1]] * n, dtype=torch.long)  # [n, T-1] everything but the last token
-        state = None
+        state = state_to_batch_first(self.model.init_state(n))  # zeros (recurrent) or an empty cache
         if context.size(1) > 0:
-            _, st = self.model(context)
+            _, st = self.model(context, state_to_layer_first(state))
             state = state_to_batch_first(st)
         start = torch.full((n,), ids[-1], dtype=torch.long)  # [n]
         strategy = "greedy" if temperature == 0 else "sample"

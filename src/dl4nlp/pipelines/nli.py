@@ -38,7 +38,6 @@ from dl4nlp.data.splits import DatasetSplits
 from dl4nlp.data.tokenize import Tokenizer
 from dl4nlp.data.vocab import Vocab
 from dl4nlp.errors import ConfigError, DataError, RunError
-from dl4nlp.io import write_json
 from dl4nlp.pipelines.base import Pipeline
 
 #: ``model.name`` -> class with ``build(params, vocab, num_classes)`` (the NLI ladder, bottom rung first)
@@ -174,62 +173,42 @@ def build_model(cfg: ExperimentConfig, vocab: Vocab, num_classes: int) -> torch.
 # --------------------------------------------------------------------------- training
 
 
-def train_nli(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test: bool = True,
-              callbacks: list | None = None, run_dir: str | Path | None = None) -> Path:
-    """Train one NLI model with the shared engine (early stopping on dev accuracy, best/last checkpoints,
-    exact resume) and write its run folder; returns the folder."""
-    import lightning as L
-
-    from dl4nlp.runs import save_config
+def supervised_parts(cfg: ExperimentConfig, resume: str | Path | None) -> Any:
+    """The template's hook (:mod:`dl4nlp.pipelines.supervised`): pairs, vocabulary, model, task, loaders."""
+    from dl4nlp.pipelines.supervised import Parts
     from dl4nlp.tasks.pair_classification import PairClassificationTask
-    from dl4nlp.training import (
-        count_parameters,
-        finish_classification_run,
-        fit_and_validate,
-        open_run_dir,
-        provenance,
-        resume_checkpoint,
-    )
+    from dl4nlp.training import count_parameters
 
     model_class(cfg.model_name)  # unknown model names fail before any data is read
-    resume_ckpt = resume_checkpoint(resume)
     vocab = Vocab.load(Path(resume) / "vocab.json") if resume is not None else None
-    L.seed_everything(cfg.run.seed, workers=True, verbose=False)
     prep = prepare(cfg, vocab)
     labels = prep.splits.labels
     model = build_model(cfg, prep.vocab, len(labels))
     task = PairClassificationTask(model, len(labels), cfg.train, cfg.to_dict())
     d, t = cfg.data, cfg.train
-    train_loader = make_loader(prep.train, t.batch_size, True, d.bucket, cfg.run.seed, d.num_workers)
-    dev_loader = make_loader(prep.dev, t.eval_batch_size, False, False, cfg.run.seed)
-    test_loader = make_loader(prep.test, t.eval_batch_size, False, False, cfg.run.seed)
 
-    path = open_run_dir(cfg, resume, run_dir)
-    save_config(path, cfg)
-    prep.vocab.save(path / "vocab.json")
-    write_json(path / "labels.json", labels)
+    def results(fitted: Any, path: Path) -> dict[str, Any]:
+        n_train = len(prep.train)
+        return {"task": "nli", "model": cfg.model_name, "dataset": d.dataset, "cell": model.opts.cell,
+                "hidden": model.opts.hidden, **fitted.summary(), "params": model.parameters_without_embeddings(),
+                "params_with_embeddings": count_parameters(model),
+                "trainable_params": count_parameters(model, trainable_only=True),
+                "train_pairs_per_s": fitted.examples_per_s(n_train), "train_examples": n_train,
+                "vocab_size": len(prep.vocab), "hyper_parameters": hyper_parameters(cfg)}
 
-    fitted = fit_and_validate(cfg, path, task, train_loader, dev_loader, resume_ckpt, callbacks)
-    if fitted is None:  # interrupted, or a DDP rank other than 0
-        return path
-    n_train = len(prep.train)
-    results: dict[str, Any] = {
-        "task": "nli",
-        "model": cfg.model_name,
-        "dataset": d.dataset,
-        "cell": model.opts.cell,
-        "hidden": model.opts.hidden,
-        **fitted.summary(),
-        "params": model.parameters_without_embeddings(),
-        "params_with_embeddings": count_parameters(model),
-        "trainable_params": count_parameters(model, trainable_only=True),
-        "train_pairs_per_s": fitted.examples_per_s(n_train),
-        "train_examples": n_train,
-        "vocab_size": len(prep.vocab),
-        "hyper_parameters": hyper_parameters(cfg),
-        **provenance(),
-    }
-    return finish_classification_run(cfg, path, task, fitted, test_loader, labels, results, evaluate_test)
+    return Parts(task, model, make_loader(prep.train, t.batch_size, True, d.bucket, cfg.run.seed, d.num_workers),
+                 make_loader(prep.dev, t.eval_batch_size, False, False, cfg.run.seed),
+                 make_loader(prep.test, t.eval_batch_size, False, False, cfg.run.seed), labels,
+                 save=lambda path: prep.vocab.save(path / "vocab.json"), results=results)
+
+
+def train_nli(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test: bool = True,
+              callbacks: list | None = None, run_dir: str | Path | None = None) -> Path:
+    """Train one NLI model with the shared template (early stopping on dev accuracy, best/last checkpoints,
+    exact resume) and write its run folder; returns the folder."""
+    from dl4nlp.pipelines.supervised import train_supervised
+
+    return train_supervised(cfg, supervised_parts, resume, evaluate_test, callbacks, run_dir)
 
 
 # --------------------------------------------------------------------------- loading, predicting, maps
