@@ -134,6 +134,19 @@ def test_bad_adaptive_options_are_rejected():
             build_lm(cfg, read_corpus_vocab())
 
 
+def test_the_cpu_recipe_builds_a_tied_adaptive_lstm():
+    from dl4nlp.config import load_config
+    from dl4nlp.data.vocab import Vocab
+    from dl4nlp.lm import build_lm
+
+    cfg = load_config("configs/lm/wt2_cpu.yaml")
+    model = build_lm(cfg, Vocab(["<pad>", "<unk>", EOS, *(f"w{i}" for i in range(12_000))]))
+    out = model.adaptive
+    assert out is not None and out.bounds == [2000, 10000, 12_003] and out.word_weight is model.embedding.weight
+    assert [t[0].out_features for t in out.tails] == [50, 12]  # 200 / 4, 200 / 16
+    assert cfg.train.schedule == "cosine" and cfg.train.batch_size == 20 and cfg.data.bptt == 35
+
+
 def read_corpus_vocab():
     from dl4nlp.data.lm import build_lm_vocab
 
