@@ -133,6 +133,18 @@ def case_qa(tmp: Path) -> Case:
     return Case(cfg, [f"Who won the Super Bowl? ||| {PARAGRAPHS[0][1]}"], squad / "dev-v1.1.json", "f1")
 
 
+def case_translation(tmp: Path) -> Case:
+    from test_translation import write_parallel
+
+    data = write_parallel(tmp / "m30k")
+    sets = [f"data.path={data}", "model.emb_dim=8", "model.hidden=8", "model.attn_dim=8", "model.dropout=0.0",
+            "model.beam_size=2", "model.max_len=8", "train.epochs=3", "train.batch_size=8", "train.patience=0",
+            "train.eval_batch_size=8", f"run.dir={tmp / 'runs'}", "trainer.progress_bar=false",
+            "trainer.accelerator=cpu"]
+    cfg = _load(REPO / "configs/translation/bahdanau.yaml", sets)
+    return Case(cfg, ["Ein Hund schläft."], data / "val", "bleu")
+
+
 #: pipeline name -> tiny fixture
 CASES: dict[str, Callable[[Path], Case]] = {
     "classification": case_classification,
@@ -144,6 +156,7 @@ CASES: dict[str, Callable[[Path], Case]] = {
     "tagging": case_tagging,
     "rating": case_rating,
     "qa": case_qa,
+    "translation": case_translation,
 }
 
 
