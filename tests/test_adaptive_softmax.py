@@ -122,6 +122,18 @@ def test_perplexity_of_a_known_distribution():
     assert math.exp(F.nll_loss(logp[0], y[0]).item()) == pytest.approx(expected, rel=1e-5)
 
 
+def test_the_ulmfit_classifier_takes_the_encoder_of_an_adaptive_lm():
+    from dl4nlp.models.ulmfit import HeadOptions, ULMFiTClassifier
+
+    torch.manual_seed(4)
+    model = lm(30, output="adaptive", cutoffs=[4, 11], div_value=2.0, tie_weights=True)
+    clf = ULMFiTClassifier(30, model.opts, 2, HeadOptions()).eval()
+    clf.load_encoder(model)
+    x = torch.randint(0, 30, (2, 5))
+    out, _ = clf.rnn(clf.embedding(x))
+    assert torch.equal(out, model.encode(x)[0]) and clf(x, torch.ones(2, 5, dtype=torch.bool)).shape == (2, 2)
+
+
 def test_bad_adaptive_options_are_rejected():
     from dl4nlp.config import load_config
     from dl4nlp.lm import build_lm
