@@ -133,6 +133,26 @@ def test_4_nan_and_inf_are_refused_for_every_float_key():
                     from_dict({section: {key: bad}}, "t.yaml")
 
 
+@pytest.mark.parametrize("model, override, message", [
+    ("mlp", "model.hidden=[0]", "model.hidden: every layer size must be a whole number >= 1, got [0]"),
+    ("mlp", "model.hidden=[-3]", "model.hidden: every layer size must be a whole number >= 1, got [-3]"),
+    ("mlp", "model.hidden=64", "'hidden' must be a list of int, got 64"),
+    ("mlp", "model.input_dropout=1.0", "model.input_dropout: must lie between 0 and 1 (1 excluded), got 1.0"),
+    ("gru", "model.attention_dim=0", "model.attention_dim: must be at least 1, got 0"),
+    ("gru", "model.embed_dropout=1.0", "model.embed_dropout: must lie between 0 and 1 (1 excluded), got 1.0"),
+    ("gru", "model.mlp_hidden=[0]", "model.mlp_hidden: every layer size must be a whole number >= 1, got [0]"),
+])
+def test_4_model_options_that_slipped_through_are_refused(cli, sst_dir, tmp_path, model, override, message):
+    runs = tmp_path / "runs"
+    args = ["train", ROOT / f"configs/ladder/{model}.yaml"]
+    extra = [override] if model == "mlp" else ["model.pooling=attention", override]
+    for s in tiny_config(sst_dir, runs, model) + extra:
+        args += ["--set", s]
+    code, err = cli(*args)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert _leftover(runs) == []
+
+
 @pytest.mark.parametrize("name", ["../../escape", "a/b", "..", "a\\b", "/tmp/abs", "."])
 def test_6_run_name_must_stay_inside_run_dir(cli, sst_dir, tmp_path, name):
     runs = tmp_path / "deep" / "runs"
@@ -491,3 +511,20 @@ def test_a_crash_leaves_no_folder_before_the_first_checkpoint_and_a_resumable_on
         cli(*_train_args(sst_dir, runs, **{"train.epochs": 3}))
     _assert_absent_or_resumable(runs)
     assert len(_leftover(runs)) == epoch  # epoch 0: nothing to keep; epoch 1: the run with its epoch-1 checkpoint
+
+
+def test_8_the_browser_s_queue_requests_are_checked_too(demo):
+    import httpx
+
+    deps = httpx.get(f"{demo}config", timeout=30).json()["dependencies"]
+    index = next(d["id"] for d in deps if d.get("api_name") == "sentiment")
+
+    def join(data: list, fn_index: object = index):
+        return httpx.post(f"{demo}gradio_api/queue/join", timeout=30,
+                          json={"data": data, "fn_index": fn_index, "session_hash": "h4rd3n", "event_data": None})
+
+    assert join(["a great fun film"]).status_code == 200
+    r = join([["a", "b"]])
+    assert r.status_code == 422 and "sentiment: Sentence: expected text" in r.json()["error"]
+    r = join(["x"], 9999)
+    assert r.status_code == 404 and "unknown fn_index 9999" in r.json()["error"]

@@ -400,7 +400,7 @@ def test_pretrained_vectors_from_a_glove_text_file(tmp_path, capsys):
     path.write_text("good 1.0 2.0 3.0\nbad -1.0 -2.0 -3.0\nfilm 0.5 0.5 0.5\n", encoding="utf-8")
     vocab = Vocab.build([["good", "film", "boring"], ["bad", "film"]])
     model = GRUClassifier.build({"embeddings": str(path), "freeze_embeddings": True, "hidden": 4}, vocab, 2)
-    assert "3 of 4 vocabulary words found (75.0%)" in capsys.readouterr().out
+    assert "3 of 4 vocabulary words found (75.0%)" in capsys.readouterr().err  # a note: stderr, not the results
     table = model.embed(torch.tensor([[vocab.stoi["good"], vocab.stoi["bad"], vocab.stoi["boring"]]]))[0]
     close(table[0], torch.tensor([1.0, 2.0, 3.0]))
     close(table[1], torch.tensor([-1.0, -2.0, -3.0]))

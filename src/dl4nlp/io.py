@@ -144,13 +144,15 @@ def torch_load(path: str | Path, map_location: str = "cpu", mmap: bool = False) 
         raise RunError(f"{path}: checkpoint not found") from None
     except IsADirectoryError:
         raise RunError(f"{path}: is a directory, expected a checkpoint file") from None
-    except pickle.UnpicklingError:  # objects other than tensors and plain data (code, custom classes)
-        raise RunError(f"{path}: not a checkpoint this tool wrote (it holds objects other than tensors and plain "
-                       "data); refusing to load it") from None
-    except (OSError, EOFError, RuntimeError, zipfile.BadZipFile) as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "weights_only" in str(exc):  # torch's advice to load it unsafely is not for our users
-            detail = "it is not a checkpoint this tool wrote"
+    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
+        text = str(exc)  # torch's advice to load a refused file unsafely (weights_only=False) is not repeated
+        if "Unsupported global" in text:  # code, or objects other than tensors and plain data
+            raise RunError(f"{path}: not a checkpoint this tool wrote (it holds code or objects other than tensors "
+                           "and plain data); refusing to load it") from None
+        detail = text.split("WeightsUnpickler error:", 1)[-1].strip() or type(exc).__name__
+        detail = detail.splitlines()[0]
+        if "weights_only" in detail:
+            detail = "not a checkpoint this tool wrote"
         raise RunError(f"{path}: not a readable checkpoint (truncated or corrupted?): {detail}") from None
 
 

@@ -98,7 +98,8 @@ class TimeToBestCallback(Callback):
 class NonFiniteCheck(Callback):
     """Stops a run whose training loss, dev loss or weights stop being finite (NaN or infinite) with a
     :class:`RunError` naming the epoch and batch and the settings to look at. The training loss is checked after
-    every batch, the dev losses and the weights when a validation ends: before that epoch's checkpoints are
+    every batch (in 16-bit mixed precision, where the grad scaler skips an overflowing step, only the weights and
+    dev losses are), the dev losses and the weights when a validation ends: before that epoch's checkpoints are
     written (Lightning runs the checkpoint callbacks last), so ``last.ckpt`` keeps the last good weights, and the
     error stops the pipeline before it writes ``results.json``."""
 
@@ -124,6 +125,8 @@ class NonFiniteCheck(Callback):
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
+        if "16" in self.precision:  # mixed precision: the grad scaler skips an overflowing step by design
+            return
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss.detach()).all()):
             self.stop(trainer, f"the training loss is {float(loss.detach().float().sum())}",

@@ -65,26 +65,34 @@ def _row(premise: Any, hypothesis: Any, label: int, where: str) -> dict[str, Any
 
 
 def _read_table(path: Path) -> list[dict[str, Any]]:
-    rows = []
     with closing(text_lines(path)) as fh:
         reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = next(reader, None)
-        if header and header[:3] == ["premise", "hypothesis", "label"]:
-            cols = (0, 1, 2)
-        elif header and {"gold_label", "sentence1", "sentence2"} <= set(header):
-            cols = (header.index("sentence1"), header.index("sentence2"), header.index("gold_label"))
-        else:
-            raise DataError(f"{path}:1: expected the header premise<TAB>hypothesis<TAB>label "
-                            "(or the official gold_label ... sentence1 sentence2 header)")
-        need = max(cols) + 1
-        for n, rec in enumerate(reader, 2):
-            if not rec:
-                continue
-            if len(rec) < need:
-                raise DataError(f"{path}:{n}: expected at least {need} tab-separated fields, got {len(rec)}")
-            label = _label(rec[cols[2]], f"{path}:{n}")
-            if label is not None:
-                rows.append(_row(rec[cols[0]], rec[cols[1]], label, f"{path}:{n}"))
+        try:
+            return _table_rows(path, reader)
+        except csv.Error as exc:  # e.g. a lone carriage return inside a field
+            raise DataError(f"{path}:{reader.line_num}: not a valid tab-separated line ({exc})") from None
+
+
+def _table_rows(path: Path, reader: Any) -> list[dict[str, Any]]:
+    """The labelled pairs of a tab-separated file under a header (see :func:`_read_table`)."""
+    rows = []
+    header = next(reader, None)
+    if header and header[:3] == ["premise", "hypothesis", "label"]:
+        cols = (0, 1, 2)
+    elif header and {"gold_label", "sentence1", "sentence2"} <= set(header):
+        cols = (header.index("sentence1"), header.index("sentence2"), header.index("gold_label"))
+    else:
+        raise DataError(f"{path}:1: expected the header premise<TAB>hypothesis<TAB>label "
+                        "(or the official gold_label ... sentence1 sentence2 header)")
+    need = max(cols) + 1
+    for n, rec in enumerate(reader, 2):
+        if not rec:
+            continue
+        if len(rec) < need:
+            raise DataError(f"{path}:{n}: expected at least {need} tab-separated fields, got {len(rec)}")
+        label = _label(rec[cols[2]], f"{path}:{n}")
+        if label is not None:
+            rows.append(_row(rec[cols[0]], rec[cols[1]], label, f"{path}:{n}"))
     return rows
 
 

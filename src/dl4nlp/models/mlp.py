@@ -14,11 +14,13 @@ f(x) whose first weight matrix is factorised as E W_1 and starts from the vector
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import nn
 
-from dl4nlp.config import build_options
+from dl4nlp.config import build_options, check_ranges
+from dl4nlp.errors import ConfigError
 from dl4nlp.models.bow import BagOfWordsLinear, check_ngrams, idf_from_vocab
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.Sigmoid}
@@ -37,8 +39,13 @@ class MLPOptions:
     embeddings: str = "random"  # random | glove-6b-50d | a GloVe/word2vec text file: see the module docstring
     ngrams: int = 1  # word n-grams up to n as extra input features (as for logreg)
 
+    RANGES: ClassVar[dict[str, str]] = {"dropout": "[0, 1)", "input_dropout": "[0, 1)"}
+
     def __post_init__(self) -> None:
         check_ngrams(self.ngrams)
+        check_ranges(self, "model")
+        if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden):
+            raise ConfigError(f"model.hidden: every layer size must be a whole number >= 1, got {self.hidden}")
 
 
 def init_weights(module: nn.Module, scheme: str, activation: str) -> None:

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dl4nlp.config import build_options
+from dl4nlp.config import build_options, check_ranges
+from dl4nlp.errors import ConfigError
 from dl4nlp.models.rnn import POOLINGS, AdditiveAttentionPooling, RecurrentEncoder, pool
 
 
@@ -43,6 +44,16 @@ class RecurrentOptions:
     embed_dropout: float = 0.0
     dropout: float = 0.0  # between recurrent layers
     output_dropout: float = 0.5  # on the sentence vector (and the MLP's hidden layers)
+
+    RANGES: ClassVar[dict[str, str]] = {
+        "hidden": "[1, inf)", "layers": "[1, inf)", "attention_dim": "[1, inf)", "embedding_dim": "[1, inf)",
+        "embed_dropout": "[0, 1)", "dropout": "[0, 1)", "output_dropout": "[0, 1)",
+    }
+
+    def __post_init__(self) -> None:
+        check_ranges(self, "model")
+        if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.mlp_hidden):
+            raise ConfigError(f"model.mlp_hidden: every layer size must be a whole number >= 1, got {self.mlp_hidden}")
 
 
 class WordEmbedding(nn.Module):
