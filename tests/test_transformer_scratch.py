@@ -357,3 +357,38 @@ def test_tiny_transformer_lm_overfits_a_repeated_sentence():
 
     out = generate(step, torch.tensor([2]), lm.init_state(1), max_len=7)
     assert out[0] == [5, 7, 3, 9, 4, 6, 8]
+
+
+def test_translation_objective_is_label_smoothed_when_the_model_asks_and_logs_stay_plain():
+    """TranslationTask trains on the smoothed loss of the same logits (eps from model.label_smoothing) while
+    train_loss stays the plain cross-entropy; eps 0 is exactly cross-entropy."""
+    from dl4nlp.config import TrainConfig
+    from dl4nlp.models.transformer_scratch import ScratchTransformerOptions
+    from dl4nlp.tasks.label_smoothing import label_smoothed_nll
+    from dl4nlp.tasks.translation import TranslationTask
+
+    class Toy(torch.nn.Module):
+        def __init__(self, eps: float):
+            super().__init__()
+            self.opts = ScratchTransformerOptions(label_smoothing=eps)
+            self.out = torch.nn.Linear(3, 7)
+
+        def forward(self, src, src_mask, tgt_in):
+            return self.out(torch.ones(*tgt_in.shape, 3) * tgt_in[..., None]), None
+
+    batch = {"src": torch.tensor([[4, 5]]), "src_mask": torch.tensor([[True, True]]),
+             "tgt": torch.tensor([[1, 3, 4, 2, 0]])}
+    special = {"pad": 0, "sos": 1, "eos": 2}
+    for eps in (0.0, 0.2):
+        torch.manual_seed(0)
+        task = TranslationTask(Toy(eps), TrainConfig(), special)
+        task.log = lambda *a, **k: None
+        objective = task.training_step(batch, 0)
+        logits, _ = task.model(batch["src"], batch["src_mask"], batch["tgt"][:, :-1])
+        gold = batch["tgt"][:, 1:].reshape(-1)
+        want = label_smoothed_nll(logits.reshape(-1, 7), gold, eps, ignore_index=0)
+        torch.testing.assert_close(objective, want)
+        ce = torch.nn.functional.cross_entropy(logits.reshape(-1, 7), gold, ignore_index=0)
+        assert (objective == ce) == (eps == 0.0)
+    with pytest.raises(ValueError, match="label_smoothing must be in"):
+        ScratchTransformerOptions(label_smoothing=1.0)

@@ -119,3 +119,13 @@ class BucketBatchSampler(Sampler[list[int]]):
         n = len(self.lengths) // self.batch_size if self.drop_last else math.ceil(len(self.lengths) / self.batch_size)
         _, world = _dist()
         return n // world if world > 1 else n
+
+
+def make_loader(ds: Any, lengths: Sequence[int], collate_fn: Any, batch_size: int, shuffle: bool, bucket: bool,
+                seed: int, num_workers: int = 0) -> torch.utils.data.DataLoader:
+    """The one batched loader every family uses: :class:`BucketBatchSampler` over ``lengths`` (seeded, epoch-
+    dependent order, so a resumed run sees the batches the killed one would have; DDP-sharded) and
+    ``collate_fn``; worker seeds come from a generator seeded with ``seed``, never the global RNG."""
+    sampler = BucketBatchSampler(lengths, batch_size, shuffle=shuffle, bucket=bucket, seed=seed)
+    return torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate_fn, num_workers=num_workers,
+                                       generator=torch.Generator().manual_seed(seed))

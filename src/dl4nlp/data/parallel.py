@@ -181,7 +181,7 @@ def encode_target(tokens: Sequence[str], vocab: Vocab) -> list[int]:
     return [vocab.stoi[SOS], *vocab.encode(tokens), vocab.stoi[EOS]]
 
 
-class PairDataset(torch.utils.data.Dataset):
+class ParallelDataset(torch.utils.data.Dataset):
     """(source ids, target ids) pairs held as Python lists."""
 
     def __init__(self, split: ParallelSplit, src_vocab: Vocab, tgt_vocab: Vocab):
@@ -217,12 +217,11 @@ def collate_pairs(items: Sequence[tuple[list[int], list[int]]]) -> dict[str, tor
     return batch
 
 
-def make_pair_loader(data: PairDataset, batch_size: int, shuffle: bool, seed: int = 0,
+def make_pair_loader(data: ParallelDataset, batch_size: int, shuffle: bool, seed: int = 0,
                      bucket: bool = True) -> torch.utils.data.DataLoader:
     """Batches of similar source length (``BucketBatchSampler``); eval loaders keep the file order."""
-    from dl4nlp.data.batching import BucketBatchSampler
+    from dl4nlp.data.batching import make_loader
 
     if len(data) == 0:
         raise DataError("no sentence pairs to batch")
-    sampler = BucketBatchSampler(data.lengths(), batch_size, shuffle=shuffle, bucket=bucket and shuffle, seed=seed)
-    return torch.utils.data.DataLoader(data, batch_sampler=sampler, collate_fn=collate_pairs)
+    return make_loader(data, data.lengths(), collate_pairs, batch_size, shuffle, bucket and shuffle, seed)

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from dl4nlp.data.batching import BucketBatchSampler, pad_batch
+from dl4nlp.data.batching import pad_batch
 from dl4nlp.data.squad import QAExample, char_to_word_span, word_spans
 from dl4nlp.data.vocab import Vocab
 
@@ -48,9 +48,9 @@ class ItemDataset(torch.utils.data.Dataset):
 
 def make_loader(ds: ItemDataset, collate: Any, batch_size: int, shuffle: bool, bucket: bool, seed: int,
                 num_workers: int = 0) -> torch.utils.data.DataLoader:
-    sampler = BucketBatchSampler(ds.lengths(), batch_size, shuffle=shuffle, bucket=bucket, seed=seed)
-    return torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate, num_workers=num_workers,
-                                       generator=torch.Generator().manual_seed(seed))
+    from dl4nlp.data.batching import make_loader as bucketed_loader
+
+    return bucketed_loader(ds, ds.lengths(), collate, batch_size, shuffle, bucket, seed, num_workers)
 
 
 class Decoder:

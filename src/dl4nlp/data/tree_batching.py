@@ -223,8 +223,7 @@ def tree_loader(trees: list[EncodedTree], batch_size: int, shuffle: bool, seed: 
                 bucket: bool = False) -> torch.utils.data.DataLoader:
     """Batches of ``batch_size`` trees, shuffled from ``seed`` and the epoch when ``shuffle`` (a resumed run sees
     the same batches); ``bucket`` groups trees of similar height (fewer level steps per batch, still random)."""
-    from dl4nlp.data.batching import BucketBatchSampler
+    from dl4nlp.data.batching import make_loader
 
     heights = [int(t.height[-1]) for t in trees]  # the root's height: the batch's number of level steps
-    sampler = BucketBatchSampler(heights, batch_size, shuffle=shuffle, bucket=bucket, seed=seed)
-    return torch.utils.data.DataLoader(TreeDataset(trees), batch_sampler=sampler, collate_fn=collate_trees)
+    return make_loader(TreeDataset(trees), heights, collate_trees, batch_size, shuffle, bucket, seed)

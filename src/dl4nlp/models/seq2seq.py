@@ -45,8 +45,11 @@ class Seq2SeqOptions:
     max_len: int = 50  # most target tokens decoded
     beam_size: int = 5  # default beam for `translate` and evaluation
     length_alpha: float = 0.0  # beam search length normalisation ((5 + |Y|) / 6) ** alpha (GNMT)
+    label_smoothing: float = 0.0  # training: epsilon of the label-smoothed loss (0: plain cross-entropy)
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(CELLS)}, got '{self.cell}'")
         if self.score not in SCORES:

@@ -69,8 +69,11 @@ class ScratchTransformerOptions:
     max_len: int = 50  # most target tokens decoded
     beam_size: int = 5
     length_alpha: float = 0.0  # beam search length normalisation ((5 + |Y|) / 6) ** alpha (GNMT)
+    label_smoothing: float = 0.0  # translation training: epsilon of the label-smoothed loss (5.4: 0.1)
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         for key in ("d_model", "heads", "d_ff", "layers", "max_positions", "max_len", "beam_size"):
             if int(getattr(self, key)) < 1:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")

@@ -53,7 +53,7 @@ MODEL_NAMES: dict[str, str] = {
 # --------------------------------------------------------------------------- data
 
 
-class PairDataset(torch.utils.data.Dataset):
+class CaptionDataset(torch.utils.data.Dataset):
     """Training examples: one (image row, caption ids) pair per reference caption.
 
     ``features`` is [N, L, D], or [T, N, L, D] with augmentation: then each example of a batch takes the
@@ -114,7 +114,7 @@ class CaptionData:
     tokenizer: Tokenizer
     encoder: ImageEncoder
     features: dict[str, FeatureSet]
-    train: PairDataset
+    train: CaptionDataset
     dev: ImageDataset
     test: ImageDataset
 
@@ -205,21 +205,20 @@ def prepare_captions(cfg: ExperimentConfig, vocab: Vocab | None = None) -> Capti
         tok,
         encoder,
         feats,
-        PairDataset(train_features, pairs),
+        CaptionDataset(train_features, pairs),
         images("dev"),
         images("test"),
     )
 
 
 def make_loader(
-    ds: PairDataset | ImageDataset, batch_size: int, shuffle: bool, seed: int
+    ds: CaptionDataset | ImageDataset, batch_size: int, shuffle: bool, seed: int
 ) -> torch.utils.data.DataLoader:
     """Batches in an order that depends only on ``seed`` and the epoch (Lightning sets it), so a resumed run
     trains on the batches the killed one would have (a torch generator's position is not in the checkpoint)."""
-    from dl4nlp.data.batching import BucketBatchSampler
+    from dl4nlp.data.batching import make_loader as bucketed_loader
 
-    sampler = BucketBatchSampler([1] * len(ds), batch_size, shuffle=shuffle, bucket=False, seed=seed)
-    return torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=ds.collate)
+    return bucketed_loader(ds, [1] * len(ds), ds.collate, batch_size, shuffle, False, seed)
 
 
 def special_ids(vocab: Vocab) -> dict[str, int]:

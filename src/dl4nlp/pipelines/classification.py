@@ -21,7 +21,8 @@ import torch
 
 from dl4nlp import registry
 from dl4nlp.config import ExperimentConfig, coerce
-from dl4nlp.data.batching import BucketBatchSampler, EncodedDataset, collate, encode_texts, pad_batch
+from dl4nlp.data.batching import EncodedDataset, collate, encode_texts, pad_batch
+from dl4nlp.data.batching import make_loader as bucketed_loader
 from dl4nlp.data.nli import PAIR_DATA_OPTIONS
 from dl4nlp.data.splits import DatasetSplits
 from dl4nlp.data.tokenize import Tokenizer
@@ -94,10 +95,7 @@ def prepare(cfg: ExperimentConfig, vocab: Vocab | None = None) -> Prepared:
 
 def make_loader(ds: EncodedDataset, batch_size: int, shuffle: bool, bucket: bool, seed: int,
                 num_workers: int = 0) -> torch.utils.data.DataLoader:
-    sampler = BucketBatchSampler(ds.lengths(), batch_size, shuffle=shuffle, bucket=bucket, seed=seed)
-    gen = torch.Generator().manual_seed(seed)  # loader seeds come from here, not the global RNG
-    return torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate, num_workers=num_workers,
-                                       generator=gen)
+    return bucketed_loader(ds, ds.lengths(), collate, batch_size, shuffle, bucket, seed, num_workers)
 
 
 #: sentence classifiers: ``model.name`` in a config -> class with ``build(params, vocab, num_classes)``

@@ -36,7 +36,7 @@ from typing import Any
 import torch
 
 from dl4nlp.config import ExperimentConfig, build_options
-from dl4nlp.data.batching import BucketBatchSampler, EncodedDataset, pad_batch
+from dl4nlp.data.batching import EncodedDataset, pad_batch
 from dl4nlp.data.nli import NLI_DATASETS, NLI_LABELS  # noqa: F401  (re-exported)
 from dl4nlp.data.splits import DatasetSplits
 from dl4nlp.errors import ConfigError, DataError, RunError
@@ -105,14 +105,10 @@ def make_loader(
     seed: int,
     num_workers: int = 0,
 ) -> torch.utils.data.DataLoader:
-    sampler = BucketBatchSampler(ds.lengths(), batch_size, shuffle=shuffle, bucket=bucket, seed=seed)
-    return torch.utils.data.DataLoader(
-        ds,
-        batch_sampler=sampler,
-        num_workers=num_workers,
-        collate_fn=functools.partial(collate_pieces, pad_id=pad_id),
-        generator=torch.Generator().manual_seed(seed),
-    )
+    from dl4nlp.data.batching import make_loader as bucketed_loader
+
+    collate = functools.partial(collate_pieces, pad_id=pad_id)
+    return bucketed_loader(ds, ds.lengths(), collate, batch_size, shuffle, bucket, seed, num_workers)
 
 
 def options(cfg: ExperimentConfig) -> TransformerOptions | FeatureOptions:

@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from dl4nlp.config import ExperimentConfig
-from dl4nlp.data.batching import BucketBatchSampler, pad_batch
+from dl4nlp.data.batching import pad_batch
 from dl4nlp.data.nli import NLI_DATASETS, PAIR_DATA_OPTIONS, read_nli
 from dl4nlp.data.splits import DatasetSplits
 from dl4nlp.data.tokenize import Tokenizer
@@ -152,9 +152,9 @@ def prepare(cfg: ExperimentConfig, vocab: Vocab | None = None) -> Prepared:
 
 def make_loader(ds: PairDataset, batch_size: int, shuffle: bool, bucket: bool, seed: int,
                 num_workers: int = 0) -> torch.utils.data.DataLoader:
-    sampler = BucketBatchSampler(ds.lengths(), batch_size, shuffle=shuffle, bucket=bucket, seed=seed)
-    return torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate_pairs, num_workers=num_workers,
-                                       generator=torch.Generator().manual_seed(seed))
+    from dl4nlp.data.batching import make_loader as bucketed_loader
+
+    return bucketed_loader(ds, ds.lengths(), collate_pairs, batch_size, shuffle, bucket, seed, num_workers)
 
 
 def model_class(name: str) -> Any:

@@ -185,11 +185,10 @@ def check_labels(sentences: list[TaggedSentence], labels: list[str], path: Path)
 
 
 def make_loader(items: list[dict[str, Any]], batch_size: int, shuffle: bool, seed: int) -> Any:
-    from dl4nlp.data.batching import BucketBatchSampler
+    from dl4nlp.data.batching import make_loader as bucketed_loader
 
-    sampler = BucketBatchSampler([len(it["words"]) for it in items], batch_size, shuffle=shuffle, bucket=shuffle,
-                                 seed=seed)
-    return torch.utils.data.DataLoader(items, batch_sampler=sampler, collate_fn=collate_tagged)
+    return bucketed_loader(items, [len(it["words"]) for it in items], collate_tagged, batch_size, shuffle, shuffle,
+                           seed)
 
 
 @dataclass

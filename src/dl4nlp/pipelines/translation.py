@@ -41,8 +41,8 @@ from dl4nlp.config import ExperimentConfig
 from dl4nlp.data.parallel import (
     EOS,
     SOS,
-    PairDataset,
     ParallelCorpus,
+    ParallelDataset,
     ParallelSplit,
     detokenize,
     make_pair_loader,
@@ -153,7 +153,7 @@ def score_split(tr: Translator, split: ParallelSplit, beam: int, batch_size: int
 
 
 @torch.no_grad()
-def perplexity(model: torch.nn.Module, data: PairDataset, pad_id: int, batch_size: int = 128) -> float:
+def perplexity(model: torch.nn.Module, data: ParallelDataset, pad_id: int, batch_size: int = 128) -> float:
     """exp(mean cross-entropy per target token, ``<eos>`` included), teacher forced."""
     import math
 
@@ -170,7 +170,7 @@ def perplexity(model: torch.nn.Module, data: PairDataset, pad_id: int, batch_siz
 
 def evaluate_translator(tr: Translator, split: ParallelSplit, name: str, beams: tuple[int, ...]) -> dict[str, Any]:
     """``<name>_ppl``, and per beam ``<name>_bleu`` etc. (beam 1 unsuffixed, others ``..._beam<k>``)."""
-    out: dict[str, Any] = {f"{name}_ppl": perplexity(tr.model, PairDataset(split, tr.src_vocab, tr.tgt_vocab),
+    out: dict[str, Any] = {f"{name}_ppl": perplexity(tr.model, ParallelDataset(split, tr.src_vocab, tr.tgt_vocab),
                                                      tr.special["pad"])}
     for beam in beams:
         s = score_split(tr, split, beam)
@@ -224,7 +224,7 @@ def train(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test
     dev = corpus.splits["dev"]
     task = TranslationTask(model, cfg.train, tr.special, tr.words, dev.tgt_text, cfg.to_dict())
     t = cfg.train
-    data = {k: PairDataset(s, corpus.src_vocab, corpus.tgt_vocab) for k, s in corpus.splits.items()}
+    data = {k: ParallelDataset(s, corpus.src_vocab, corpus.tgt_vocab) for k, s in corpus.splits.items()}
     train_loader = make_pair_loader(data["train"], t.batch_size, shuffle=True, seed=cfg.run.seed,
                                     bucket=cfg.data.bucket)
     dev_loader = make_pair_loader(data["dev"], t.eval_batch_size, shuffle=False)

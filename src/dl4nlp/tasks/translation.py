@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from dl4nlp.config import TrainConfig
+from dl4nlp.tasks.label_smoothing import label_smoothed_nll
 from dl4nlp.tasks.optim import l2_penalty, lightning_optimizers
 
 
@@ -82,18 +83,27 @@ class TranslationTask(L.LightningModule):
             self.save_hyperparameters({"config": config})
         self._nll, self._count, self._hyps = 0.0, 0, []
 
-    def loss(self, batch: dict[str, torch.Tensor], reduction: str = "mean") -> torch.Tensor:
+    def loss(self, batch: dict[str, torch.Tensor], reduction: str = "mean",
+             smoothing: float = 0.0) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Token cross-entropy (padding ignored); with ``smoothing`` > 0 also the label-smoothed loss of the
+        same logits (Szegedy et al. 2016; Vaswani et al. 2017 use 0.1): ``(cross-entropy, smoothed)``."""
         tgt = batch["tgt"]
         logits, _ = self.model(batch["src"], batch["src_mask"], tgt[:, :-1])  # [B, T, V]
-        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt[:, 1:].reshape(-1),
-                               ignore_index=self.pad_id, reduction=reduction)
+        flat, gold = logits.reshape(-1, logits.size(-1)), tgt[:, 1:].reshape(-1)  # [B*T, V], [B*T]
+        ce = F.cross_entropy(flat, gold, ignore_index=self.pad_id, reduction=reduction)
+        if smoothing <= 0:
+            return ce
+        return ce, label_smoothed_nll(flat, gold, smoothing, self.pad_id, reduction)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        ce = self.loss(batch)
+        """The objective is the label-smoothed loss when the model's ``label_smoothing`` is set; the logged
+        ``train_loss`` / ``train_ppl`` stay the plain cross-entropy, comparable with dev."""
+        eps = float(getattr(getattr(self.model, "opts", None), "label_smoothing", 0.0) or 0.0)
+        ce, objective = self.loss(batch, smoothing=eps) if eps > 0 else (self.loss(batch),) * 2
         n = int((batch["tgt"][:, 1:] != self.pad_id).sum())
         self.log("train_loss", ce, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
         self.log("train_ppl", torch.exp(ce.detach()), on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
-        return ce + self.cfg.l2 * l2_penalty(self.model) if self.cfg.l2 > 0 else ce
+        return objective + self.cfg.l2 * l2_penalty(self.model) if self.cfg.l2 > 0 else objective
 
     def on_validation_epoch_start(self) -> None:
         self._nll, self._count, self._hyps = 0.0, 0, []
