@@ -6,7 +6,9 @@
 - transformer runs of :mod:`dl4nlp.pipelines.finetune` (fine-tuned or frozen features, sentences or NLI pairs);
   attention = the last layer's [CLS] attention over the word pieces, mean over heads;
 - recurrent NLI runs of :mod:`dl4nlp.pipelines.nli`; attention = the weights over the premise words (word by word:
-  the premise x hypothesis map in ``heads``, its rows named in ``rows``).
+  the premise x hypothesis map in ``heads``, its rows named in ``rows``);
+- tree models of :mod:`dl4nlp.pipelines.trees` (recursive NN, RNTN, Tree-LSTM); no attention, the phrase tree
+  with every node's predicted sentiment as a PNG in ``image`` and the prediction's caveat in ``note``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class Scored:
     attention: list[float] | None  # one weight per word, or None
     heads: list[list[float]] | None = None  # transformer: [heads][pieces]; word-by-word NLI: [hypothesis][premise]
     rows: list[str] | None = None  # labels of the rows of ``heads`` when they are not heads (NLI: hypothesis words)
+    image: str | None = None  # a picture of the prediction as a PNG data URI (tree models: the phrase tree)
+    note: str | None = None  # the prediction's caveat (tree models on plain text: the tree is not a parse)
 
 
 class ClassifierScorer:
@@ -132,11 +136,42 @@ class NLIScorer:
         return Scored(self.name, self.model_name, pred.label, pred.probabilities, pred.premise, att, heads, rows)
 
 
+class TreeScorer:
+    """A tree-model run of :mod:`dl4nlp.pipelines.trees` (CPU): the root's label and probabilities, and the phrase
+    tree with every node's predicted sentiment drawn as a PNG (``image``). Plain text gets a balanced binary tree
+    over its tokens (no parser offline; ``note`` says so); an SST-format tree line keeps its structure."""
+
+    plot_lock = threading.Lock()  # pyplot is not thread-safe
+
+    def __init__(self, run: Path, device: Any = None):
+        from dl4nlp.pipelines.trees import TreePredictor
+
+        self.tree = TreePredictor(run)
+        self.name, self.model_name = self.tree.name, self.tree.cfg.model_name
+
+    def score(self, text: str) -> Scored:
+        import base64
+        import tempfile
+
+        import torch
+
+        from dl4nlp.tree_plot import draw_prediction
+
+        with torch.inference_mode():
+            pred = self.tree.predict([text])[0]
+        with tempfile.TemporaryDirectory(prefix="dl4nlp-tree-") as tmp, self.plot_lock:
+            png = draw_prediction(pred, Path(tmp) / "tree.png").read_bytes()
+        words = [p["phrase"] for p in pred.extra["phrases"] if " " not in p["phrase"]] or [text]
+        return Scored(self.name, self.model_name, pred.label, pred.scores, words, None,
+                      image="data:image/png;base64," + base64.b64encode(png).decode("ascii"), note=pred.note)
+
+
 #: pipeline name -> the scorer that serves its runs in the sentiment and NLI tabs
-SCORERS: dict[str, Any] = {"classification": ClassifierScorer, "finetune": TransformerScorer, "nli": NLIScorer}
+SCORERS: dict[str, Any] = {"classification": ClassifierScorer, "finetune": TransformerScorer, "nli": NLIScorer,
+                           "trees": TreeScorer}
 
 
-def load_scorer(run: Path, device: Any) -> ClassifierScorer | TransformerScorer | NLIScorer:
+def load_scorer(run: Path, device: Any) -> ClassifierScorer | TransformerScorer | NLIScorer | TreeScorer:
     from dl4nlp.errors import RunError
     from dl4nlp.pipelines import pipeline_for
 

@@ -5,7 +5,9 @@ the words (attention pooling, transformer [CLS] attention), the words shaded by 
 
 Attention protocol: a classifier may define ``attention_weights(tokens [B,T], mask [B,T]) -> [B,T]``
 (rows summing to 1 over the unmasked words), or set ``self.last_attention`` ([B,T]) in ``forward``.
-Runs whose model has neither simply show no attention row.
+Runs whose model has neither simply show no attention row. Tree models (:mod:`dl4nlp.pipelines.trees`) show their
+phrase tree instead, every node coloured by its predicted sentiment, with a note when the tree is a balanced binary
+tree over the tokens (no parser offline) rather than a parse.
 """
 
 from __future__ import annotations
@@ -79,7 +81,22 @@ def render(text: str, preds: list[dict[str, Any]], scores: list[dict[str, Any]])
     else:
         att_html = "<p>No loaded model exposes attention over words (train an attention-pooling or " \
                    "transformer run to see it here).</p>"
-    return pred_html, att_html
+    return pred_html, att_html + tree_figures(preds)
+
+
+def tree_figures(preds: list[dict[str, Any]]) -> str:
+    """Tree models' phrase trees (every node's predicted sentiment), each with its caveat when the tree is a
+    balanced binary tree over the tokens rather than a parse."""
+    figs = []
+    for p in preds:
+        if not p.get("image"):
+            continue
+        note = f'<br><span class="tree-note">{escape(p["note"])}</span>' if p.get("note") else ""
+        figs.append(f'<figure class="sentiment-tree" data-run="{escape(p["run"])}"><img src="{escape(p["image"])}" '
+                    f'alt="phrase tree of {escape(p["run"])}" style="max-width:100%">'
+                    f'<figcaption><b>{escape(p["run"])}</b> ({escape(p["model"])}): every phrase\'s predicted '
+                    f"sentiment{note}</figcaption></figure>")
+    return "".join(figs)
 
 
 def analyse(models: SentimentModels, text: str, max_chars: int) -> tuple[str, str]:
