@@ -341,11 +341,13 @@ def run_transfer(cfg: TransferConfig, resume: str | Path | None = None) -> Path:
                 lm.rnn.load_state_dict(old.rnn.state_dict())
                 if lm.proj is not None and old.proj is not None:
                     lm.proj.load_state_dict(old.proj.state_dict())
-                if not lm_opts.tie_weights:
-                    w_out, _ = transfer_embeddings(general.vocab, old.decoder.weight, vocab)
-                    lm.decoder.weight.copy_(w_out)
-                b_out, _ = transfer_embeddings(general.vocab, old.decoder.bias[:, None], vocab)
-                lm.decoder.bias.copy_(b_out[:, 0])
+                if old.decoder is not None and lm.decoder is not None:  # a full softmax output layer
+                    if not lm_opts.tie_weights:
+                        w_out, _ = transfer_embeddings(general.vocab, old.decoder.weight, vocab)
+                        lm.decoder.weight.copy_(w_out)
+                    b_out, _ = transfer_embeddings(general.vocab, old.decoder.bias[:, None], vocab)
+                    lm.decoder.bias.copy_(b_out[:, 0])
+                # an adaptive softmax's tied head rows come with the embedding; its clusters and tails start anew
             lm_cfg = _lm_cfg_for(general.cfg, str(stage), seed, t)
             task = ULMFiTLanguageModelTask(lm, lm_cfg.train, t.factor, t.cut_frac, t.ratio)
             ids = torch.tensor(vocab.encode(train_toks)), torch.tensor(vocab.encode(dev_toks))
