@@ -528,3 +528,14 @@ def test_8_the_browser_s_queue_requests_are_checked_too(demo):
     assert r.status_code == 422 and "sentiment: Sentence: expected text" in r.json()["error"]
     r = join(["x"], 9999)
     assert r.status_code == 404 and "unknown fn_index 9999" in r.json()["error"]
+
+
+def test_4_a_teacher_file_with_a_nan_logit_is_refused(tmp_path):
+    from dl4nlp.data.nli import read_teacher_file
+    from dl4nlp.errors import DataError
+
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"premise": "a", "hypothesis": "b", "label": "neutral", "teacher_logits": [1, NaN, 2]}\n',
+                    encoding="utf-8")
+    with pytest.raises(DataError, match=r"t\.jsonl:1: teacher_logits must be a list of 3 numbers .*each finite"):
+        read_teacher_file(path)

@@ -135,8 +135,8 @@ class NonFiniteCheck(Callback):
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        bad = {k: float(v) for k, v in trainer.callback_metrics.items()
-               if k.endswith("loss") and isinstance(v, torch.Tensor) and v.numel() == 1 and not torch.isfinite(v)}
+        bad = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("dev") and k.endswith("loss")
+               and isinstance(v, torch.Tensor) and v.numel() == 1 and not torch.isfinite(v)}
         where = f"the end of epoch {trainer.current_epoch + 1}"
         if bad:
             self.stop(trainer, ", ".join(f"{k} is {v}" for k, v in bad.items()), where)

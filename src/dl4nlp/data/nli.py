@@ -24,6 +24,7 @@ test = SNLI test. A folder holding the official ``snli_1.0_train.jsonl`` uses it
 from __future__ import annotations
 
 import csv
+import math
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -131,9 +132,10 @@ def read_teacher_file(path: str | Path) -> list[dict[str, Any]]:
             where = f"{path}:{n}"
             logits = rec["teacher_logits"]
             if (not isinstance(logits, list) or len(logits) != len(NLI_LABELS)
-                    or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in logits)):
+                    or not all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+                               for x in logits)):
                 raise DataError(f"{where}: teacher_logits must be a list of {len(NLI_LABELS)} numbers "
-                                f"({', '.join(NLI_LABELS)})")
+                                f"({', '.join(NLI_LABELS)}), each finite")
             label = NO_GOLD if rec["label"] in (None, "-") else _label(rec["label"], where)
             row = _row(rec["premise"], rec["hypothesis"], label, where)
             row["teacher_logits"] = [float(x) for x in logits]
