@@ -270,3 +270,18 @@ def test_a_target_text_too_short_for_its_batches_is_named(fixtures):
     root, cfg_path = fixtures
     with pytest.raises(DataError, match=r"the target LM's training text \(table train\): 0 tokens"):
         run_transfer(load_transfer_config(cfg_path, ["run.name=short", "target.max_tokens=30"]))
+
+
+def test_transfer_from_a_general_lm_with_an_adaptive_softmax(fixtures):
+    """The target-LM stage starts from an adaptive-softmax general LM (its tied head rows come with the embedding)
+    and the three stages finish."""
+    root, cfg_path = fixtures
+    adaptive = root / "adaptive.yaml"
+    text = cfg_path.read_text(encoding="utf-8")
+    adaptive.write_text(text.replace("model.hidden=8,", 'model.hidden=8, model.output=adaptive, "model.cutoffs=[6]",'),
+                        encoding="utf-8")
+    path = run_transfer(load_transfer_config(adaptive, ["run.name=adaptive"]))
+    res = json.loads((path / "results.json").read_text())
+    assert set(res["stages"]) == {"general_lm", "target_lm", "classifier"}
+    assert "adaptive" in (path / "1-general-lm" / "config.yaml").read_text()
+    assert res["stages"]["target_lm"]["dev_ppl"] > 1
