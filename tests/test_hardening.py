@@ -539,3 +539,8 @@ def test_4_a_teacher_file_with_a_nan_logit_is_refused(tmp_path):
                     encoding="utf-8")
     with pytest.raises(DataError, match=r"t\.jsonl:1: teacher_logits must be a list of 3 numbers .*each finite"):
         read_teacher_file(path)
+
+
+def test_8_serve_refuses_a_request_cap_below_one_byte(cli):
+    code, err = cli("serve", "--max-request-bytes", "0")
+    assert code == 2 and err.strip() == "error: serve: max_request_bytes must be at least 1, got 0"

@@ -17,6 +17,8 @@ def serve(
     max_chars: Annotated[int, typer.Option(help="longest text accepted per box")] = 2000,
     max_image_pixels: Annotated[int, typer.Option(help="largest image accepted (width x height)")]
     = 4096 * 4096,
+    max_request_bytes: Annotated[int, typer.Option(help="largest JSON body of an API request (uploads have "
+                                                   "their own 10 MB cap)")] = 2 * 1024 * 1024,
     concurrency: Annotated[int, typer.Option(help="requests computed at once per endpoint")] = 8,
     queue_size: Annotated[int, typer.Option(help="waiting requests beyond which new ones are refused")] = 64,
     threads: Annotated[int, typer.Option(help="torch CPU threads (1 suits small models and many clients)")] = 1,
@@ -36,8 +38,8 @@ def serve(
         raise ConfigError(f"serve: --port must be between 1 and 65535, got {port}")
     try:
         settings = DemoSettings(max_chars=max_chars, max_image_pixels=max_image_pixels,
-                                concurrency=concurrency, queue_size=queue_size, device=device,
-                                vectors_limit=vectors_limit, threads=threads)
+                                max_request_bytes=max_request_bytes, concurrency=concurrency, queue_size=queue_size,
+                                device=device, vectors_limit=vectors_limit, threads=threads)
         if vectors:
             settings.vectors = [] if [v.lower() for v in vectors] == ["none"] else list(vectors)
     except ValueError as exc:
