@@ -30,6 +30,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("docs/img"))
     ap.add_argument("--image", type=Path, default=None, help="an image for the captioning tab")
     ap.add_argument("--sentence", default="a gorgeous, witty, seductive movie, if a little too long.")
+    ap.add_argument("--ner-sentence", default=None, help="for the named-entities tab (default: its example)")
+    ap.add_argument("--qa", nargs=2, metavar=("PASSAGE", "QUESTION"), default=None,
+                    help="for the question-answering tab (default: its example)")
+    ap.add_argument("--source", default=None, help="for the translation tab (default: its example)")
+    ap.add_argument("--heatmap-of", default=None, help="translation run whose heatmap is shown (default: the first)")
+    ap.add_argument("--layer", type=int, default=0, help="translation: transformer layer (0 = last)")
+    ap.add_argument("--head", type=int, default=0, help="translation: transformer head (0 = mean over heads)")
     args = ap.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -88,6 +95,24 @@ def main() -> None:
                 page.wait_for_selector("#nli-output .nli-label", timeout=120_000)
                 page.wait_for_selector("#nli-heatmap img", timeout=60_000)
                 shot("nli")
+            if "Named entities" in tabs:
+                tab("Named entities")
+                if args.ner_sentence:
+                    page.fill("#ner-input textarea", args.ner_sentence)
+                page.click("#ner-submit")
+                page.wait_for_selector("#ner-output .ner-run", timeout=60_000)
+                shot("ner")
+            if "Question answering" in tabs:
+                tab("Question answering")
+                if args.qa:
+                    page.fill("#qa-context textarea", args.qa[0])
+                    page.fill("#qa-question textarea", args.qa[1])
+                page.click("#qa-submit")
+                page.wait_for_selector("#qa-output .qa-label", timeout=60_000)
+                page.wait_for_timeout(1000)  # the heatmap, when a recurrent reader is loaded
+                shot("qa")
+            if "Translation" in tabs:
+                translation_shot(page, args, tab, shot)
             if "Captioning" in tabs and args.image:
                 tab("Captioning")
                 page.set_input_files("#caption-upload input[type=file]", str(args.image))
@@ -104,6 +129,25 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def translation_shot(page, args, tab, shot) -> None:
+    """The translation tab: the source sentence, greedy, the heatmap of ``--heatmap-of`` (layer / head for a
+    transformer)."""
+    tab("Translation")
+    if args.source:
+        page.fill("#translation-input textarea", args.source)
+    if args.heatmap_of:
+        page.click("#translation-run input")
+        page.get_by_role("option", name=args.heatmap_of, exact=True).click()
+    for elem, value in (("#translation-layer", args.layer), ("#translation-head", args.head)):
+        if value and page.locator(f"{elem} input[type=number]").count():
+            page.fill(f"{elem} input[type=number]", str(value))
+            page.keyboard.press("Enter")
+    page.click("#translation-submit")
+    page.wait_for_selector("#translation-output table.dl4nlp-translation", timeout=60_000)
+    page.wait_for_timeout(1000)  # the heatmap
+    shot("translation")
 
 
 if __name__ == "__main__":
