@@ -118,10 +118,12 @@ def server(runs: dict[str, Path]):
 def test_translation_tab_matches_the_pipeline_greedy_and_beam(runs, translation):
     from dl4nlp.pipelines.translation import TranslationPredictor
 
+    predictors = {key: TranslationPredictor(runs[key]) for key in ("bahdanau", "transformer")}
     for beam, decoding in ((1, "greedy"), (2, "beam")):
         html, png = translation_analyse(translation, SOURCE, decoding, beam, "bahdanau", 0, 0)
-        for key in ("bahdanau", "transformer"):
-            expected = TranslationPredictor(runs[key], beam=beam).predict([SOURCE])[0].label
+        for key, predictor in predictors.items():
+            predictor.beam = beam
+            expected = predictor.predict([SOURCE])[0].label
             assert f'<b class="translation" data-run="{key}">{expected}</b>' in html
         assert Path(png).is_file() and Path(png).stat().st_size > 1000
         assert ("greedy" if beam == 1 else "beam search, beam 2") in html
@@ -154,6 +156,9 @@ def test_translation_tab_shows_each_transformer_head(runs, translation):
     assert not torch.allclose(heads[0], heads[1])
     html, png = translation_analyse(translation, SOURCE, "greedy", 1, "transformer", 2, 1)
     assert "layer 2, head 1" in html and Path(png).is_file()
+    html, png = translation_analyse(translation, "Ein Hund " * 50, "greedy", 1, "transformer", 0, 0)
+    assert "No heatmap: 100 source x" in html and png is None  # too long to draw, still translated
+    assert 'class="translation" data-run="transformer"' in html
 
 
 def test_translation_tab_rejects_bad_input(translation):

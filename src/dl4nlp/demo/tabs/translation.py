@@ -23,6 +23,7 @@ ORDER = 47
 API_NAME = "translate"
 EXAMPLE = "Ein Mann fährt Fahrrad auf einer Straße."
 MAX_BEAM = 10
+MAX_HEATMAP_TOKENS = 80  # a longer source or translation is not drawn (the figure grows with the words)
 DECODING = ("greedy", "beam")
 
 
@@ -100,7 +101,10 @@ def translate(run: TranslationRun, text: str, beam: int) -> dict[str, Any]:
     source = tokenize(text, tr.src_lang, tr.lowercase)
     if not source:
         raise InputError("the sentence has no tokens to translate")
-    ids = tr.translate_tokens([source], beam)[0]
+    try:
+        ids = tr.translate_tokens([source], beam)[0]
+    except ValueError as exc:  # e.g. a sentence longer than a learned position table
+        raise InputError(f"{run.name} cannot translate this sentence ({len(source)} tokens): {exc}") from None
     target, translation = tr.words(ids)
     return {"run": run.name, "translation": translation, "source": source, "target": target, "ids": ids}
 
@@ -151,6 +155,9 @@ def analyse(models: TranslationModels, text: str, decoding: str, beam: Any, show
             + table(["run", "model", "direction", "dev BLEU", "translation"], rows, "dl4nlp-translation"))
     out = outs[models.runs.index(pick)]
     weights, what = head_attention(pick, out, int(layer or 0), int(head or 0))
+    if weights is not None and max(len(out["source"]), len(out["target"]) + 1) > MAX_HEATMAP_TOKENS:
+        return html + (f"<p>No heatmap: {len(out['source'])} source x {len(out['target']) + 1} target tokens is more "
+                       f"than {MAX_HEATMAP_TOKENS} a side (shorter sentences are drawn).</p>"), None
     if weights is None:
         return html + f"<p>{escape(pick.name)} ({escape(pick.model_name)}) has no attention to show.</p>", None
     from dl4nlp.plots import attention_heatmap
