@@ -346,11 +346,17 @@ def test_generate_rejects_bad_runs_and_options(lm_run, tmp_path):
     assert lm.perplexity("the cat sat") > 1
 
 
-def test_predict_on_a_language_model_run_points_to_generate(lm_run, cli):
-    code, err = cli("predict", lm_run, "the cat")
-    assert code == 2
-    assert err == (f"error: {lm_run}: a language-model run ('lstm_lm'), not a classifier; "
-                   f"generate text with: dl4nlp generate {lm_run}\n")
+def test_predict_on_a_language_model_run_scores_and_continues_each_input(lm_run, capsys):
+    """predict goes through the LM pipeline's predictor: one line per input with its perplexity (the same as
+    LanguageModel.perplexity) and a greedy continuation (the same as generate at temperature 0)."""
+    from dl4nlp.pipelines import pipeline_for
+    from dl4nlp.pipelines.language_model import LanguageModel
+
+    preds = pipeline_for(lm_run).load(lm_run).predict(["the cat", "a dog"])
+    lm = LanguageModel(lm_run)
+    assert [p.scores["perplexity"] for p in preds] == [lm.perplexity("the cat"), lm.perplexity("a dog")]
+    assert preds[0].label == lm.generate("the cat", n=1, max_len=20, temperature=0.0)[0]
+    assert preds[0].line().endswith("\tthe cat") and "perplexity=" in preds[0].line()
 
 
 def test_vocab_keeps_corpus_unk_as_the_unk_id():

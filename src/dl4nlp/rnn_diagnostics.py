@@ -104,10 +104,10 @@ def gradient_report(runs: Sequence[str | Path], cells: Sequence[str], cfg: Any, 
     """Gradient norms per time step for trained ``runs`` or, without runs, for freshly initialised
     classifiers with each of ``cells`` (same seed, same embeddings, same batch from ``cfg``'s train split).
     Writes the PNG and a JSON of the numbers beside it."""
-    from dl4nlp.pipelines.classification import Classifier
     from dl4nlp.data.tokenize import Tokenizer
     from dl4nlp.data.vocab import Vocab
     from dl4nlp.errors import ConfigError, DataError, RunError
+    from dl4nlp.pipelines.classification import Classifier
 
     curves: dict[str, list[float]] = {}
     if runs:
@@ -148,9 +148,9 @@ def attention_figure(run: Any, text: str, out_png: str | Path) -> tuple[Path, li
     """Heatmap of a trained attention-pooling run's weights over one sentence (``run``: a run folder
     or an already loaded :class:`~dl4nlp.pipelines.classification.Classifier`)."""
     from dl4nlp import plots
-    from dl4nlp.pipelines.classification import Classifier
     from dl4nlp.data.batching import pad_batch
     from dl4nlp.errors import DataError, RunError
+    from dl4nlp.pipelines.classification import Classifier
 
     clf = run if isinstance(run, Classifier) else Classifier(run)
     if not isinstance(clf.model, RecurrentClassifier) or clf.model.attention is None:

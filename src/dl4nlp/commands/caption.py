@@ -21,8 +21,8 @@ def caption(
     ] = None,
 ) -> None:
     """Print a caption for IMAGE and save the image once per word with that word's attention over it."""
-    from dl4nlp.pipelines.captioning import CaptionModel
     from dl4nlp.errors import ConfigError, DataError
+    from dl4nlp.pipelines.captioning import CaptionModel
 
     if beam is not None and beam < 1:
         raise ConfigError("--beam must be >= 1")
@@ -52,8 +52,8 @@ def caption_eval(
 ) -> None:
     """BLEU-1..4 (sacrebleu), CIDEr-D and METEOR (COCO caption evaluation), all references, of a run on a
     split, optionally of another dataset."""
-    from dl4nlp.pipelines.captioning import evaluate_captions
     from dl4nlp.errors import ConfigError
+    from dl4nlp.pipelines.captioning import evaluate_captions
 
     beams = tuple(beam or [1, 3])
     if any(b < 1 for b in beams):

@@ -75,8 +75,8 @@ def train(
 
     from dl4nlp.config import parse_value, read_yaml
     from dl4nlp.embeddings import evaluate_all
-    from dl4nlp.pipelines.word2vec import TrainOptions, resume_point, train_word2vec
     from dl4nlp.errors import ConfigError, DataError, RunError
+    from dl4nlp.pipelines.word2vec import TrainOptions, resume_point, train_word2vec
     from dl4nlp.runs import free_name, write_results
     from dl4nlp.training import machine_info
 

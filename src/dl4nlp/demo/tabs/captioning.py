@@ -36,8 +36,8 @@ class Captioners:
 def load(runs: list[Path], settings: DemoSettings) -> Captioners | None:
     if not runs:
         return None
-    from dl4nlp.pipelines.captioning import CaptionModel
     from dl4nlp.demo.tabs import load_each
+    from dl4nlp.pipelines.captioning import CaptionModel
     from dl4nlp.runs import read_results
 
     models, bleu = {}, {}
