@@ -334,3 +334,48 @@ def test_transformer_rating_fine_tunes_word_pieces(tmp_path: Path):
     pred = RatingPredictor(run).predict(["the film was great really"])[0]
     assert pred.label == f"{pred.scores['rating']:.1f} stars" and 1 <= pred.scores["rating"] <= 10
     assert evaluate(run, "test")["mae"] == pytest.approx(res["test_mae"], abs=1e-5)
+
+
+def test_ridge_baseline_sees_exactly_rating_bows_features(tmp_path: Path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    from rating_baselines import features
+
+    from dl4nlp.data.batching import encode_texts, pad_batch
+    from dl4nlp.pipelines.classification import tokenizer_for
+    from dl4nlp.pipelines.rating import build_rating_model, read_splits
+
+    cfg = load_config(Path(__file__).parents[1] / "configs/rating/imdb_bow_ridge.yaml",
+                      [f"data.path={write_rated(tmp_path / 'imdb')}", "data.min_count=1"])
+    splits, tok = read_splits(cfg), tokenizer_for(cfg)
+    from dl4nlp.data.vocab import Vocab
+
+    vocab = Vocab.build([tok(t) for t in splits.train["text"]], 1)
+    model = build_rating_model(cfg, vocab).eval()
+    torch.nn.init.normal_(model.backbone.linear.weight)
+    texts = list(splits.test["text"])
+    X = features(texts, tok, vocab, None, "tfidf", True, model.backbone.linear.idf)
+    b = pad_batch(encode_texts(texts, tok, vocab))
+    with torch.no_grad():
+        expected = model(b["tokens"], b["mask"])[:, 0].numpy()
+    w = model.backbone.linear.weight[:, 0].detach().numpy()
+    assert np.allclose(X @ w + model.backbone.linear.bias.item(), expected, atol=1e-5)
+
+
+def test_report_gives_mean_and_std_over_seeds_and_the_checks(tmp_path: Path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    from rating_report import report
+
+    for name, mae in (("bow-n250-s13", 2.0), ("bow-n250-s14", 2.2), ("ulmfit-n250-s13", 1.5), ("ulmfit-n250-s14", 1.6),
+                      ("gru-nall-s13", 1.2)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps({"task": "rating", "test_mae": mae}), "utf-8")
+    (tmp_path / "baselines-nall-s13.json").write_text(json.dumps({
+        "mean": {"test_mae": 3.0}, "ridge": {"test_mae": 1.3, "train_time_s": 1.0}}), "utf-8")
+    text = report(tmp_path)
+    assert "| 250 | bow | 2 | 2.100 ± 0.141 |" in text and "| all | ridge | 1 | 1.300 ± 0.000 |" in text
+    assert "best gru MAE 1.200, 60.0 % below the mean baseline 3.000" in text
+    assert "ULMFiT 1.550 vs bow 2.100 MAE: ahead by more than the seed std (+0.550, std 0.141)" in text

@@ -61,7 +61,7 @@ def train(
     if res:
         keys = [k for k in ("dev_acc", "test_acc", "dev_f1", "test_f1", "dev_ppl", "test_ppl", "params",
                              "train_time_s", "tokens_per_second", "dev_bleu4", "test_bleu4", "dev_bleu",
-                             "test_bleu") if k in res]
+                             "test_bleu", "dev_mae", "test_mae", "test_spearman") if k in res]
         typer.echo("  ".join(f"{k}={res[k]:.4f}" if isinstance(res[k], float) else f"{k}={res[k]}" for k in keys))
 
 

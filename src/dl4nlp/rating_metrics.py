@@ -30,6 +30,8 @@ def ranks(x: np.ndarray) -> np.ndarray:
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation; NaN when either side is constant (no correlation is defined)."""
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
     a, b = a - a.mean(), b - b.mean()
     denom = np.sqrt((a * a).sum() * (b * b).sum())
     return float((a * b).sum() / denom) if denom > 0 else float("nan")

@@ -27,7 +27,7 @@ from dl4nlp.data.batching import BucketBatchSampler, EncodedDataset, encode_text
 from dl4nlp.data.splits import DatasetSplits
 from dl4nlp.data.vocab import Vocab
 from dl4nlp.errors import ConfigError, RunError
-from dl4nlp.models.rating_heads import HEADS, LOSSES, RatingModel, RatingScale, make_head
+from dl4nlp.models.rating_heads import HEADS, LOSSES, RatingModel, RatingScale, RegressionHead, make_head
 from dl4nlp.pipelines.base import Pipeline, Prediction
 from dl4nlp.pipelines.scoring import check_inputs
 from dl4nlp.runs import load_config, load_weights
@@ -115,6 +115,8 @@ def build_rating_model(cfg: ExperimentConfig, vocab: Vocab | None) -> RatingMode
         backbone = cls.build(params, vocab, head.num_outputs)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"model ({cfg.model_name}): {exc}") from None
+    if cfg.model_name == "rating_bow":  # a convex model: start from w = 0, as ridge's solvers do
+        torch.nn.init.zeros_(backbone.linear.weight)
     return RatingModel(backbone, head)
 
 
@@ -202,6 +204,9 @@ def train_rating(cfg: ExperimentConfig, resume: str | Path | None = None, evalua
     enc = {s: EncodedDataset(text.encode(list(getattr(splits, s)["text"])),
                              [float(y) for y in getattr(splits, s)["label"]]) for s in ("train", "dev", "test")}
     model = build_rating_model(cfg, vocab)
+    if cfg.model_name == "rating_bow" and isinstance(model.head, RegressionHead) and resume is None:
+        with torch.no_grad():  # ridge's intercept: start at the mean training rating (w = 0)
+            model.backbone.linear.bias.fill_(float(model.head.scale.to_unit(torch.tensor(enc["train"].labels)).mean()))
     task, callbacks = make_task(cfg, model, callbacks)
     d, t, pad = cfg.data, cfg.train, text.pad_id
     train_loader = make_loader(enc["train"], t.batch_size, True, d.bucket, cfg.run.seed, d.num_workers, pad)
