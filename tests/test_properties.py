@@ -70,8 +70,15 @@ def _valid(cfg: ExperimentConfig) -> None:
             if simple and hint is not typing.Any:
                 assert isinstance(value, simple), f"{name}.{key} = {value!r} is not {simple}"
             lists = [a for a in args if typing.get_origin(a) is list]
-            if lists:
-                assert isinstance(value, list) and all(isinstance(v, str) for v in value), f"{name}.{key} = {value!r}"
+            if lists:  # list[str] holds strings, list[float] numbers (data.rating_scale)
+                item = (typing.get_args(lists[0]) or (str,))[0]
+                kinds = (int, float) if item is float else (item,)
+                assert isinstance(value, list) and all(isinstance(v, kinds) and not isinstance(v, bool)
+                                                       for v in value), f"{name}.{key} = {value!r}"
+
+
+def test_a_numeric_list_key_is_valid():
+    _valid(load_config(None, ["data.rating_scale=[1, 2]"]))
 
 
 @given(raw=raw_configs())
