@@ -497,17 +497,19 @@ def test_train_cli_and_bad_config(caption_dir: Path, tmp_path: Path) -> None:
     assert isinstance(CaptionImage("x.jpg", ["a"]).name, str)
 
 
-def test_predict_on_a_captioning_run_points_to_caption(caption_dir: Path, tmp_path: Path, cli) -> None:
+def test_predict_on_a_captioning_run_without_weights_is_one_clear_line(caption_dir: Path, tmp_path: Path,
+                                                                       cli) -> None:
+    """predict serves captioners through their pipeline (inputs are image files: the template test in
+    test_pipelines.py captions one); a run folder without its checkpoint says so in one line."""
     from dl4nlp.config import dump_yaml
 
     run = tmp_path / "runs" / "captioner"  # what predict reads first: the config and vocabulary
     run.mkdir(parents=True)
     (run / "config.yaml").write_text(dump_yaml(_cfg(caption_dir, tmp_path)), encoding="utf-8")
     build_caption_vocab([["a", "red", "square"]]).save(run / "vocab.json")
-    code, err = cli("predict", run, "a red square")
+    code, err = cli("predict", run, str(caption_dir / "red.png"))
     assert code == 2
-    assert err == (f"error: {run}: a captioning run ('show_attend_tell'), not a classifier; "
-                   f"caption an image with: dl4nlp caption {run} IMAGE\n")
+    assert err == f"error: {run}/best.ckpt: checkpoint not found (is the run finished?)\n"
 
 
 def test_rsicd_configs_differ_only_in_the_decoder() -> None:

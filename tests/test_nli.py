@@ -151,7 +151,7 @@ def test_snli_repeat_oversamples_the_snli_sample_only(tmp_path: Path):
     assert list(three.train) == plain[:30] * 3 + plain[30:]
     assert len(three.dev) == 12 and len(three.test) == 12  # evaluation untouched
     # refused: below 1, one training file (nothing to weight), with a learning-curve subset, on sentences
-    for extra, match in ((["data.snli_repeat=0"], "data.snli_repeat must be an integer >= 1, got 0"),
+    for extra, match in ((["data.snli_repeat=0"], "data.snli_repeat: must be at least 1, got 0"),
                          ([f"data.train_file={snli / 'train_1pct.tsv'}", "data.snli_repeat=2"],
                           "data.snli_repeat: only for the reduced protocol"),
                          (["data.snli_repeat=2", "data.max_train_examples=9"], "cannot be combined")):
@@ -460,12 +460,13 @@ def test_nli_ladder_puts_the_three_models_side_by_side(trained: dict[str, Path])
                                       f"(train.epochs: {wbw_epochs} -> 2)" in r.stderr
     r = cli("nli-ladder", "--out", root, "--only", "conditional", "--only", "attention", *sets)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.count("already trained, kept") == 2
+    assert r.stderr.count("already trained, kept") == 2
     md = (root / "leaderboard.md").read_text()
-    assert all(f"nli_{m}" in md for m in MODELS)
+    assert all(f"nli_{m}" in md for m in ("conditional", "attention"))  # the rungs of this call, in ladder order
+    assert md.index("nli_conditional") < md.index("nli_attention")
     assert (root / "ladder.png").is_file()
     r = cli("nli-ladder", "--only", "lstm")
-    assert r.returncode == 2 and "unknown NLI model" in r.stderr
+    assert r.returncode == 2 and "unknown rung(s) lstm" in r.stderr
 
 
 def test_vocabulary_takes_dev_test_words_that_have_a_vector_as_extend_vocab_says(tmp_path: Path):

@@ -237,3 +237,25 @@ def test_sweep_scores_test_once_for_the_chosen_point(name: str, tmp_path: Path):
         res = json.loads((md.parent / row["run"] / "results.json").read_text())
         scored = any(k.startswith("test_") for k in res)
         assert scored == (row["run"] == summary["chosen"]["run"]), row
+
+
+def test_predict_prints_one_line_per_input_and_notes_inputs_without_known_words(tmp_path: Path):
+    """stdout: exactly one result line per input (text or JSON lines); the note that an input has no known word
+    (its answer is the class prior) goes to stderr and into the JSON line, never onto stdout's text lines."""
+    from typer.testing import CliRunner
+
+    from dl4nlp.cli import app
+
+    case = case_classification(tmp_path)
+    run = pipeline("classification").train(case.cfg)
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("a fine film\nzzz qqq\n", encoding="utf-8")
+    for fmt in ("text", "jsonl"):
+        r = CliRunner().invoke(app, ["predict", str(run), "--file", str(inputs), "--format", fmt])
+        assert r.exit_code == 0, r.output
+        assert r.stderr.count("no known words; this is the prior") == 1 and "input 2" in r.stderr
+        lines = r.stdout.strip().splitlines()
+        assert len(lines) == 2 and lines[1].endswith("zzz qqq" if fmt == "text" else "}")
+        if fmt == "jsonl":
+            assert json.loads(lines[1])["note"] == "no known words; this is the prior"
+            assert "note" not in json.loads(lines[0])

@@ -379,11 +379,14 @@ def test_finetune_run_reloads_in_plain_transformers_and_cli(tmp_path: Path, bert
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout)["accuracy"] == pytest.approx(res["dev_acc"], abs=1e-6)
 
-    out = runner.invoke(app, ["predict", str(run), texts[0]])
+    # predict: one line per input, nothing written into the run; heatmaps only where asked (--attention DIR)
+    out = runner.invoke(app, ["predict", str(run), *texts, "--attention", str(tmp_path / "maps")])
     assert out.exit_code == 0, out.output
-    assert "brilliant:" in out.output and "[CLS]:" in out.output and "heatmap:" in out.output
-    pngs = list((run / "attention").glob("*.png"))
-    assert len(pngs) == 1 and pngs[0].stat().st_size > 1000
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 2 and lines[0].endswith("\t" + texts[0]) and "positive=" in lines[0]
+    assert not (run / "attention").exists()
+    pngs = sorted((tmp_path / "maps").glob("*.png"))
+    assert len(pngs) == 2 and pngs[0].stat().st_size > 1000
     exp = clf.explain(texts[0])
     assert exp.pieces[0] == "[CLS]" and len(exp.cls_attention) == 2  # 2 heads
     for row in exp.cls_attention:  # each head's attention from [CLS] is a distribution over the pieces
@@ -459,7 +462,7 @@ def test_ladder_top_rungs_registered_and_skippable(tmp_path: Path, bert_dir: Pat
     assert LADDER[-2:] == ["transformer-features", "transformer"]
     sst = write_sst(tmp_path / "sst")
     root = Path(__file__).resolve().parents[1]
-    md = run_ladder("sst2", root / "configs" / "ladder", tmp_path / "ladder", ["transformer-features", "transformer"],
+    md = run_ladder(root / "configs" / "ladder", "sst2", tmp_path / "ladder", ["transformer-features", "transformer"],
                     ["transformer"], [f"data.path={sst}", f"model.checkpoint={bert_dir}", "model.c_grid=[1.0]"])
     text = md.read_text()
     assert "transformer-features-sst2" in text and "| transformer-sst2" not in text

@@ -196,13 +196,23 @@ class Classifier:
         return self.tokenizer(text)
 
     @torch.no_grad()
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text, as the model reads them (``<unk>`` for an empty one)."""
+        return encode_texts(texts, self.tokenizer, self.vocab, self.cfg.data.max_length)
+
     def probabilities(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:
-        out = []
-        for i in range(0, len(texts), batch_size):
-            ids = encode_texts(texts[i : i + batch_size], self.tokenizer, self.vocab, self.cfg.data.max_length)
-            b = pad_batch(ids)
-            out.append(torch.softmax(self.model(b["tokens"], b["mask"]), dim=-1))
-        return torch.cat(out) if out else torch.empty(0, len(self.labels))
+        return self.probabilities_of_ids(self.encode(texts), batch_size)
+
+    @torch.no_grad()
+    def probabilities_of_ids(self, ids: list[list[int]], batch_size: int = 256) -> torch.Tensor:
+        """Class probabilities [N, C] of encoded texts, in batches of similar length (less padding)."""
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        out = torch.empty(len(ids), len(self.labels))
+        for i in range(0, len(order), batch_size):
+            idx = order[i : i + batch_size]
+            b = pad_batch([ids[j] for j in idx])
+            out[idx] = torch.softmax(self.model(b["tokens"], b["mask"]), dim=-1)
+        return out
 
     def predict(self, texts: list[str]) -> list[tuple[str, dict[str, float]]]:
         for i, t in enumerate(texts):
@@ -243,10 +253,10 @@ class SentencePredictor:
 
     def predict(self, inputs: list[str]) -> list[Prediction]:
         check_inputs(inputs)
-        unk = {self.clf.vocab.unk_id, self.clf.vocab.stoi.get("<pad>", 0)}
-        notes = [None if any(i not in unk for i in self.clf.vocab.encode(self.clf.tokens(t)))
-                 else "no known words; this is the prior" for t in inputs]
-        return class_predictions(inputs, self.clf.probabilities(inputs), self.clf.labels, notes)
+        ids = self.clf.encode(inputs)
+        known = self.clf.vocab.unk_id + 1  # ids below it are <pad> (0) and <unk> (1)
+        notes = [None if max(row) >= known else "no known words; this is the prior" for row in ids]
+        return class_predictions(inputs, self.clf.probabilities_of_ids(ids), self.clf.labels, notes)
 
 
 def evaluate(run_dir: str | Path, split: str = "test", data: str | Path | None = None) -> dict[str, Any]:

@@ -54,9 +54,10 @@ def class_predictions(texts: list[str], probs: torch.Tensor, labels: list[str],
                       notes: list[str | None] | None = None) -> list[Prediction]:
     """One :class:`Prediction` per text: the most probable label and every label's probability."""
     out = []
-    for i, (text, p) in enumerate(zip(texts, probs, strict=True)):
-        scores = {lab: float(p[j]) for j, lab in enumerate(labels)}
-        out.append(Prediction(text, labels[int(p.argmax())], scores, note=notes[i] if notes else None))
+    best = probs.argmax(-1).tolist()
+    for i, (text, row) in enumerate(zip(texts, probs.tolist(), strict=True)):
+        out.append(Prediction(text, labels[best[i]], dict(zip(labels, row, strict=True)),
+                              note=notes[i] if notes else None))
     return out
 
 
