@@ -298,19 +298,9 @@ def train_captioner(
     ``evaluate_test=False`` leaves the test images unscored (model selection in sweeps)."""
     import lightning as L
 
-    from dl4nlp import plots
-    from dl4nlp.runs import save_config, write_results
+    from dl4nlp.runs import load_state_dict, save_config, write_results
     from dl4nlp.tasks.captioning import CaptioningTask
-    from dl4nlp.training import (
-        best_checkpoint,
-        count_parameters,
-        fit,
-        make_trainer,
-        open_run_dir,
-        provenance,
-        resume_checkpoint,
-        time_to_best,
-    )
+    from dl4nlp.training import best_checkpoint, fit, make_trainer, open_run_dir, resume_checkpoint
 
     opts = check_model(cfg)
     resume_ckpt = resume_checkpoint(resume)
@@ -334,12 +324,29 @@ def train_captioner(
     if trainer.interrupted or not trainer.is_global_zero:
         return path
     best = best_checkpoint(trainer, path)
-    from dl4nlp.runs import load_state_dict
-
     model.load_state_dict(load_state_dict(path, best.stem))
     model.eval()
+    results = _captioning_results(cfg, opts, data, model, trainer, best, wall)
+    results.update(_caption_scores(path, data, model, opts, evaluate_test))
+    _captioning_figures(cfg, opts, data, path, best)
+    write_results(path, results)
+    return path
+
+
+def _captioning_results(
+    cfg: ExperimentConfig,
+    opts: CaptionerOptions,
+    data: CaptionData,
+    model: Captioner,
+    trainer: Any,
+    best: Path,
+    wall: float,
+) -> dict[str, Any]:
+    """results.json of a trained captioner before its scores: model, data, timings, notes and provenance."""
+    from dl4nlp.training import count_parameters, provenance, time_to_best
+
     feats = data.features
-    results: dict[str, Any] = {
+    return {
         "task": "captioning",
         "model": cfg.model_name,
         "dataset": cfg.data.dataset,
@@ -366,19 +373,37 @@ def train_captioner(
         "hyper_parameters": cfg.key_hyper_parameters(data_keys=("augment",)),
         **provenance(),
     }
+
+
+def _caption_scores(
+    path: Path, data: CaptionData, model: Captioner, opts: CaptionerOptions, evaluate_test: bool
+) -> dict[str, Any]:
+    """Dev (and test) BLEU-1..4 and CIDEr-D and decoding seconds, greedy and with the model's beam size, plus
+    ``dev_bleu4`` / ``test_bleu4`` at that beam size; the test captions go to ``test_captions_beam<k>.tsv``."""
+    out: dict[str, Any] = {}
     beams = sorted({1, opts.beam_size})
     for split, ds in (("dev", data.dev), ("test", data.test))[: 2 if evaluate_test else 1]:
         for k in beams:
             scores, hyps, secs = score_split(model, ds, data.vocab, k, opts.max_len, opts.length_alpha)
             for name, value in scores.items():  # bleu1..bleu4, cider
-                results[f"{split}_{name}_beam{k}"] = round(value, 2)
-            results[f"{split}_decode_s_beam{k}"] = round(secs, 2)
+                out[f"{split}_{name}_beam{k}"] = round(value, 2)
+            out[f"{split}_decode_s_beam{k}"] = round(secs, 2)
             if split == "test":
                 rows = [f"{im.name}\t{h}" for im, h in zip(data.splits.test, hyps, strict=True)]
                 write_text(path / f"test_captions_beam{k}.tsv", "image\tcaption\n" + "\n".join(rows) + "\n")
-    results["dev_bleu4"] = results[f"dev_bleu4_beam{beams[-1]}"]
+    out["dev_bleu4"] = out[f"dev_bleu4_beam{beams[-1]}"]
     if evaluate_test:
-        results["test_bleu4"] = results[f"test_bleu4_beam{beams[-1]}"]
+        out["test_bleu4"] = out[f"test_bleu4_beam{beams[-1]}"]
+    return out
+
+
+def _captioning_figures(
+    cfg: ExperimentConfig, opts: CaptionerOptions, data: CaptionData, path: Path, best: Path
+) -> None:
+    """learning_curves.png and, for an attention model, attention_example.png (the first test image at the
+    best checkpoint); a figure that fails is a warning, never a lost run."""
+    from dl4nlp import plots
+
     if (path / "metrics.csv").is_file():
         plots.learning_curves(
             path / "metrics.csv",
@@ -402,8 +427,6 @@ def train_captioner(
             )
         except Exception as exc:  # a figure must never lose a finished run
             print(f"warning: attention example not drawn ({exc})", file=sys.stderr)
-    write_results(path, results)
-    return path
 
 
 # --------------------------------------------------------------------------- loading and captioning

@@ -262,11 +262,7 @@ def train_features(
     cfg: ExperimentConfig, resume: str | Path | None = None, run_dir: str | Path | None = None
 ) -> Path:
     """The frozen-features rung: embed every split once, fit logistic regression, select C on dev."""
-    from torchmetrics.functional import accuracy, f1_score
-
-    from dl4nlp import plots
     from dl4nlp.runs import new_run_dir, save_config, write_results
-    from dl4nlp.training import provenance
 
     opts = options(cfg)
     torch.manual_seed(cfg.run.seed)
@@ -298,7 +294,6 @@ def train_features(
     save_config(path, cfg)
     write_json(path / "labels.json", splits.labels)
     torch_save(head.state_dict(), path / "head.pt")
-    n = len(splits.labels)
     results: dict[str, Any] = {
         "task": _task_name(cfg),
         "model": cfg.model_name,
@@ -307,42 +302,70 @@ def train_features(
         "checkpoint": opts.checkpoint,
         "pooling": opts.pooling,
     }
+    title = f"{cfg.model_name} on {d.dataset} (test)"
+    results.update(_feature_head_scores(head, feats, enc, splits.labels, path, title))
+    results.update(_feature_run_record(cfg, opts, encoder, head, tried, enc, len(splits.labels), embed_s, wall))
+    write_results(path, results)
+    return path
+
+
+def _feature_head_scores(
+    head: FeatureHead,
+    feats: dict[str, torch.Tensor],
+    enc: dict[str, EncodedDataset],
+    labels: list[str],
+    path: Path,
+    title: str,
+) -> dict[str, Any]:
+    """Dev and test accuracy and macro-F1 of the fitted head; the test confusion matrix (also drawn to
+    ``confusion_matrix.png`` under ``path``)."""
+    from torchmetrics.functional import accuracy, confusion_matrix, f1_score
+
+    from dl4nlp import plots
+
+    n = len(labels)
+    out: dict[str, Any] = {}
     with torch.no_grad():
         for name in ("dev", "test"):
             preds = head(feats[name]).argmax(-1)
             gold = torch.tensor(enc[name].labels)
-            results[f"{name}_acc"] = float(accuracy(preds, gold, task="multiclass", num_classes=n))
-            results[f"{name}_f1"] = float(
-                f1_score(preds, gold, task="multiclass", num_classes=n, average="macro")
-            )
+            out[f"{name}_acc"] = float(accuracy(preds, gold, task="multiclass", num_classes=n))
+            out[f"{name}_f1"] = float(f1_score(preds, gold, task="multiclass", num_classes=n, average="macro"))
             if name == "test":
-                from torchmetrics.functional import confusion_matrix
-
                 cm = confusion_matrix(preds, gold, task="multiclass", num_classes=n)
-                results["confusion"] = cm.tolist()
-                plots.confusion_matrix(
-                    cm,
-                    splits.labels,
-                    path / "confusion_matrix.png",
-                    f"{cfg.model_name} on {d.dataset} (test)",
-                )
+                out["confusion"] = cm.tolist()
+                plots.confusion_matrix(cm, labels, path / "confusion_matrix.png", title)
+    return out
+
+
+def _feature_run_record(
+    cfg: ExperimentConfig,
+    opts: FeatureOptions,
+    encoder: SentenceEncoder,
+    head: FeatureHead,
+    tried: list,
+    enc: dict[str, EncodedDataset],
+    n_labels: int,
+    embed_s: float,
+    wall: float,
+) -> dict[str, Any]:
+    """The rest of a features run's results.json: sizes, timings, the C values tried (the best on dev is the
+    ``C`` of ``hyper_parameters``) and the provenance."""
+    from dl4nlp.training import provenance
+
     best_c = max(tried, key=lambda r: r["dev_acc"])["C"]
-    results.update(
-        {
-            "params": sum(p.numel() for p in encoder.parameters()) + head.linear.weight.numel() + n,
-            "trainable_params": head.linear.weight.numel() + n,
-            "train_time_s": round(wall, 2),
-            "embed_time_s": round(embed_s, 2),
-            "embed_sentences_per_s": round(sum(len(e) for e in enc.values()) / embed_s, 1),
-            "train_examples": len(enc["train"]),
-            "c_tried": tried,
-            "max_length": d.max_length,
-            "hyper_parameters": {"C": best_c, "pooling": opts.pooling, "checkpoint": opts.checkpoint},
-            **provenance(),
-        }
-    )
-    write_results(path, results)
-    return path
+    return {
+        "params": sum(p.numel() for p in encoder.parameters()) + head.linear.weight.numel() + n_labels,
+        "trainable_params": head.linear.weight.numel() + n_labels,
+        "train_time_s": round(wall, 2),
+        "embed_time_s": round(embed_s, 2),
+        "embed_sentences_per_s": round(sum(len(e) for e in enc.values()) / embed_s, 1),
+        "train_examples": len(enc["train"]),
+        "c_tried": tried,
+        "max_length": cfg.data.max_length,
+        "hyper_parameters": {"C": best_c, "pooling": opts.pooling, "checkpoint": opts.checkpoint},
+        **provenance(),
+    }
 
 
 # --------------------------------------------------------------------------- loading and predicting

@@ -19,7 +19,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -28,6 +28,12 @@ from dl4nlp.data.vocab import Vocab
 from dl4nlp.errors import ConfigError, RunError
 from dl4nlp.io import write_json, write_text
 from dl4nlp.runs import fresh_folder, run_state, unfinished_run
+
+if TYPE_CHECKING:
+    from dl4nlp.data.batching import EncodedDataset
+    from dl4nlp.data.tokenize import Tokenizer
+    from dl4nlp.models.lm import LMOptions, RNNLanguageModel
+    from dl4nlp.pipelines.language_model import LanguageModel
 
 
 @dataclass
@@ -258,138 +264,216 @@ def run_transfer(cfg: TransferConfig, resume: str | Path | None = None) -> Path:
 
     import lightning as L
 
-    from dl4nlp.data.batching import EncodedDataset
-    from dl4nlp.data.lm import build_lm_vocab, line_tokens, make_lm_loader
-    from dl4nlp.data.tokenize import Tokenizer
-    from dl4nlp.models.lm import LMOptions, RNNLanguageModel
-    from dl4nlp.models.ulmfit import HeadOptions, ULMFiTClassifier
-    from dl4nlp.pipelines.classification import make_loader, read_splits
-    from dl4nlp.pipelines.language_model import LanguageModel
-    from dl4nlp.runs import load_state_dict
-    from dl4nlp.tasks.ulmfit import GradualUnfreezing, ULMFiTClassificationTask, ULMFiTLanguageModelTask
-    from dl4nlp.training import count_parameters, fit, machine_info, make_trainer
-
     seed = int(cfg.run["seed"])
-    c, t = cfg.classifier, cfg.target
     L.seed_everything(seed, workers=True, verbose=False)
     cls_cfg = _cls_cfg(cfg)
-    splits = read_splits(cls_cfg)  # the labelled subset is a seeded sample of train (max_train_examples)
-    splits.dev = _subsample(splits.dev, c.max_dev_examples, seed)
-    splits.test = _subsample(splits.test, c.max_test_examples, seed)
-    tok = Tokenizer(lowercase=c.lowercase)
-
+    splits = _labelled_splits(cfg, cls_cfg, seed)
     path = _open_transfer_run(cfg, resume)
     stages: dict[str, Any] = {}
     start = time.perf_counter()
     carried = 0.0  # training time of stages a killed process finished (reused here)
-
-    lm_opts: LMOptions
     lm: RNNLanguageModel | None = None
-    if c.init == "transfer":
-        # ---- stage 1: general LM
-        finished_before = (path / "1-general-lm" / "results.json").is_file() and not cfg.general.run
-        general_run = _stage_general(cfg, path)
-        general = LanguageModel(general_run)
-        from dl4nlp.runs import read_results
-
-        if finished_before:
-            carried += (read_results(general_run) or {}).get("train_time_s", 0.0)
-
-        stages["general_lm"] = {
-            k: v
-            for k, v in (read_results(general_run) or {}).items()
-            if k in ("dataset", "dev_ppl", "test_ppl", "train_time_s", "params")
-        }
-        stages["general_lm"]["run"] = str(general_run)
+    if cfg.classifier.init == "transfer":
+        general, stages["general_lm"], reused_s = _general_lm_stage(cfg, path)  # 1: general LM
+        carried += reused_s
+        vocab, lm, target_lm, reused_s = _target_lm_stage(cfg, cls_cfg, path, general)  # 2: target LM
+        carried += reused_s
+        if target_lm is not None:  # None: target.skip
+            stages["target_lm"] = target_lm
         lm_opts = general.model.opts
-        finished_stage = path / "2-target-lm"
-        if t.skip:
-            vocab, lm = general.vocab, general.model
-        elif t.run or (finished_stage / "results.json").is_file():
-            prev = Path(t.run) if t.run else finished_stage
-            if not (prev / "best.ckpt").is_file() or not (prev / "vocab.json").is_file():
-                raise RunError(f"{prev}: not a 2-target-lm folder (needs best.ckpt and vocab.json)")
-            vocab = Vocab.load(prev / "vocab.json")
-            lm = RNNLanguageModel(len(vocab), lm_opts)
-            lm.load_state_dict(load_state_dict(prev, "best"))
-            earlier = json.loads((prev / "results.json").read_text("utf-8"))
-            if t.run:
-                stages["target_lm"] = {"reused": str(prev), **earlier}
-            else:  # this run's own stage, finished before the kill
-                stages["target_lm"] = {k: v for k, v in earlier.items() if k != "task"}
-                carried += earlier.get("train_time_s", 0.0)
-        else:
-            # ---- stage 2: target-task LM fine-tuning on the labelled split's TRAIN text (all of it: it is
-            # unlabelled text as far as the LM is concerned; dev/test text is never seen)
-            stage = path / "2-target-lm"
-            resume_from = _stage_checkpoint(stage)
-            stage.mkdir(exist_ok=True)
-            stream: list[str] = []
-            for x in splits_train_text(cls_cfg, seed):  # one <eos> per document; stop at max_tokens
-                stream.extend(line_tokens(" ".join(tok(x))))
-                if t.max_tokens and len(stream) >= t.max_tokens:
-                    stream = stream[: t.max_tokens]
-                    break
-            n_dev = max(2 * 10 * 2, int(len(stream) * t.dev_fraction))
-            train_toks, dev_toks = stream[:-n_dev], stream[-n_dev:]
-            vocab = build_lm_vocab(train_toks, t.min_count, t.max_vocab)
-            lm = RNNLanguageModel(len(vocab), lm_opts)
-            old = general.model
-            with torch.no_grad():
-                emb, found = transfer_embeddings(general.vocab, old.embedding.weight, vocab)
-                lm.embedding.weight.copy_(emb)
-                lm.rnn.load_state_dict(old.rnn.state_dict())
-                if lm.proj is not None and old.proj is not None:
-                    lm.proj.load_state_dict(old.proj.state_dict())
-                if old.decoder is not None and lm.decoder is not None:  # a full softmax output layer
-                    if not lm_opts.tie_weights:
-                        w_out, _ = transfer_embeddings(general.vocab, old.decoder.weight, vocab)
-                        lm.decoder.weight.copy_(w_out)
-                    b_out, _ = transfer_embeddings(general.vocab, old.decoder.bias[:, None], vocab)
-                    lm.decoder.bias.copy_(b_out[:, 0])
-                # an adaptive softmax's tied head rows come with the embedding; its clusters and tails start anew
-            lm_cfg = _lm_cfg_for(general.cfg, str(stage), seed, t)
-            task = ULMFiTLanguageModelTask(lm, lm_cfg.train, t.factor, t.cut_frac, t.ratio)
-            ids = torch.tensor(vocab.encode(train_toks)), torch.tensor(vocab.encode(dev_toks))
-            vocab.save(stage / "vocab.json")
-            trainer = make_trainer(lm_cfg, stage, monitor="dev_ppl", mode="min", resuming=resume_from is not None)
-            wall = fit(
-                trainer,
-                task,
-                make_lm_loader(ids[0], t.batch_size, t.bptt, f"the target LM's training text ({c.dataset} train)"),
-                make_lm_loader(ids[1], 10, t.bptt, f"the target LM's dev text (the last {t.dev_fraction:.0%} of it)"),
-                resume_from,
-            )
-            best = trainer.checkpoint_callback.best_model_score
-            stages["target_lm"] = {
-                "dev_ppl": float(best) if best is not None else None,
-                "train_tokens": len(train_toks),
-                "dev_tokens": len(dev_toks),
-                "vocab_size": len(vocab),
-                "words_from_general_lm": found,
-                "train_time_s": round(wall, 2),
-                "tokens_per_second": round(task.tokens_seen / max(task.step_seconds, 1e-9), 1),
-            }
-            write_json(stage / "results.json", {"task": "lm", **stages["target_lm"]})
-            state = load_state_dict(stage, "best")
-            lm.load_state_dict(state)
-    else:
+    else:  # the scratch baseline: no stages 1-2
         lm_opts = _scratch_lm_opts(cfg)
-        train_text = [" ".join(tok(x)) for x in splits.train["text"]]
-        vocab = build_lm_vocab([w for line in train_text for w in line_tokens(line)], 1, t.max_vocab)
+        vocab = _scratch_vocab(cfg, splits)
+    stages["classifier"] = _classifier_stage(cfg, cls_cfg, path, splits, vocab, lm_opts, lm)  # 3: classifier
+    write_json(path / "results.json", _transfer_results(cfg, stages, carried + time.perf_counter() - start))
+    return path
 
-    # ---- stage 3: classifier
+
+def _labelled_splits(cfg: TransferConfig, cls_cfg: ExperimentConfig, seed: int) -> Any:
+    """The classifier's splits: train a seeded sample of ``max_train_examples`` (read_splits), dev and test
+    seeded samples of ``max_dev_examples`` and ``max_test_examples``."""
+    from dl4nlp.pipelines.classification import read_splits
+
+    c = cfg.classifier
+    splits = read_splits(cls_cfg)
+    splits.dev = _subsample(splits.dev, c.max_dev_examples, seed)
+    splits.test = _subsample(splits.test, c.max_test_examples, seed)
+    return splits
+
+
+def _general_lm_stage(cfg: TransferConfig, path: Path) -> tuple[LanguageModel, dict[str, Any], float]:
+    """Stage 1 (trained, continued or reused: :func:`_stage_general`) loaded, with its scores for
+    ``stages.general_lm`` and its training time when a killed process of this run had finished it (else 0)."""
+    from dl4nlp.pipelines.language_model import LanguageModel
+    from dl4nlp.runs import read_results
+
+    finished_before = (path / "1-general-lm" / "results.json").is_file() and not cfg.general.run
+    general_run = _stage_general(cfg, path)
+    general = LanguageModel(general_run)
+    reused_s = (read_results(general_run) or {}).get("train_time_s", 0.0) if finished_before else 0.0
+    scores = {
+        k: v
+        for k, v in (read_results(general_run) or {}).items()
+        if k in ("dataset", "dev_ppl", "test_ppl", "train_time_s", "params")
+    }
+    scores["run"] = str(general_run)
+    return general, scores, reused_s
+
+
+def _target_lm_stage(
+    cfg: TransferConfig, cls_cfg: ExperimentConfig, path: Path, general: LanguageModel
+) -> tuple[Vocab, RNNLanguageModel, dict[str, Any] | None, float]:
+    """Stage 2: (vocabulary, LM) the classifier's encoder starts from, the scores for ``stages.target_lm``
+    (None with ``target.skip``: the general LM as it is) and the training time of a stage reused from a killed
+    process of this run (else 0). ``target.run`` or this run's finished stage is reused, else it is trained."""
+    t = cfg.target
+    finished_stage = path / "2-target-lm"
+    if t.skip:
+        return general.vocab, general.model, None, 0.0
+    if t.run or (finished_stage / "results.json").is_file():
+        return _reuse_target_lm(Path(t.run) if t.run else finished_stage, bool(t.run), general.model.opts)
+    vocab, lm, scores = _train_target_lm(cfg, cls_cfg, finished_stage, general)
+    return vocab, lm, scores, 0.0
+
+
+def _reuse_target_lm(
+    prev: Path, other_run: bool, lm_opts: LMOptions
+) -> tuple[Vocab, RNNLanguageModel, dict[str, Any], float]:
+    """A finished 2-target-lm folder loaded: that of an earlier transfer run (``other_run``: its scores are
+    recorded as ``reused``) or this run's own, finished before the kill (its training time is carried)."""
+    from dl4nlp.models.lm import RNNLanguageModel
+    from dl4nlp.runs import load_state_dict
+
+    if not (prev / "best.ckpt").is_file() or not (prev / "vocab.json").is_file():
+        raise RunError(f"{prev}: not a 2-target-lm folder (needs best.ckpt and vocab.json)")
+    vocab = Vocab.load(prev / "vocab.json")
+    lm = RNNLanguageModel(len(vocab), lm_opts)
+    lm.load_state_dict(load_state_dict(prev, "best"))
+    earlier = json.loads((prev / "results.json").read_text("utf-8"))
+    if other_run:
+        return vocab, lm, {"reused": str(prev), **earlier}, 0.0
+    return vocab, lm, {k: v for k, v in earlier.items() if k != "task"}, earlier.get("train_time_s", 0.0)
+
+
+def _train_target_lm(
+    cfg: TransferConfig, cls_cfg: ExperimentConfig, stage: Path, general: LanguageModel
+) -> tuple[Vocab, RNNLanguageModel, dict[str, Any]]:
+    """Stage 2 trained (or continued from its ``last.ckpt``): the general LM fine-tuned on the labelled split's
+    TRAIN text (all of it: it is unlabelled text as far as the LM is concerned; dev/test text is never seen) with
+    discriminative learning rates and STLR; returns its vocabulary, its best weights and its scores."""
+    from dl4nlp.data.lm import build_lm_vocab, make_lm_loader
+    from dl4nlp.data.tokenize import Tokenizer
+    from dl4nlp.runs import load_state_dict
+    from dl4nlp.tasks.ulmfit import ULMFiTLanguageModelTask
+    from dl4nlp.training import fit, make_trainer
+
+    seed, t, c = int(cfg.run["seed"]), cfg.target, cfg.classifier
+    resume_from = _stage_checkpoint(stage)
+    stage.mkdir(exist_ok=True)
+    train_toks, dev_toks = _target_text(cls_cfg, seed, t, Tokenizer(lowercase=c.lowercase))
+    vocab = build_lm_vocab(train_toks, t.min_count, t.max_vocab)
+    lm, found = _init_target_lm(general, vocab)
+    lm_cfg = _lm_cfg_for(general.cfg, str(stage), seed, t)
+    task = ULMFiTLanguageModelTask(lm, lm_cfg.train, t.factor, t.cut_frac, t.ratio)
+    ids = torch.tensor(vocab.encode(train_toks)), torch.tensor(vocab.encode(dev_toks))
+    vocab.save(stage / "vocab.json")
+    trainer = make_trainer(lm_cfg, stage, monitor="dev_ppl", mode="min", resuming=resume_from is not None)
+    wall = fit(
+        trainer,
+        task,
+        make_lm_loader(ids[0], t.batch_size, t.bptt, f"the target LM's training text ({c.dataset} train)"),
+        make_lm_loader(ids[1], 10, t.bptt, f"the target LM's dev text (the last {t.dev_fraction:.0%} of it)"),
+        resume_from,
+    )
+    best = trainer.checkpoint_callback.best_model_score
+    scores = {
+        "dev_ppl": float(best) if best is not None else None,
+        "train_tokens": len(train_toks),
+        "dev_tokens": len(dev_toks),
+        "vocab_size": len(vocab),
+        "words_from_general_lm": found,
+        "train_time_s": round(wall, 2),
+        "tokens_per_second": round(task.tokens_seen / max(task.step_seconds, 1e-9), 1),
+    }
+    write_json(stage / "results.json", {"task": "lm", **scores})
+    lm.load_state_dict(load_state_dict(stage, "best"))
+    return vocab, lm, scores
+
+
+def _target_text(
+    cls_cfg: ExperimentConfig, seed: int, t: TargetSection, tok: Tokenizer
+) -> tuple[list[str], list[str]]:
+    """(train, dev) tokens of the target LM: the target dataset's training text, one ``<eos>`` per document,
+    cut at ``max_tokens``; the last ``dev_fraction`` of it is the dev text."""
+    from dl4nlp.data.lm import line_tokens
+
+    stream: list[str] = []
+    for x in splits_train_text(cls_cfg, seed):  # one <eos> per document; stop at max_tokens
+        stream.extend(line_tokens(" ".join(tok(x))))
+        if t.max_tokens and len(stream) >= t.max_tokens:
+            stream = stream[: t.max_tokens]
+            break
+    n_dev = max(2 * 10 * 2, int(len(stream) * t.dev_fraction))
+    return stream[:-n_dev], stream[-n_dev:]
+
+
+def _init_target_lm(general: LanguageModel, vocab: Vocab) -> tuple[RNNLanguageModel, int]:
+    """The target LM on ``vocab`` started from the general LM: embedding rows by word
+    (:func:`transfer_embeddings`), the RNN and projection as they are, a full softmax's output layer row by row.
+    Returns (LM, number of words the general LM knew)."""
+    from dl4nlp.models.lm import RNNLanguageModel
+
+    lm_opts, old = general.model.opts, general.model
+    lm = RNNLanguageModel(len(vocab), lm_opts)
+    with torch.no_grad():
+        emb, found = transfer_embeddings(general.vocab, old.embedding.weight, vocab)
+        lm.embedding.weight.copy_(emb)
+        lm.rnn.load_state_dict(old.rnn.state_dict())
+        if lm.proj is not None and old.proj is not None:
+            lm.proj.load_state_dict(old.proj.state_dict())
+        if old.decoder is not None and lm.decoder is not None:  # a full softmax output layer
+            if not lm_opts.tie_weights:
+                w_out, _ = transfer_embeddings(general.vocab, old.decoder.weight, vocab)
+                lm.decoder.weight.copy_(w_out)
+            b_out, _ = transfer_embeddings(general.vocab, old.decoder.bias[:, None], vocab)
+            lm.decoder.bias.copy_(b_out[:, 0])
+        # an adaptive softmax's tied head rows come with the embedding; its clusters and tails start anew
+    return lm, found
+
+
+def _scratch_vocab(cfg: TransferConfig, splits: Any) -> Vocab:
+    """The scratch baseline's vocabulary: every word of the labelled training text (up to ``target.max_vocab``)."""
+    from dl4nlp.data.lm import build_lm_vocab, line_tokens
+    from dl4nlp.data.tokenize import Tokenizer
+
+    tok = Tokenizer(lowercase=cfg.classifier.lowercase)
+    train_text = [" ".join(tok(x)) for x in splits.train["text"]]
+    return build_lm_vocab([w for line in train_text for w in line_tokens(line)], 1, cfg.target.max_vocab)
+
+
+def _classifier_stage(
+    cfg: TransferConfig,
+    cls_cfg: ExperimentConfig,
+    path: Path,
+    splits: Any,
+    vocab: Vocab,
+    lm_opts: LMOptions,
+    lm: RNNLanguageModel | None,
+) -> dict[str, Any]:
+    """Stage 3 trained (or continued from its ``last.ckpt``): the encoder of ``lm`` (random weights when None)
+    + a concat-pooling head, with gradual unfreezing, discriminative learning rates and STLR (a scratch
+    classifier trains all layers with one learning rate); returns its scores at its best checkpoint."""
+    from dl4nlp.data.tokenize import Tokenizer
+    from dl4nlp.models.ulmfit import HeadOptions, ULMFiTClassifier
+    from dl4nlp.pipelines.classification import make_loader
+    from dl4nlp.tasks.ulmfit import GradualUnfreezing, ULMFiTClassificationTask
+    from dl4nlp.training import count_parameters, fit, make_trainer
+
+    c, seed = cfg.classifier, int(cfg.run["seed"])
     stage = path / "3-classifier"
     resume_from = _stage_checkpoint(stage)
     stage.mkdir(exist_ok=True)
-    ml = c.max_length
-
-    def enc(ds: Any) -> EncodedDataset:
-        return EncodedDataset(
-            [vocab.encode(tok(x)[:ml]) or [vocab.unk_id] for x in ds["text"]], list(ds["label"])
-        )
-
-    train_ds, dev_ds, test_ds = enc(splits.train), enc(splits.dev), enc(splits.test)
+    train_ds, dev_ds, test_ds = _encode_labelled(splits, vocab, Tokenizer(lowercase=c.lowercase), c.max_length)
     model = ULMFiTClassifier(
         len(vocab), lm_opts, len(splits.labels), HeadOptions(c.head_hidden, c.head_dropout)
     )
@@ -408,16 +492,8 @@ def run_transfer(cfg: TransferConfig, resume: str | Path | None = None) -> Path:
         make_loader(dev_ds, c.eval_batch_size, False, False, seed),
         resume_from,
     )
-    from dl4nlp.training import best_checkpoint
-
-    best = best_checkpoint(trainer, stage)
-    dev = trainer.validate(
-        task, make_loader(dev_ds, c.eval_batch_size, False, False, seed), ckpt_path=str(best), verbose=False
-    )[0]
-    test = trainer.test(
-        task, make_loader(test_ds, c.eval_batch_size, False, False, seed), ckpt_path=str(best), verbose=False
-    )[0]
-    stages["classifier"] = {
+    dev, test = _best_checkpoint_scores(trainer, task, stage, dev_ds, test_ds, c.eval_batch_size, seed)
+    scores = {
         "init": c.init,
         "train_examples": len(train_ds),
         "dev_examples": len(dev_ds),
@@ -429,25 +505,62 @@ def run_transfer(cfg: TransferConfig, resume: str | Path | None = None) -> Path:
         "unfrozen_groups_per_epoch": unfreeze.history,
         "train_time_s": round(wall, 2),
     }
-    write_json(stage / "results.json", {"task": "sentiment", **stages["classifier"]})
-    results = {
+    write_json(stage / "results.json", {"task": "sentiment", **scores})
+    return scores
+
+
+def _encode_labelled(
+    splits: Any, vocab: Vocab, tok: Tokenizer, max_length: int
+) -> tuple[EncodedDataset, EncodedDataset, EncodedDataset]:
+    """(train, dev, test) as word ids: the first ``max_length`` tokens of each text (``<unk>`` if none)."""
+    from dl4nlp.data.batching import EncodedDataset
+
+    def enc(ds: Any) -> EncodedDataset:
+        return EncodedDataset(
+            [vocab.encode(tok(x)[:max_length]) or [vocab.unk_id] for x in ds["text"]], list(ds["label"])
+        )
+
+    return enc(splits.train), enc(splits.dev), enc(splits.test)
+
+
+def _best_checkpoint_scores(
+    trainer: Any, task: Any, stage: Path, dev_ds: EncodedDataset, test_ds: EncodedDataset, batch_size: int, seed: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The dev and test scores of the stage's best checkpoint."""
+    from dl4nlp.pipelines.classification import make_loader
+    from dl4nlp.training import best_checkpoint
+
+    best = best_checkpoint(trainer, stage)
+    dev = trainer.validate(
+        task, make_loader(dev_ds, batch_size, False, False, seed), ckpt_path=str(best), verbose=False
+    )[0]
+    test = trainer.test(
+        task, make_loader(test_ds, batch_size, False, False, seed), ckpt_path=str(best), verbose=False
+    )[0]
+    return dev, test
+
+
+def _transfer_results(cfg: TransferConfig, stages: dict[str, Any], train_time_s: float) -> dict[str, Any]:
+    """The run's results.json: the classifier's scores, every stage's record, and the provenance."""
+    from dl4nlp.training import machine_info
+
+    c, cls = cfg.classifier, stages["classifier"]
+    return {
         "task": "transfer",
         "model": "ulmfit",
         "dataset": c.dataset,
         "init": c.init,
-        "train_examples": len(train_ds),
-        "dev_acc": dev["dev_acc"],
-        "test_acc": test["test_acc"],
-        "test_f1": test["test_f1"],
-        "params": count_parameters(model),
-        "train_time_s": round(carried + time.perf_counter() - start, 2),
+        "train_examples": cls["train_examples"],
+        "dev_acc": cls["dev_acc"],
+        "test_acc": cls["test_acc"],
+        "test_f1": cls["test_f1"],
+        "params": cls["params"],
+        "train_time_s": round(train_time_s, 2),
         "stages": stages,
         "machine": machine_info(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(["dl4nlp", *sys.argv[1:]]) if sys.argv and "dl4nlp" in sys.argv[0] else None,
     }
-    write_json(path / "results.json", results)
-    return path
 
 
 def splits_train_text(cls_cfg: ExperimentConfig, seed: int) -> list[str]:
