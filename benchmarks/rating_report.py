@@ -94,6 +94,8 @@ def checks(groups: dict[tuple[str, str], list[dict[str, float]]]) -> list[str]:
         if ul and o:
             margin, std = o[0] - ul[0], max(ul[1], o[1])
             verdict = "ahead by more than the seed std" if margin > std else "NOT ahead by more than the seed std"
+            if min(len(groups["ulmfit", "250"]), len(groups[other, "250"])) < 2:
+                verdict = "one seed only: no seed std to compare with"
             out.append(f"- 250 ratings: ULMFiT {ul[0]:.3f} vs {other} {o[0]:.3f} MAE: {verdict} ({margin:+.3f}, "
                        f"std {std:.3f})")
     return out
