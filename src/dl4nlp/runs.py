@@ -195,7 +195,8 @@ def leaderboard_rows(root: str | Path) -> list[dict[str, Any]]:
             rows.append(leaderboard_row(run))
         except RunError as exc:
             print(f"warning: skipped {run}: {exc}", file=sys.stderr)
-    rows.sort(key=lambda r: (str(r["task"]), str(r["dataset"]), -(r["dev_acc"] or 0)))
+    rows.sort(key=lambda r: (str(r["task"]), str(r["dataset"]),
+                             r["dev_mae"] if r["task"] == "rating" and r["dev_mae"] != "" else -(r["dev_acc"] or 0)))
     return rows
 
 
