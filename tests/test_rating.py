@@ -379,3 +379,16 @@ def test_report_gives_mean_and_std_over_seeds_and_the_checks(tmp_path: Path):
     assert "| 250 | bow | 2 | 2.100 ± 0.141 |" in text and "| all | ridge | 1 | 1.300 ± 0.000 |" in text
     assert "best gru MAE 1.200, 60.0 % below the mean baseline 3.000" in text
     assert "ULMFiT 1.550 vs bow 2.100 MAE: ahead by more than the seed std (+0.550, std 0.141)" in text
+
+
+def test_demo_sentiment_tab_shows_the_rating(tmp_path: Path):
+    from dl4nlp.demo.limits import DemoSettings
+    from dl4nlp.demo.tabs import sentiment
+    from dl4nlp.pipelines.rating import RatingPredictor, train_rating
+
+    run = train_rating(_cfg(write_rated(tmp_path / "imdb", n=2), tmp_path / "runs", **{"train.epochs": 1}))
+    assert sentiment.matches(run, json.loads((run / "results.json").read_text(encoding="utf-8")))
+    models = sentiment.load([run], DemoSettings(device="cpu"))
+    table, _ = sentiment.analyse(models, "the film was great really", 500)
+    rating = RatingPredictor(run).predict(["the film was great really"])[0].scores["rating"]
+    assert f"{rating:.1f} stars</b>" in table

@@ -166,9 +166,27 @@ class TreeScorer:
                       image="data:image/png;base64," + base64.b64encode(png).decode("ascii"), note=pred.note)
 
 
+class RatingScorer:
+    """A rating run of :mod:`dl4nlp.pipelines.rating` (CPU): the predicted rating as the label ("7.6 stars"), no
+    class probabilities, no attention."""
+
+    def __init__(self, run: Path, device: Any = None):
+        from dl4nlp.pipelines.rating import RatingPredictor
+
+        self.pred = RatingPredictor(run)
+        self.name, self.model_name = self.pred.run_dir.name, self.pred.cfg.model_name
+
+    def score(self, text: str) -> Scored:
+        import torch
+
+        with torch.inference_mode():
+            pred = self.pred.predict([text])[0]
+        return Scored(self.name, self.model_name, pred.label, {}, [text], None, note=pred.note)
+
+
 #: pipeline name -> the scorer that serves its runs in the sentiment and NLI tabs
 SCORERS: dict[str, Any] = {"classification": ClassifierScorer, "finetune": TransformerScorer, "nli": NLIScorer,
-                           "trees": TreeScorer}
+                           "trees": TreeScorer, "rating": RatingScorer}
 
 
 def load_scorer(run: Path, device: Any) -> ClassifierScorer | TransformerScorer | NLIScorer | TreeScorer:

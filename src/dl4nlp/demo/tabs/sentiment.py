@@ -27,7 +27,7 @@ EXAMPLES = ["a gorgeous, witty, seductive movie.", "the plot is nothing but boil
 
 
 def matches(run_dir: Path, results: dict[str, Any]) -> bool:
-    return results.get("task") == "sentiment"
+    return results.get("task") in ("sentiment", "rating")  # rating runs: the label is the rating ("7.6 stars")
 
 
 @dataclass
