@@ -16,8 +16,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-ORDER = ["summary", "sentiment_bow", "sentiment_mlp_select", "sentiment_ngrams", "recurrent", "transformer",
-         "embeddings", "lm", "nli", "nli_explore", "captioning", "demo"]
+ORDER = ["summary", "sentiment_bow", "sentiment_mlp_select", "sentiment_ngrams", "recurrent", "transformer", "trees",
+         "embeddings", "lm", "lm_cpu", "nli", "nli_explore", "ner", "translation", "captioning", "demo", "pipelines"]
 
 HEADER = """# Benchmarks
 

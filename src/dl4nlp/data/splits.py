@@ -40,3 +40,18 @@ def complete_splits(train: Any, dev: Any | None, test: Any | None, seed: int) ->
         return parts["train"], parts["test"], test
     parts = train.train_test_split(test_size=0.1, seed=seed, shuffle=True)
     return parts["train"], dev, parts["test"]
+
+
+def sample_train_and_check(splits: DatasetSplits, max_train_examples: int | None, seed: int,
+                           where: str) -> DatasetSplits:
+    """A seeded sample of ``max_train_examples`` training rows (learning curves, the few-labels settings), and a
+    :class:`DataError` naming ``where`` when a split is empty."""
+    from dl4nlp.errors import DataError
+
+    if max_train_examples:
+        n = min(max_train_examples, len(splits.train))
+        splits.train = splits.train.shuffle(seed=seed).select(range(n))
+    for name, ds in (("train", splits.train), ("dev", splits.dev), ("test", splits.test)):
+        if len(ds) == 0:
+            raise DataError(f"{where}: the {name} split is empty")
+    return splits

@@ -24,7 +24,7 @@ from dl4nlp.config import ExperimentConfig, coerce
 from dl4nlp.data.batching import EncodedDataset, collate, encode_texts, pad_batch
 from dl4nlp.data.batching import make_loader as bucketed_loader
 from dl4nlp.data.nli import PAIR_DATA_OPTIONS
-from dl4nlp.data.splits import DatasetSplits
+from dl4nlp.data.splits import DatasetSplits, sample_train_and_check
 from dl4nlp.data.tokenize import Tokenizer
 from dl4nlp.data.vocab import Vocab
 from dl4nlp.errors import ConfigError, DataError, RunError
@@ -56,14 +56,8 @@ def read_splits(cfg: ExperimentConfig) -> DatasetSplits:
         raise ConfigError(f"data.{misplaced[0]}: only for sentence pairs (data.dataset: snli), "
                           f"not '{cfg.data.dataset}'")
     reader = registry.dataset_reader(cfg.data.dataset)
-    splits = reader(cfg.data, cfg.run.seed)
-    if cfg.data.max_train_examples:
-        n = min(cfg.data.max_train_examples, len(splits.train))
-        splits.train = splits.train.shuffle(seed=cfg.run.seed).select(range(n))
-    for name, ds in (("train", splits.train), ("dev", splits.dev), ("test", splits.test)):
-        if len(ds) == 0:
-            raise DataError(f"{cfg.data.path}: the {name} split is empty")
-    return splits
+    return sample_train_and_check(reader(cfg.data, cfg.run.seed), cfg.data.max_train_examples, cfg.run.seed,
+                                  cfg.data.path)
 
 
 def tokenizer_for(cfg: ExperimentConfig) -> Tokenizer:

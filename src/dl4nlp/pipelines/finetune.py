@@ -123,11 +123,12 @@ def _task_name(cfg: ExperimentConfig) -> str:
     return "nli" if cfg.data.dataset in NLI_DATASETS else "sentiment"
 
 
-def save_hf(model: TransformerClassifier, tokenizer: Any, folder: Path) -> Path:
-    """``save_pretrained`` into a temporary folder renamed into place (a killed run leaves no half folder)."""
+def save_pretrained(hf_model: Any, tokenizer: Any, folder: Path) -> Path:
+    """``save_pretrained`` of a Hugging Face model and its tokenizer into a temporary folder renamed into place
+    (a killed run leaves no half folder); the QA and tagging pipelines save their transformers with it too."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        model.hf.save_pretrained(tmp)
+        hf_model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         if folder.exists():
             shutil.rmtree(folder)
@@ -136,6 +137,10 @@ def save_hf(model: TransformerClassifier, tokenizer: Any, folder: Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
+
+
+def save_hf(model: TransformerClassifier, tokenizer: Any, folder: Path) -> Path:
+    return save_pretrained(model.hf, tokenizer, folder)
 
 
 # --------------------------------------------------------------------------- fine-tuning

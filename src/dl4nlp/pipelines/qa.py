@@ -144,26 +144,9 @@ class TransformerSide:
         pass
 
     def finish_run(self, run_dir: Path, model: torch.nn.Module) -> None:
+        from dl4nlp.pipelines.finetune import save_pretrained
+
         save_pretrained(model.hf, self.tokenizer, run_dir / "hf")  # the best weights: fit_and_validate loaded them
-
-
-def save_pretrained(hf_model: Any, tokenizer: Any, folder: Path) -> Path:
-    """``save_pretrained`` into a temporary folder renamed into place (a killed run leaves no half folder)."""
-    import os
-    import shutil
-    import tempfile
-
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        hf_model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return folder
 
 
 def side_class(name: str) -> type:

@@ -23,7 +23,7 @@ import torch
 
 from dl4nlp import registry
 from dl4nlp.config import ExperimentConfig, coerce
-from dl4nlp.data.batching import BucketBatchSampler, EncodedDataset, encode_texts, pad_batch
+from dl4nlp.data.batching import EncodedDataset, encode_texts, pad_batch
 from dl4nlp.data.splits import DatasetSplits
 from dl4nlp.data.vocab import Vocab
 from dl4nlp.errors import ConfigError, RunError
@@ -126,16 +126,10 @@ def build_rating_model(cfg: ExperimentConfig, vocab: Vocab | None) -> RatingMode
 def read_splits(cfg: ExperimentConfig) -> DatasetSplits:
     """The rated splits; ``data.max_train_examples`` keeps a seeded sample of train (the 1 %-of-ratings runs)."""
     from dl4nlp.data.ratings import read_rating_splits
-    from dl4nlp.errors import DataError
+    from dl4nlp.data.splits import sample_train_and_check
 
-    splits = read_rating_splits(cfg.data, cfg.run.seed)
-    if cfg.data.max_train_examples:
-        n = min(cfg.data.max_train_examples, len(splits.train))
-        splits.train = splits.train.shuffle(seed=cfg.run.seed).select(range(n))
-    for name, ds in (("train", splits.train), ("dev", splits.dev), ("test", splits.test)):
-        if len(ds) == 0:
-            raise DataError(f"{cfg.data.path}: the {name} split is empty")
-    return splits
+    return sample_train_and_check(read_rating_splits(cfg.data, cfg.run.seed), cfg.data.max_train_examples,
+                                  cfg.run.seed, cfg.data.path)
 
 
 def collate_ratings(items: list[tuple[list[int], float]], pad_id: int = 0) -> dict[str, torch.Tensor]:
@@ -148,10 +142,10 @@ def make_loader(ds: EncodedDataset, batch_size: int, shuffle: bool, bucket: bool
                 num_workers: int = 0, pad_id: int = 0) -> torch.utils.data.DataLoader:
     import functools
 
-    sampler = BucketBatchSampler(ds.lengths(), batch_size, shuffle=shuffle, bucket=bucket, seed=seed)
-    gen = torch.Generator().manual_seed(seed)
-    return torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=functools.partial(
-        collate_ratings, pad_id=pad_id), num_workers=num_workers, generator=gen)
+    from dl4nlp.data.batching import make_loader as bucketed_loader
+
+    collate = functools.partial(collate_ratings, pad_id=pad_id)
+    return bucketed_loader(ds, ds.lengths(), collate, batch_size, shuffle, bucket, seed, num_workers)
 
 
 def with_rating_monitor(cfg: ExperimentConfig) -> ExperimentConfig:
