@@ -42,12 +42,11 @@ def load(spec: str, extra: list[str]) -> Any:
 
 
 def build(cfg: Any, corpus: Any) -> tuple[Any, Any]:
-    """The model and task ``dl4nlp train`` builds for this config (LSTM/GRU LMs)."""
-    from dl4nlp.models.lm import RNNLanguageModel
+    """The model and task ``dl4nlp train`` builds for this config (LSTM/GRU or transformer LMs)."""
+    from dl4nlp.pipelines.language_model import build_lm
     from dl4nlp.tasks.language_model import LanguageModelTask
 
-    cell = {"lstm_lm": "lstm", "gru_lm": "gru"}[cfg.model_name]
-    model = RNNLanguageModel.build(cfg.model_params, corpus.vocab, cell)
+    model = build_lm(cfg, corpus.vocab)
     cfg.train.monitor, cfg.train.mode = "dev_ppl", "min"
     return model, LanguageModelTask(model, cfg.train, cfg.to_dict())
 
@@ -139,6 +138,9 @@ def curve_one(spec: str, label: str, args: argparse.Namespace) -> list[dict[str,
                  callbacks=[rec], limit_val_batches=args.dev_batches or None)
     tr.fit(task, train, dev)
     tr.validate(task, dev, verbose=False)  # the end point (skipped when the last update had its dev pass)
+    if args.test:  # the test perplexity of the weights at the time limit, on the last row
+        test = make_lm_loader(corpus.test, t.eval_batch_size, cfg.data.bptt)
+        rec.rows[-1]["test_ppl"] = round(float(tr.test(task, test, verbose=False)[0]["test_ppl"]), 2)
     return [{"label": label, "config": spec, **row} for row in rec.rows]
 
 
@@ -155,7 +157,7 @@ def curve(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out.with_suffix(".csv"), "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w = csv.DictWriter(fh, fieldnames=list(dict.fromkeys(k for row in rows for k in row)))
         w.writeheader()
         w.writerows(rows)
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -188,6 +190,7 @@ def main() -> None:
     cp.add_argument("--dev-batches", type=int, default=0, help="dev windows per pass (0: the whole dev split)")
     cp.add_argument("--out", default="runs/bench-lm-cpu/curve", help="output stem: <out>.csv and <out>.png")
     cp.add_argument("--labels", default="", help="comma-separated names for the configs (default: the specs)")
+    cp.add_argument("--test", action="store_true", help="also score the test split at the time limit")
     for p in (sp, cp):
         p.add_argument("--set", action="append", default=[], help="an override for every config: key=value")
     args = ap.parse_args()
