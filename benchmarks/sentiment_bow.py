@@ -121,7 +121,7 @@ def sklearn_comparison(dataset: str, data: Path) -> dict:
     return best
 
 
-def lightning_overhead(data: Path, epochs: int = 3, rounds: int = 5, threads: int = 1) -> dict:
+def lightning_overhead(data: Path, epochs: int = 3, rounds: int = 5, threads: int = 1, template: bool = False) -> dict:
     """Steps/second of the MLP rung: Lightning (our task and Trainer settings, no validation) vs a plain loop.
 
     Like for like: both do the same work per step (forward, cross-entropy, backward, optimizer step, and the
@@ -131,6 +131,10 @@ def lightning_overhead(data: Path, epochs: int = 3, rounds: int = 5, threads: in
     so the Trainer's one-off set-up is left out and reported separately). The ratio is taken between the
     fastest epochs of each (as ``timeit`` takes the best run: other load on the machine only ever slows an
     epoch down) and, as a check, between the medians of all epochs.
+
+    ``template=True``: the Lightning side is the run's real engine (``training.make_trainer``: every callback a
+    ``dl4nlp train`` run has — checkpoints, early stopping, RNG state, divergence and monitor checks — with dev
+    evaluated each epoch); an epoch's clock then stops at its last training batch, before validation.
     """
     import statistics
 
@@ -186,7 +190,40 @@ def lightning_overhead(data: Path, epochs: int = 3, rounds: int = 5, threads: in
 
     setup: list[float] = []
 
+    class TrainClock(L.Callback):
+        """Steps/s of each epoch's training batches (validation and checkpoints after them are left out)."""
+
+        def __init__(self):
+            self.rates: list[float] = []
+
+        def on_train_epoch_start(self, trainer, module):
+            self.start, self.step0 = time.perf_counter(), trainer.global_step
+
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            self.last, self.steps = time.perf_counter(), trainer.global_step - self.step0
+
+        def on_train_epoch_end(self, trainer, module):
+            self.rates.append(self.steps / (self.last - self.start))
+
+    def template_loop() -> list[float]:
+        import tempfile
+
+        from dl4nlp.training import make_trainer
+
+        torch.manual_seed(0)
+        task = ClassificationTask(build_model(cfg, prep.vocab, 2), 2, cfg.train)
+        clock = TrainClock()
+        run_cfg = load_config(ROOT / "configs/ladder/mlp.yaml", [
+            "data.dataset=sst2", f"data.path={data}", f"train.epochs={epochs}", "train.patience=0",
+            "trainer.progress_bar=false", "trainer.accelerator=cpu"])
+        with tempfile.TemporaryDirectory() as tmp:
+            trainer = make_trainer(run_cfg, Path(tmp), callbacks=[clock])
+            trainer.fit(task, loader(), make_loader(prep.dev, 256, False, False, cfg.run.seed))
+        return clock.rates
+
     def lightning_loop() -> list[float]:
+        if template:
+            return template_loop()
         torch.manual_seed(0)
         task = ClassificationTask(build_model(cfg, prep.vocab, 2), 2, cfg.train)
         clock = EpochClock()
@@ -207,7 +244,8 @@ def lightning_overhead(data: Path, epochs: int = 3, rounds: int = 5, threads: in
             "ratio_median": statistics.median(lit) / statistics.median(plain),
             "epochs": epochs, "rounds": rounds, "plain_epochs": plain, "lightning_epochs": lit,
             "batch_size": cfg.train.batch_size, "torch_threads": threads, "optimizer": cfg.train.optimizer,
-            "fused": cfg.train.fused, "lightning_setup_s": statistics.median(setup)}
+            "fused": cfg.train.fused, "lightning_setup_s": statistics.median(setup) if setup else None,
+            "engine": "dl4nlp.training.make_trainer (every callback of a run)" if template else "bare L.Trainer"}
 
 
 def same_objective(sk: dict) -> str:
@@ -299,7 +337,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "sst")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-bow")
-    ap.add_argument("--part", choices=["all", "ladder", "sklearn", "overhead"], default="all")
+    ap.add_argument("--part", choices=["all", "ladder", "sklearn", "overhead", "overhead-template"], default="all")
     args = ap.parse_args()
     from dl4nlp.training import machine_info
 
@@ -318,6 +356,8 @@ def main() -> None:
             sk["ours_converged"] = {k: conv[k] for k in ("dev_acc", "test_acc", "epochs_run", "command")}
     if args.part in ("all", "overhead"):
         res["overhead"] = lightning_overhead(args.data)
+    if args.part in ("all", "overhead-template"):
+        res["overhead_template"] = lightning_overhead(args.data, template=True)
     args.out.mkdir(parents=True, exist_ok=True)
     bench_json.write_text(json.dumps(res, indent=2))
     if "ladder" in res:
