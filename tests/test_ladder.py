@@ -40,7 +40,7 @@ rungs:
 
 
 def test_every_shipped_ladder_manifest_reads_and_names_existing_configs():
-    for folder in ("ladder", "ladder-phrases/sst2", "ladder-phrases/sst5", "nli"):
+    for folder in ("ladder", "ladder-phrases/sst2", "ladder-phrases/sst5", "nli", "ner", "translation"):
         man = read_manifest(REPO / "configs" / folder)
         assert man.rungs and all(r.configs for r in man.rungs)
     sentiment = read_manifest(REPO / "configs/ladder")
@@ -81,6 +81,7 @@ def test_quick_tour_and_bad_manifests(tmp_path: Path):
         "rungs:\n  - {name: logreg, reference: {sst2: high}}\n": "reference.sst2 must be [value in %, source]",
         "quick: [gru]\nrungs:\n  - {name: logreg}\n": "quick rung 'gru' is not a rung",
         "rungs:\n  - {name: logreg, set: [lr]}\n": "set must be a list of 'section.key=value' strings",
+        "scale: 0\nrungs:\n  - {name: logreg}\n": "scale must be a positive number",
     }
     for body, message in bad.items():
         _ladder(tmp_path / "bad", body)

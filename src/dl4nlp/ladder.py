@@ -118,7 +118,7 @@ def write_ladder_report(plan: LadderPlan, sort: str = "ladder") -> Path:
                   for v in [(read_results(plan.out / name) or {}).get(plan.manifest.metric)] if v is not None]
         info = plan.manifest.rung(rung)
         ref = info.reference.get(plan.dataset or "", None)
-        bars.append(plots.LadderBar(rung, info.family, scores, ref))
+        bars.append(plots.LadderBar(rung, info.family, scores, ref, plan.manifest.scale))
     title = plan.manifest.title + (f" on {plan.dataset.upper()}" if plan.dataset else "")
     plots.ladder_plot(bars, plan.out / "ladder.png", title, plan.manifest.metric)
     write_json(plan.out / "ladder.json", {"title": title, "metric": plan.manifest.metric,

@@ -2,7 +2,8 @@
 its family (bars are grouped and coloured by family) and the published reference drawn beside it::
 
     title: sentiment ladder
-    metric: test_acc                 # the score the bars show (a fraction in results.json)
+    metric: test_acc                 # the score the bars show
+    scale: 100                       # metric x scale is what the bars show (100: a fraction; 1: BLEU, already %)
     datasets: [sst2, sst5]           # --dataset sets data.dataset to one of these (omit: the configs' own)
     quick: [logreg, gru]             # the rungs of --quick
     quick_set: {gru: [data.max_train_examples=3000]}   # and their extra --set overrides
@@ -51,6 +52,7 @@ class Manifest:
     rungs: list[Rung]
     quick: list[str]
     quick_set: dict[str, list[str]]
+    scale: float = 100.0
 
     def names(self) -> list[str]:
         return [r.name for r in self.rungs]
@@ -105,7 +107,7 @@ def read_manifest(folder: Path) -> Manifest:
         rungs = [Rung(n, {"": folder / f"{n}.yaml"}) for n in names]
         return Manifest(f"ladder of {folder}", "test_acc", [], rungs, [], {})
     raw = read_yaml(path)
-    unknown = set(raw) - {"title", "metric", "datasets", "rungs", "quick", "quick_set"}
+    unknown = set(raw) - {"title", "metric", "datasets", "rungs", "quick", "quick_set", "scale"}
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
     if not isinstance(raw.get("rungs"), list) or not raw["rungs"]:
@@ -117,5 +119,8 @@ def read_manifest(folder: Path) -> Manifest:
     for q in [*quick, *quick_set]:
         if q not in names:
             raise ConfigError(f"{path}: quick rung '{q}' is not a rung (rungs: {', '.join(names)})")
+    scale = raw.get("scale", 100)
+    if not isinstance(scale, int | float) or isinstance(scale, bool) or scale <= 0:
+        raise ConfigError(f"{path}: scale must be a positive number (100 for fractions, 1 for scores in %)")
     return Manifest(str(raw.get("title") or folder.name), str(raw.get("metric") or "test_acc"),
-                    [str(d) for d in raw.get("datasets") or []], rungs, quick, quick_set)
+                    [str(d) for d in raw.get("datasets") or []], rungs, quick, quick_set, float(scale))

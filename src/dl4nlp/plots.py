@@ -134,17 +134,18 @@ class LadderBar:
     family: str
     scores: list[float]
     reference: tuple[float, str] | None = None
+    scale: float = 100.0  # score x scale is what is drawn (100: fractions as %; 1: BLEU)
 
     @property
     def mean(self) -> float | None:
-        return 100 * sum(self.scores) / len(self.scores) if self.scores else None
+        return self.scale * sum(self.scores) / len(self.scores) if self.scores else None
 
     @property
     def std(self) -> float:
         if len(self.scores) < 2:
             return 0.0
         m = sum(self.scores) / len(self.scores)
-        return 100 * (sum((s - m) ** 2 for s in self.scores) / (len(self.scores) - 1)) ** 0.5
+        return self.scale * (sum((s - m) ** 2 for s in self.scores) / (len(self.scores) - 1)) ** 0.5
 
     def as_dict(self) -> dict[str, Any]:
         return {"rung": self.name, "family": self.family, "seeds": len(self.scores), "mean": self.mean,

@@ -159,6 +159,7 @@ COLUMNS = ["run", "task", "model", "dataset", "phrases", "dev_acc", "test_acc", 
            "train_time_s", "hyper_parameters"]
 RATING_SCORES = ("dev_mae", "test_mae", "test_rmse", "test_spearman")  # rating runs: shown as they are (3 decimals)
 COLUMNS += RATING_SCORES
+COLUMNS += ["dev_bleu", "test_bleu", "dev_ppl", "test_ppl"]  # translation (sacreBLEU) and language models
 
 
 def find_runs(root: str | Path) -> list[Path]:
