@@ -87,3 +87,20 @@ def test_quick_tour_and_bad_manifests(tmp_path: Path):
         _ladder(tmp_path / "bad", body)
         with pytest.raises(ConfigError, match=re.escape(message)):
             read_manifest(tmp_path / "bad")
+
+
+def test_quick_tour_end_to_end_on_the_fixture(tmp_path: Path):
+    """README's short tour (`dl4nlp ladder --quick`): the manifest's quick rungs (LR, a GRU on a phrase sample, MiniLM
+    features) train on the tiny treebank, the leaderboard lists them in ladder order, one stdout table."""
+    from typer.testing import CliRunner
+
+    from dl4nlp.cli import app
+
+    sst = write_sst(tmp_path / "sst")
+    out = tmp_path / "quick"
+    sets = [f"data.path={sst}", "trainer.progress_bar=false", "train.epochs=1"]
+    r = CliRunner().invoke(app, ["ladder", "--quick", "--out", str(out), *[a for s in sets for a in ("--set", s)]])
+    assert r.exit_code == 0, r.output
+    names = [ln.split("|")[1].strip() for ln in r.stdout.splitlines() if ln.startswith("| ") and "-sst2" in ln]
+    assert names == ["logreg-sst2", "gru-sst2", "transformer-features-sst2"]
+    assert "[ladder 3/3] transformer-features-sst2" in r.stderr and (out / "ladder.png").is_file()
