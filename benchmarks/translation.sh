@@ -28,29 +28,8 @@ EXTRA_SETS=${EXTRA_SETS:-""}       # appended to every new run (smoke tests: a s
 SPEED=${SPEED-"--rounds 3"}        # transformer_scratch_speed.py arguments; empty: skip the speed step
 mkdir -p "$OUT"
 
-note() {  # job phase: UTC time, job, phase and the load averages, one line in $OUT/load.tsv
-  printf '%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$1" "$2" "$(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/load.tsv"
-}
-
-train_run() {  # name config seed [--set ...]: skipped when finished, resumed from last.ckpt, else trained
-  local name=$1 cfg=$2 seed=$3
-  shift 3
-  [ -f "$OUT/$name/results.json" ] && return 0
-  (
-    flock 9
-    [ -f "$OUT/$name/results.json" ] && exit 0
-    note "$name" start
-    if [ -f "$OUT/$name/last.ckpt" ]; then
-      dl4nlp train --resume "$OUT/$name"
-    else
-      rm -rf "${OUT:?}/$name"  # a folder killed before its first checkpoint holds nothing to keep
-      # shellcheck disable=SC2086
-      dl4nlp train "$cfg" --set run.seed="$seed" --set run.dir="$OUT" --set run.name="$name" \
-        --set trainer.progress_bar=false "$@" $EXTRA_SETS
-    fi
-    note "$name" end
-  ) 9>>"$LOCK"
-}
+# shellcheck source=benchmarks/bench_lib.sh
+. "$(dirname "$0")/bench_lib.sh"  # note, train_run
 
 model_sets() {  # the SETS_<model> variable, if any
   local var="SETS_$1"

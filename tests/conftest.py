@@ -100,3 +100,15 @@ def kill_at(epoch: int, batch: int) -> object:
                 raise Killed(f"simulated kill at epoch {epoch}, batch {batch}")
 
     return KillAt()
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models on a shared 2-core machine run far faster on one torch thread (no oversubscription); a test
+    module opts in with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

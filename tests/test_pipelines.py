@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import torch
 from conftest import Killed, kill_at, tiny_config, write_sst
 
 from dl4nlp.config import ExperimentConfig, apply_overrides, from_dict, read_yaml
@@ -166,12 +165,7 @@ def test_every_pipeline_has_a_template_case():
         assert p.models and all(pipeline_for_model(m) is p for m in p.models)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models, one torch thread
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

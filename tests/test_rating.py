@@ -21,12 +21,7 @@ STARS = RatingScale(1.0, 10.0, 10)
 WORDS = {1: "awful", 2: "dreadful", 3: "poor", 4: "weak", 7: "decent", 8: "good", 9: "great", 10: "masterpiece"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models, one torch thread
 
 
 def write_rated(folder: Path, n: int = 6) -> Path:
