@@ -553,7 +553,7 @@ def finish_classification_run(cfg: ExperimentConfig, run_dir: Path, task: Any, f
     title = f"{cfg.model_name} on {cfg.data.dataset}"
     if evaluate_test:
         test = fitted.evaluator.test(task, test_loader, ckpt_path=str(fitted.best), verbose=False)[0]
-        results.update({"test_acc": test["test_acc"], "test_f1": test["test_f1"], "test_loss": test["test_loss"]})
+        results.update({k: float(v) for k, v in test.items() if k.startswith("test_")})  # acc, f1, loss, ...
         if task.confusion is not None:
             results["confusion"] = task.confusion.tolist()
             plots.confusion_matrix(task.confusion, labels, run_dir / "confusion_matrix.png", f"{title} (test)")

@@ -134,18 +134,13 @@ def build_tree_model(cfg: ExperimentConfig, vocab: Vocab, num_classes: int, **kw
 # --------------------------------------------------------------------------- training
 
 
-def train(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test: bool = True,
-          callbacks: list | None = None, run_dir: str | Path | None = None) -> Path:
-    """Train one tree model and write its run folder (config, vocabulary, labels, checkpoints, results)."""
-    import lightning as L
-
-    from dl4nlp.io import write_json
-    from dl4nlp.runs import save_config
+def supervised_parts(cfg: ExperimentConfig, resume: str | Path | None) -> Any:
+    """The template's hook (:mod:`dl4nlp.pipelines.supervised`): trees, vocabulary, model, task, level-by-level
+    loaders; the results add every phrase's accuracy and the training nodes/s."""
+    from dl4nlp.pipelines.supervised import Parts
     from dl4nlp.tasks.trees import TreeSentimentTask
-    from dl4nlp.training import count_parameters, fit_and_validate, open_run_dir, provenance, resume_checkpoint
+    from dl4nlp.training import count_parameters
 
-    resume_ckpt = resume_checkpoint(resume)
-    L.seed_everything(cfg.run.seed, workers=True, verbose=False)
     data = read_tree_data(cfg)  # all input validation happens here, before any folder is made
     lower = cfg.data.lowercase
     if resume is not None:
@@ -158,48 +153,31 @@ def train(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test
     model = build_tree_model(cfg, vocab, len(data.labels))
     task = TreeSentimentTask(model, len(data.labels), cfg.train, cfg.to_dict())
     t, seed = cfg.train, cfg.run.seed
-    train_loader = tree_loader(train_trees, t.batch_size, True, seed, cfg.data.bucket)
-    dev_loader = tree_loader(encode_all(data.dev, word_id, data.label_map), t.eval_batch_size, False, seed, True)
 
-    path = open_run_dir(cfg, resume, run_dir)
-    save_config(path, cfg)
-    vocab.save(path / "vocab.json")
-    write_json(path / "labels.json", data.labels)
-    fitted = fit_and_validate(cfg, path, task, train_loader, dev_loader, resume_ckpt, callbacks)
-    if fitted is None:  # interrupted, or a DDP rank other than 0
-        return path
-    nodes = sum(int((e.label != NO_LABEL).sum()) for e in train_trees)
-    epochs = max(1, fitted.trainer.current_epoch)
-    results: dict[str, Any] = {
-        "task": "sentiment", "model": cfg.model_name, "dataset": cfg.data.dataset, "phrases": True,
-        **fitted.summary(), "dev_phrase_acc": fitted.dev["dev_phrase_acc"],
-        "params": count_parameters(model), "train_examples": len(train_trees), "train_nodes": nodes,
-        "nodes_per_s": round(nodes * epochs / fitted.wall, 1) if fitted.wall > 0 else None,
-        "vocab_size": len(vocab), "hyper_parameters": cfg.key_hyper_parameters(), **provenance(),
-    }
-    test_loader = None
-    if evaluate_test:
-        test_loader = tree_loader(encode_all(data.test, word_id, data.label_map), t.eval_batch_size, False, seed, True)
-    return _finish(cfg, path, task, fitted, test_loader, data.labels, results)
+    def results(fitted: Any, path: Path) -> dict[str, Any]:
+        nodes = sum(int((e.label != NO_LABEL).sum()) for e in train_trees)
+        epochs = max(1, fitted.trainer.current_epoch)
+        return {"task": "sentiment", "model": cfg.model_name, "dataset": cfg.data.dataset, "phrases": True,
+                **fitted.summary(), "dev_phrase_acc": fitted.dev["dev_phrase_acc"],
+                "params": count_parameters(model), "train_examples": len(train_trees), "train_nodes": nodes,
+                "nodes_per_s": round(nodes * epochs / fitted.wall, 1) if fitted.wall > 0 else None,
+                "vocab_size": len(vocab), "hyper_parameters": cfg.key_hyper_parameters()}
+
+    def eval_loader(trees: list[Any]) -> Any:
+        return tree_loader(encode_all(trees, word_id, data.label_map), t.eval_batch_size, False, seed, True)
+
+    return Parts(task, model, tree_loader(train_trees, t.batch_size, True, seed, cfg.data.bucket),
+                 eval_loader(data.dev), eval_loader(data.test), data.labels,
+                 save=lambda path: vocab.save(path / "vocab.json"), results=results)
 
 
-def _finish(cfg: ExperimentConfig, run_dir: Path, task: Any, fitted: Any, test_loader: Any, labels: list[str],
-            results: dict[str, Any]) -> Path:
-    """Test scores of the best checkpoint (root and phrases), confusion matrix and learning curves (PNG),
-    then results.json, written last."""
-    from dl4nlp import plots
-    from dl4nlp.runs import write_results
+def train(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test: bool = True,
+          callbacks: list | None = None, run_dir: str | Path | None = None) -> Path:
+    """Train one tree model with the shared template and write its run folder (config, vocabulary, labels,
+    checkpoints, results with root and all-phrase accuracy)."""
+    from dl4nlp.pipelines.supervised import train_supervised
 
-    title = f"{cfg.model_name} on {cfg.data.dataset}"
-    if test_loader is not None:
-        test = fitted.evaluator.test(task, test_loader, ckpt_path=str(fitted.best), verbose=False)[0]
-        results.update({k: test[k] for k in ("test_acc", "test_f1", "test_loss", "test_phrase_acc")})
-        results["confusion"] = task.confusion.tolist()
-        plots.confusion_matrix(task.confusion, labels, run_dir / "confusion_matrix.png", f"{title} (test, roots)")
-    if (run_dir / "metrics.csv").is_file():
-        plots.learning_curves(run_dir / "metrics.csv", run_dir / "learning_curves.png", title)
-    write_results(run_dir, results)
-    return run_dir
+    return train_supervised(cfg, supervised_parts, resume, evaluate_test, callbacks, run_dir)
 
 
 # --------------------------------------------------------------------------- loading and predicting
