@@ -12,12 +12,12 @@ import time
 
 import torch
 
-from dl4nlp.config import DataConfig
+from dl4nlp.core.config import DataConfig
+from dl4nlp.core.io import write_json
 from dl4nlp.data.captions import read_caption_splits
 from dl4nlp.data.image_features import cached_features
-from dl4nlp.io import write_json
+from dl4nlp.engine.training import machine_info
 from dl4nlp.models.image_encoder import build_encoder
-from dl4nlp.training import machine_info
 
 
 def main() -> None:

@@ -181,7 +181,7 @@ def main() -> None:
     }
     print(json.dumps(result, indent=2))
     if args.out:
-        from dl4nlp.io import write_json
+        from dl4nlp.core.io import write_json
 
         write_json(args.out, result)
 

@@ -16,6 +16,7 @@ import json
 import time
 from pathlib import Path
 
+from dl4nlp.core.io import write_json
 from dl4nlp.embeddings import (
     evaluate_all,
     evaluate_analogies,
@@ -23,8 +24,7 @@ from dl4nlp.embeddings import (
     load_vectors,
     sst_word_polarity,
 )
-from dl4nlp.io import write_json
-from dl4nlp.training import machine_info
+from dl4nlp.engine.training import machine_info
 
 DATA = Path("../shared/data")
 

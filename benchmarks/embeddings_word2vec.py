@@ -17,10 +17,10 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from dl4nlp.core.io import write_json
 from dl4nlp.embeddings import evaluate_all, evaluate_orientation, sst_word_polarity
-from dl4nlp.embeddings_train import TrainOptions, read_sentences, train_word2vec
-from dl4nlp.io import write_json
-from dl4nlp.training import machine_info
+from dl4nlp.engine.training import machine_info
+from dl4nlp.pipelines.word2vec import TrainOptions, read_sentences, train_word2vec
 
 DATA = Path("../shared/data")
 

@@ -35,7 +35,7 @@ from lightning.pytorch.callbacks import Callback
 
 def load(spec: str, extra: list[str]) -> Any:
     """``path[:key=value,...]`` -> ExperimentConfig (with ``extra`` overrides after the spec's own)."""
-    from dl4nlp.config import load_config
+    from dl4nlp.core.config import load_config
 
     path, _, sets = spec.partition(":")
     return load_config(path, [s for s in sets.split(",") if s] + extra)
@@ -100,7 +100,7 @@ def speed(args: argparse.Namespace) -> None:
            "ratio_cpu_time": round(mean("adaptive", "cpu_tok_s") / mean("full", "cpu_tok_s"), 2), "turns": turns}
     print(json.dumps(res, indent=2))
     if args.out:
-        from dl4nlp.io import write_json
+        from dl4nlp.core.io import write_json
 
         write_json(args.out, res)
 

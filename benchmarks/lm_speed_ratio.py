@@ -31,7 +31,7 @@ def _sync() -> None:
 def run_dl4nlp(corpus, batches: int) -> tuple[float, float]:
     import lightning as L
 
-    from dl4nlp.config import TrainConfig
+    from dl4nlp.core.config import TrainConfig
     from dl4nlp.data.lm import make_lm_loader
     from dl4nlp.models.lm import LMOptions, RNNLanguageModel
     from dl4nlp.tasks.language_model import LanguageModelTask

@@ -114,7 +114,7 @@ def reference_crf(model: torch.nn.Module) -> Any:
 
 
 def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    from dl4nlp.config import load_config
+    from dl4nlp.core.config import load_config
     from dl4nlp.pipelines.tagging import build_model, make_loader, prepare
 
     cfg = load_config(f"{args.configs}/{name}.yaml", [f"data.max_train_examples={args.sentences}", *args.set])
@@ -146,7 +146,7 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
-    from dl4nlp.training import machine_info
+    from dl4nlp.engine.training import machine_info
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", nargs="+", default=["bilstm_softmax", *CRF_MODELS])
@@ -170,7 +170,7 @@ def main() -> None:
            "load_avg_1min": round(os.getloadavg()[0], 2), "machine": machine_info(), "settings": vars(args)}
     text = json.dumps(res, indent=2)
     if args.out:
-        from dl4nlp.io import write_text
+        from dl4nlp.core.io import write_text
 
         write_text(args.out, text + "\n")
     print(text)

@@ -124,7 +124,7 @@ def main() -> None:
                      f"{rs[0]['params']:,} | {time_min:.1f} | {', '.join(str(r['epochs_run']) for r in rs)} | "
                      f"{PUBLISHED[m][0]} ({PUBLISHED[m][1]}) |")
     if summary:
-        from dl4nlp import plots
+        from dl4nlp.analysis import plots
 
         ladder_png = args.png.with_name("nli_ladder.png")
         rows = [{"run": NAMES[m], "dev_acc": statistics.mean(r["dev_acc"] for r in summary[m][2]),

@@ -44,12 +44,12 @@ def features(texts: list[str], tok, vocab, max_length: int | None, scheme: str, 
 def main(argv: list[str] | None = None) -> dict:
     from sklearn.linear_model import Ridge
 
-    from dl4nlp.config import load_config
+    from dl4nlp.core.config import load_config
     from dl4nlp.data.vocab import Vocab
     from dl4nlp.models.bow import idf_from_vocab
     from dl4nlp.pipelines.classification import tokenizer_for
     from dl4nlp.pipelines.rating import read_splits, scale_of
-    from dl4nlp.rating_metrics import rating_scores
+    from dl4nlp.tasks.rating_metrics import rating_scores
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("config")
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> dict:
         del out["mean"][key]  # a constant prediction has no correlation
     text = json.dumps(out, indent=2)
     if args.out:
-        from dl4nlp.io import write_text
+        from dl4nlp.core.io import write_text
 
         write_text(args.out, text + "\n")
     print(text)

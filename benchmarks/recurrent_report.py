@@ -12,9 +12,9 @@ import statistics
 import sys
 from pathlib import Path
 
-from dl4nlp.classify import prepare
-from dl4nlp.config import load_config
-from dl4nlp.io import write_json, write_text
+from dl4nlp.core.config import load_config
+from dl4nlp.core.io import write_json, write_text
+from dl4nlp.pipelines.classification import prepare
 
 RUNGS = ["rnn", "gru", "lstm", "bilstm", "stacked"]
 

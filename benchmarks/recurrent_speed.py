@@ -19,10 +19,10 @@ import lightning as L
 import torch
 from torch import nn
 
-from dl4nlp.classify import make_loader, prepare, train_classifier
-from dl4nlp.config import load_config
-from dl4nlp.io import write_json
-from dl4nlp.training import machine_info
+from dl4nlp.core.config import load_config
+from dl4nlp.core.io import write_json
+from dl4nlp.engine.training import machine_info
+from dl4nlp.pipelines.classification import make_loader, prepare, train_classifier
 
 
 class EpochTimer(L.Callback):

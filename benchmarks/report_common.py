@@ -137,7 +137,7 @@ def status(planned: list[str], have: Iterable[str], script: str) -> list[str]:
 
 
 def write(out: Path, lines: list[str]) -> None:
-    from dl4nlp.io import write_text
+    from dl4nlp.core.io import write_text
 
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text(out, "\n".join(lines))

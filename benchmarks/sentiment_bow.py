@@ -80,10 +80,10 @@ def sklearn_comparison(dataset: str, data: Path) -> dict:
     import torch
     from sklearn.linear_model import LogisticRegression as SkLR
 
-    from dl4nlp.classify import prepare
-    from dl4nlp.config import build_options, load_config
+    from dl4nlp.core.config import build_options, load_config
     from dl4nlp.models.bow import idf_from_vocab, sparse_bow
     from dl4nlp.models.linear import LogRegOptions
+    from dl4nlp.pipelines.classification import prepare
 
     cfg = load_config(ROOT / "configs/ladder/logreg.yaml", [f"data.dataset={dataset}", f"data.path={data}"])
     prep = prepare(cfg)
@@ -141,8 +141,8 @@ def lightning_overhead(data: Path, epochs: int = 3, rounds: int = 5, threads: in
     import lightning as L
     import torch
 
-    from dl4nlp.classify import build_model, make_loader, prepare
-    from dl4nlp.config import load_config
+    from dl4nlp.core.config import load_config
+    from dl4nlp.pipelines.classification import build_model, make_loader, prepare
     from dl4nlp.tasks.classification import ClassificationTask
     from dl4nlp.tasks.optim import make_optimizer
 
@@ -208,7 +208,7 @@ def lightning_overhead(data: Path, epochs: int = 3, rounds: int = 5, threads: in
     def template_loop() -> list[float]:
         import tempfile
 
-        from dl4nlp.training import make_trainer
+        from dl4nlp.engine.training import make_trainer
 
         torch.manual_seed(0)
         task = ClassificationTask(build_model(cfg, prep.vocab, 2), 2, cfg.train)
@@ -245,7 +245,7 @@ def lightning_overhead(data: Path, epochs: int = 3, rounds: int = 5, threads: in
             "epochs": epochs, "rounds": rounds, "plain_epochs": plain, "lightning_epochs": lit,
             "batch_size": cfg.train.batch_size, "torch_threads": threads, "optimizer": cfg.train.optimizer,
             "fused": cfg.train.fused, "lightning_setup_s": statistics.median(setup) if setup else None,
-            "engine": "dl4nlp.training.make_trainer (every callback of a run)" if template else "bare L.Trainer"}
+            "engine": "dl4nlp.engine.training.make_trainer (every callback of a run)" if template else "bare L.Trainer"}
 
 
 def same_objective(sk: dict) -> str:
@@ -339,7 +339,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-bow")
     ap.add_argument("--part", choices=["all", "ladder", "sklearn", "overhead", "overhead-template"], default="all")
     args = ap.parse_args()
-    from dl4nlp.training import machine_info
+    from dl4nlp.engine.training import machine_info
 
     bench_json = args.out / "bench.json"
     res = json.loads(bench_json.read_text()) if bench_json.is_file() else {}

@@ -118,7 +118,7 @@ def main() -> None:
     result = run(args)
     text = json.dumps(result, indent=2)
     if args.out:
-        from dl4nlp.io import write_text
+        from dl4nlp.core.io import write_text
 
         write_text(args.out, text + "\n")
     print(text)

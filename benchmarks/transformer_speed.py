@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
+from dl4nlp.core.io import write_json
 from dl4nlp.data.batching import pad_batch
-from dl4nlp.finetune import load_transformer_run, read_splits
-from dl4nlp.io import write_json
+from dl4nlp.pipelines.finetune import load_transformer_run, read_splits
 
 
 def throughput(fn, batches: list[dict], repeats: int) -> float:

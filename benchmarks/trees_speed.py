@@ -23,13 +23,13 @@ from pathlib import Path
 
 import torch
 
+from dl4nlp.core.io import write_json
+from dl4nlp.core.registry import resolve
 from dl4nlp.data.tree_batching import collate_trees, encode_tree, read_binary_trees
 from dl4nlp.data.vocab import Vocab
-from dl4nlp.io import write_json
+from dl4nlp.engine.training import machine_info
 from dl4nlp.models.tree import node_loss
 from dl4nlp.pipelines.trees import MODELS
-from dl4nlp.registry import resolve
-from dl4nlp.training import machine_info
 
 
 def build(name: str, vocab: Vocab, seed: int) -> torch.nn.Module:

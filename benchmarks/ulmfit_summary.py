@@ -11,7 +11,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from dl4nlp.io import save_figure, write_text
+from dl4nlp.core.io import save_figure, write_text
 
 
 def _mean_std(xs: list[float]) -> tuple[float, float]:

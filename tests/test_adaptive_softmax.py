@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from typer.testing import CliRunner
 
 from dl4nlp.cli import app
+from dl4nlp.core.errors import ConfigError
 from dl4nlp.data.lm import EOS, frequency_ranked, read_corpus
-from dl4nlp.errors import ConfigError
 from dl4nlp.models.adaptive_softmax import AdaptiveSoftmax
 from dl4nlp.models.lm import LMOptions, RNNLanguageModel
 
@@ -135,8 +135,8 @@ def test_the_ulmfit_classifier_takes_the_encoder_of_an_adaptive_lm():
 
 
 def test_bad_adaptive_options_are_rejected():
-    from dl4nlp.config import load_config
-    from dl4nlp.lm import build_lm
+    from dl4nlp.core.config import load_config
+    from dl4nlp.pipelines.language_model import build_lm
 
     for sets, msg in ((["model.output=hierarchical"], "output"), (["model.cutoffs=[10, 5]"], "increasing"),
                       (["model.cutoffs=[0]"], "positive"), (["model.cutoffs=7"], "list"),
@@ -147,9 +147,9 @@ def test_bad_adaptive_options_are_rejected():
 
 
 def test_the_cpu_recipe_builds_a_tied_adaptive_lstm():
-    from dl4nlp.config import load_config
+    from dl4nlp.core.config import load_config
     from dl4nlp.data.vocab import Vocab
-    from dl4nlp.lm import build_lm
+    from dl4nlp.pipelines.language_model import build_lm
 
     cfg = load_config("configs/lm/wt2_cpu.yaml")
     model = build_lm(cfg, Vocab(["<pad>", "<unk>", EOS, *(f"w{i}" for i in range(12_000))]))
@@ -195,7 +195,7 @@ def adaptive_run(tmp_path_factory):
 
 def test_frequency_indexed_vocab_round_trips_through_save_load_evaluate_and_generate(adaptive_run):
     from dl4nlp.data.vocab import Vocab
-    from dl4nlp.lm import LanguageModel
+    from dl4nlp.pipelines.language_model import LanguageModel
 
     vocab = Vocab.load(adaptive_run / "vocab.json")
     data = adaptive_run.parent.parent / "data"

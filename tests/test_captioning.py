@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from dl4nlp.config import DataConfig, from_dict
+from dl4nlp.core.config import DataConfig, from_dict
+from dl4nlp.core.errors import ConfigError, DataError
 from dl4nlp.data.captions import (
     CaptionImage,
     build_caption_vocab,
@@ -25,8 +26,7 @@ from dl4nlp.data.captions import (
 )
 from dl4nlp.data.image_features import cached_features
 from dl4nlp.data.tokenize import Tokenizer
-from dl4nlp.errors import ConfigError, DataError
-from dl4nlp.generation import beam_search, length_penalty
+from dl4nlp.engine.generation import beam_search, length_penalty
 from dl4nlp.models.captioner import Captioner, CaptionerOptions, doubly_stochastic_penalty
 from dl4nlp.models.image_encoder import TinyCNNEncoder, build_encoder
 from dl4nlp.tasks.captioning import corpus_cider, corpus_meteor, meteor_available
@@ -218,8 +218,8 @@ def test_image_transforms_are_the_eight_symmetries_of_the_square() -> None:
 
 
 def test_augmented_training_features_cached_per_transform(caption_dir: Path, tmp_path: Path) -> None:
-    from dl4nlp.captioning import prepare_captions, train_captioner
-    from dl4nlp.config import apply_overrides
+    from dl4nlp.core.config import apply_overrides
+    from dl4nlp.pipelines.captioning import prepare_captions, train_captioner
 
     cfg = from_dict(apply_overrides(_cfg(caption_dir, tmp_path, epochs=2).to_dict(), ["data.augment=flips"]))
     data = prepare_captions(cfg)
@@ -249,9 +249,9 @@ def test_killed_augmented_run_resumes_exactly(caption_dir: Path, tmp_path: Path)
     """The transform draws come from torch's generator, whose state travels in the checkpoint."""
     from conftest import Killed, kill_at
 
-    from dl4nlp.captioning import train_captioner
-    from dl4nlp.config import apply_overrides
-    from dl4nlp.runs import load_state_dict
+    from dl4nlp.core.config import apply_overrides
+    from dl4nlp.core.runs import load_state_dict
+    from dl4nlp.pipelines.captioning import train_captioner
 
     def cfg(folder: str):
         base = _cfg(caption_dir, tmp_path / folder, epochs=3).to_dict()
@@ -267,9 +267,9 @@ def test_killed_augmented_run_resumes_exactly(caption_dir: Path, tmp_path: Path)
 
 
 def test_bad_augmentation_values_are_refused(caption_dir: Path, tmp_path: Path) -> None:
-    from dl4nlp.captioning import prepare_captions
-    from dl4nlp.config import apply_overrides, load_config
+    from dl4nlp.core.config import apply_overrides, load_config
     from dl4nlp.experiments import train_any
+    from dl4nlp.pipelines.captioning import prepare_captions
 
     cfg = from_dict(apply_overrides(_cfg(caption_dir, tmp_path).to_dict(), ["data.augment=rotate"]))
     with pytest.raises(ConfigError, match="data.augment: unknown value 'rotate' .*none, flips, dihedral"):
@@ -377,8 +377,8 @@ def test_beam_search_finds_best_sequence_of_toy_decoder() -> None:
 def test_overfit_two_captions_then_caption_cli(caption_dir: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from dl4nlp.captioning import CaptionModel, train_captioner
     from dl4nlp.cli import app
+    from dl4nlp.pipelines.captioning import CaptionModel, train_captioner
 
     # selected by dev loss, i.e. the memorised end state; dev BLEU ties at 100 from the first epoch whose greedy
     # captions are right, and a tie keeps that earliest checkpoint, where beam search may still disagree
@@ -447,8 +447,8 @@ def test_cider_and_meteor_reward_the_right_words(monkeypatch: pytest.MonkeyPatch
 
 
 def test_no_attention_baseline_trains_and_loss_decreases(caption_dir: Path, tmp_path: Path) -> None:
-    from dl4nlp.captioning import train_captioner
-    from dl4nlp.plots import read_epoch_metrics
+    from dl4nlp.analysis.plots import read_epoch_metrics
+    from dl4nlp.pipelines.captioning import train_captioner
 
     run = train_captioner(_cfg(caption_dir, tmp_path, model="show_and_tell", epochs=3))
     res = json.loads((run / "results.json").read_text())
@@ -462,8 +462,8 @@ def test_no_attention_baseline_trains_and_loss_decreases(caption_dir: Path, tmp_
 
 
 def test_resume_continues_from_last_checkpoint(caption_dir: Path, tmp_path: Path) -> None:
-    from dl4nlp.captioning import train_captioner
-    from dl4nlp.config import apply_overrides
+    from dl4nlp.core.config import apply_overrides
+    from dl4nlp.pipelines.captioning import train_captioner
 
     cfg = _cfg(caption_dir, tmp_path, epochs=1)
     run = train_captioner(cfg)
@@ -478,7 +478,7 @@ def test_train_cli_and_bad_config(caption_dir: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from dl4nlp.cli import app
-    from dl4nlp.config import dump_yaml
+    from dl4nlp.core.config import dump_yaml
 
     cfg = _cfg(caption_dir, tmp_path, epochs=2)
     path = tmp_path / "cap.yaml"
@@ -495,7 +495,7 @@ def test_predict_on_a_captioning_run_without_weights_is_one_clear_line(caption_d
                                                                        cli) -> None:
     """predict serves captioners through their pipeline (inputs are image files: the template test in
     test_pipelines.py captions one); a run folder without its checkpoint says so in one line."""
-    from dl4nlp.config import dump_yaml
+    from dl4nlp.core.config import dump_yaml
 
     run = tmp_path / "runs" / "captioner"  # what predict reads first: the config and vocabulary
     run.mkdir(parents=True)
@@ -532,7 +532,7 @@ def test_rsicd_configs_differ_only_in_the_decoder() -> None:
 def test_training_batches_depend_only_on_the_seed_and_the_epoch() -> None:
     """A resumed run starts a new loader: its epoch-e batches must be those the killed run's loader would
     have given at epoch e (a torch generator's position is not in the checkpoint)."""
-    from dl4nlp.captioning import make_loader
+    from dl4nlp.pipelines.captioning import make_loader
 
     class Items(list):
         collate = staticmethod(lambda batch: batch)

@@ -1,7 +1,7 @@
 import pytest
 
-from dl4nlp.config import apply_overrides, dump_yaml, from_dict, load_config, read_yaml
-from dl4nlp.errors import ConfigError
+from dl4nlp.core.config import apply_overrides, dump_yaml, from_dict, load_config, read_yaml
+from dl4nlp.core.errors import ConfigError
 
 
 def test_overrides_and_yaml_roundtrip(tmp_path):

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from dl4nlp.config import DataConfig
+from dl4nlp.core.config import DataConfig
+from dl4nlp.core.errors import ConfigError, DataError
 from dl4nlp.data.sentiment import read_imdb, read_records, read_sst2, read_sst5, read_table
 from dl4nlp.data.tokenize import Tokenizer
 from dl4nlp.data.trees import parse_tree, read_trees
-from dl4nlp.errors import ConfigError, DataError
 
 SHARED_SST = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst"
 

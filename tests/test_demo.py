@@ -21,9 +21,9 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 from conftest import tiny_config, write_sst  # noqa: E402
 
+from dl4nlp.core.errors import DataError, RunError  # noqa: E402
 from dl4nlp.demo.limits import DemoSettings, InputError, check_image, check_text  # noqa: E402
 from dl4nlp.demo.render import guarded  # noqa: E402
-from dl4nlp.errors import DataError, RunError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -63,7 +63,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _train_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from dl4nlp.config import from_dict, load_config
+    from dl4nlp.core.config import from_dict, load_config
     from dl4nlp.experiments import train_any
 
     root = tmp_path_factory.mktemp("demo")
@@ -243,8 +243,8 @@ def test_guarded_turns_errors_into_an_escaped_message():
 
 
 def test_sentiment_tab_matches_the_classifier_and_shows_attention(runs, sentiment):
-    from dl4nlp.classify import load_classifier
     from dl4nlp.demo.tabs.sentiment import predict_all
+    from dl4nlp.pipelines.classification import load_classifier
 
     text = "a wonderful , charming film"
     preds = predict_all(sentiment, text)
@@ -280,7 +280,7 @@ def test_sentiment_bad_inputs(sentiment):
 
 def test_language_model_tab_generates_and_rejects_bad_input(runs):
     from dl4nlp.demo.tabs import language_model as tab
-    from dl4nlp.lm import LanguageModel
+    from dl4nlp.pipelines.language_model import LanguageModel
 
     lms = tab.load([runs["lm"]], DemoSettings())
     html = tab.generate(lms, "lm", "the cat", 0.0, 1.0, 6, 2, 13, 100)
@@ -332,8 +332,8 @@ def test_embeddings_tab_queries(vectors_file):
 
 
 def test_captioning_tab_captions_and_rejects_bad_uploads(runs, tmp_path):
-    from dl4nlp.captioning import CaptionModel
     from dl4nlp.demo.tabs import captioning as tab
+    from dl4nlp.pipelines.captioning import CaptionModel
 
     caps = tab.load([runs["captioner"]], DemoSettings())
     write_images(tmp_path)
@@ -358,7 +358,7 @@ def nli_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random BERT fine-tuned for one epoch on a tiny SNLI-format fixture (see test_transformer)."""
     from test_transformer import make_tiny_bert, write_nli
 
-    from dl4nlp.config import load_config
+    from dl4nlp.core.config import load_config
     from dl4nlp.experiments import train_any
 
     root = tmp_path_factory.mktemp("nli")
@@ -371,7 +371,7 @@ def nli_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_nli_tab_labels_pairs_and_draws_the_heatmap(nli_run):
     from dl4nlp.demo.tabs import nli as tab
-    from dl4nlp.finetune import load_transformer_run
+    from dl4nlp.pipelines.finetune import load_transformer_run
 
     models = tab.load([nli_run], DemoSettings())
     html, png = tab.analyse(models, "a dog runs", "a cat sleeps <b>x</b>", 200)
@@ -406,9 +406,9 @@ def test_embeddings_tab_default_glove_and_missing_assets(tmp_path, monkeypatch):
 
 
 def test_tab_modules_follow_the_protocol_and_runs_are_assigned(runs, tmp_path):
+    from dl4nlp.core.io import write_json
     from dl4nlp.demo.app import assign_runs, expand_runs, load_tabs
     from dl4nlp.demo.tabs import REQUIRED, tab_modules
-    from dl4nlp.io import write_json
 
     mods = tab_modules()
     names = [m.__name__.rsplit(".", 1)[-1] for m in mods]
@@ -503,7 +503,7 @@ def test_serve_cli_rejects_bad_port_and_device(tmp_path, monkeypatch, capsys, ar
 def test_settings_device():
     import torch
 
-    from dl4nlp.errors import ConfigError
+    from dl4nlp.core.errors import ConfigError
 
     assert DemoSettings(device="cpu").torch_device() == torch.device("cpu")
     with pytest.raises(ConfigError, match="--device must be cpu, cuda or cuda:N, got 'tpu'"):
@@ -514,7 +514,7 @@ def test_settings_device():
 
 
 def test_http_api_survives_bad_requests(server, runs):
-    from dl4nlp.classify import load_classifier
+    from dl4nlp.pipelines.classification import load_classifier
 
     out = call_api(server, "sentiment", "a" * 2**20)  # 1 MB through the API, past the browser's maxlength
     assert "limit is 500" in out[0] and out[1] is None
@@ -533,7 +533,7 @@ def _browser():
 
 
 def test_browser_sentiment_tab(server, runs):
-    from dl4nlp.classify import load_classifier
+    from dl4nlp.pipelines.classification import load_classifier
 
     pw = _browser()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -574,7 +574,7 @@ def test_browser_sentiment_tab(server, runs):
 
 
 def test_browser_leaderboard_and_embeddings_tabs(server, runs, vectors_file):
-    from dl4nlp.runs import read_results
+    from dl4nlp.core.runs import read_results
 
     pw = _browser()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -605,7 +605,7 @@ def test_browser_leaderboard_and_embeddings_tabs(server, runs, vectors_file):
 
 
 def test_browser_captioning_upload(server, runs, tmp_path):
-    from dl4nlp.captioning import CaptionModel
+    from dl4nlp.pipelines.captioning import CaptionModel
 
     pw = _browser()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -643,8 +643,8 @@ def test_browser_captioning_upload(server, runs, tmp_path):
 
 
 def test_browser_language_model_and_nli_tabs(server, runs, nli_run):
-    from dl4nlp.finetune import load_transformer_run
-    from dl4nlp.lm import LanguageModel
+    from dl4nlp.pipelines.finetune import load_transformer_run
+    from dl4nlp.pipelines.language_model import LanguageModel
 
     pw = _browser()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -677,8 +677,8 @@ def test_browser_language_model_and_nli_tabs(server, runs, nli_run):
 
 
 def test_a_port_in_use_is_one_clear_error(runs):
+    from dl4nlp.core.errors import ConfigError
     from dl4nlp.demo import build_app, launch
-    from dl4nlp.errors import ConfigError
 
     app, _ = build_app([runs["logreg"]], DemoSettings(vectors=[]))
     with socket.socket() as taken:

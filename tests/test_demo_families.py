@@ -41,7 +41,7 @@ def train_family_runs(root: Path) -> dict[str, Path]:
     from test_qa import write_squad
     from test_transformer_translation import write_parallel
 
-    from dl4nlp.config import from_dict, load_config
+    from dl4nlp.core.config import from_dict, load_config
     from dl4nlp.experiments import train_any
 
     runs, out = root / "runs", {}

@@ -1,4 +1,4 @@
-"""Distillation into the NLI models (:mod:`dl4nlp.distill`): augmentation, the loss, the teacher file
+"""Distillation into the NLI models (:mod:`dl4nlp.pipelines.distill`): augmentation, the loss, the teacher file
 reader, and teacher -> teacher file -> student end to end through the CLI on a tiny fixture."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import torch.nn.functional as F
 from test_nli import write_snli, write_vectors
 from test_transformer import make_tiny_bert
 
-from dl4nlp.config import load_config
+from dl4nlp.core.config import load_config
+from dl4nlp.core.errors import ConfigError, DataError
 from dl4nlp.data.nli import NLI_LABELS, NO_GOLD, read_nli, read_teacher_file
-from dl4nlp.distill import MASK_WORD, AugmentOptions, augment, nearest_words
 from dl4nlp.embeddings import WordVectors
-from dl4nlp.errors import ConfigError, DataError
+from dl4nlp.pipelines.distill import MASK_WORD, AugmentOptions, augment, nearest_words
 from dl4nlp.tasks.classification import distillation_loss
 
 # --------------------------------------------------------------------------- augmentation
@@ -158,8 +158,8 @@ def test_teacher_file_and_student_end_to_end(tmp_path: Path, cli):
     """A tiny BERT fine-tuned on the fixture labels the training pairs and two augmented copies; an attention
     student trained on the soft targets alone (alpha = 1) agrees with the teacher on most training pairs."""
     from dl4nlp.experiments import train_any
-    from dl4nlp.finetune import load_transformer_run
-    from dl4nlp.nli import load_nli_run
+    from dl4nlp.pipelines.finetune import load_transformer_run
+    from dl4nlp.pipelines.nli import load_nli_run
 
     snli = write_snli(tmp_path / "data", n_train=30)
     bert = make_tiny_bert(tmp_path / "bert")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from dl4nlp.core.errors import DataError
 from dl4nlp.embeddings import (
     WordVectors,
     embedding_matrix,
@@ -18,7 +19,6 @@ from dl4nlp.embeddings import (
     load_vectors,
     sst_word_polarity,
 )
-from dl4nlp.errors import DataError
 
 WORDS = ["king", "queen", "man", "woman", "apple", "good", "bad", "great"]
 

@@ -14,8 +14,11 @@ from typer.testing import CliRunner
 
 from dl4nlp import embeddings_train
 from dl4nlp.cli import app
+from dl4nlp.core.errors import ConfigError, DataError, RunError
+from dl4nlp.core.io import torch_load
 from dl4nlp.embeddings import load_vectors
-from dl4nlp.embeddings_train import (
+from dl4nlp.models.word2vec import Word2Vec
+from dl4nlp.pipelines.word2vec import (
     Corpus,
     NoiseSampler,
     TrainOptions,
@@ -26,9 +29,6 @@ from dl4nlp.embeddings_train import (
     resume_point,
     train_word2vec,
 )
-from dl4nlp.errors import ConfigError, DataError, RunError
-from dl4nlp.io import torch_load
-from dl4nlp.models.word2vec import Word2Vec
 
 GROUP_A = [f"a{i}" for i in range(6)]
 GROUP_B = [f"b{i}" for i in range(6)]
@@ -406,7 +406,7 @@ def test_cli_end_to_end(tmp_path: Path) -> None:
 def test_a_cuda_device_this_machine_lacks_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     import torch
 
-    from dl4nlp.embeddings_train import train_word2vec
+    from dl4nlp.pipelines.word2vec import train_word2vec
 
     missing = f"cuda:{torch.cuda.device_count()}"  # one past the last device (cuda:0 on a CPU-only machine)
     (tmp_path / "c.txt").write_text("a b c a b c\n" * 5, encoding="utf-8")

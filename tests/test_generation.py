@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from dl4nlp.generation import beam_search, filter_logits, generate, sample_next
+from dl4nlp.engine.generation import beam_search, filter_logits, generate, sample_next
 
 
 def test_top_k_keeps_exactly_k_largest():

@@ -15,8 +15,8 @@ import pytest
 import torch
 from conftest import tiny_config, write_sst
 
-from dl4nlp.config import DataConfig, RunConfig, TrainConfig, TrainerConfig, from_dict, load_config
-from dl4nlp.errors import ConfigError, RunError
+from dl4nlp.core.config import DataConfig, RunConfig, TrainConfig, TrainerConfig, from_dict, load_config
+from dl4nlp.core.errors import ConfigError, RunError
 
 ROOT = Path(__file__).resolve().parents[1]
 LOGREG = ROOT / "configs/ladder/logreg.yaml"
@@ -36,7 +36,7 @@ def _leftover(runs: Path) -> list[Path]:
 @pytest.fixture
 def inject(monkeypatch: pytest.MonkeyPatch):
     """``inject(callback)``: every Trainer the engine makes gets ``callback`` too (for any pipeline)."""
-    from dl4nlp import training
+    from dl4nlp.engine import training
 
     def add(callback: object) -> None:
         make = training.make_trainer
@@ -101,7 +101,7 @@ def test_4_numeric_keys_are_range_checked_at_load(override, message):
 def test_4_every_declared_range_refuses_values_just_outside_and_accepts_its_ends(section, cls):
     import typing
 
-    from dl4nlp.config import _interval
+    from dl4nlp.core.config import _interval
 
     assert cls.RANGES, f"{section}: no ranges declared"
     known = {f.name for f in fields(cls)}
@@ -185,7 +185,7 @@ def test_2_divergence_later_keeps_the_last_good_checkpoint_and_writes_no_results
     assert code == 2 and "epoch 2, batch 2" in err and "the last good checkpoint is" in err, err[-2000:]
     (run,) = _leftover(runs)
     assert not (run / "results.json").exists()
-    from dl4nlp.io import torch_load
+    from dl4nlp.core.io import torch_load
 
     ckpt = torch_load(run / "last.ckpt")
     assert ckpt["epoch"] == 0 and all(torch.isfinite(v).all() for v in ckpt["state_dict"].values())
@@ -324,7 +324,7 @@ class _NotPlainData:
 
 
 def test_11_a_foreign_checkpoint_is_refused_without_torch_s_unsafe_advice(tmp_path):
-    from dl4nlp.io import torch_load
+    from dl4nlp.core.io import torch_load
 
     path = tmp_path / "best.ckpt"
     torch.save({"state_dict": {}, "x": _NotPlainData()}, path)
@@ -357,7 +357,7 @@ def test_12_the_pretrained_embeddings_note_goes_to_stderr(tmp_path, capsys):
 def demo(tmp_path_factory: pytest.TempPathFactory):
     """A tiny logistic-regression run and a tiny vectors file served on a free loopback port."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    from dl4nlp.config import load_config
+    from dl4nlp.core.config import load_config
     from dl4nlp.demo import build_app, launch
     from dl4nlp.demo.limits import DemoSettings
     from dl4nlp.experiments import train_any
@@ -531,8 +531,8 @@ def test_8_the_browser_s_queue_requests_are_checked_too(demo):
 
 
 def test_4_a_teacher_file_with_a_nan_logit_is_refused(tmp_path):
+    from dl4nlp.core.errors import DataError
     from dl4nlp.data.nli import read_teacher_file
-    from dl4nlp.errors import DataError
 
     path = tmp_path / "t.jsonl"
     path.write_text('{"premise": "a", "hypothesis": "b", "label": "neutral", "teacher_logits": [1, NaN, 2]}\n',

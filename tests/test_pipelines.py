@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import Killed, kill_at, tiny_config, write_sst
 
-from dl4nlp.config import ExperimentConfig, apply_overrides, from_dict, read_yaml
+from dl4nlp.core.config import ExperimentConfig, apply_overrides, from_dict, read_yaml
 from dl4nlp.pipelines import PIPELINES, all_pipelines, pipeline, pipeline_for, pipeline_for_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -215,7 +215,7 @@ def test_registry_knows_every_config():
 
 @pytest.mark.parametrize("name", ["nli", "language_model"])
 def test_sweep_scores_test_once_for_the_chosen_point(name: str, tmp_path: Path):
-    from dl4nlp.config import dump_yaml
+    from dl4nlp.core.config import dump_yaml
     from dl4nlp.ladder import run_sweep
 
     case = CASES[name](tmp_path)
@@ -253,3 +253,19 @@ def test_predict_prints_one_line_per_input_and_notes_inputs_without_known_words(
         if fmt == "jsonl":
             assert json.loads(lines[1])["note"] == "no known words; this is the prior"
             assert "note" not in json.loads(lines[0])
+
+
+def test_old_module_paths_are_the_moved_modules():
+    """The Python API's paths before the layout (dl4nlp.config, dl4nlp.training, the family modules ...) import
+    the very module objects of their new homes, and a name that never existed is still an ImportError."""
+    import importlib
+
+    from dl4nlp._aliases import MOVED
+
+    assert "dl4nlp.classify" in MOVED and "dl4nlp.config" in MOVED and "dl4nlp.training" in MOVED
+    for old, new in MOVED.items():
+        assert importlib.import_module(old) is importlib.import_module(new), old
+    old_api = importlib.import_module("dl4nlp.classify")
+    assert old_api.train_classifier is importlib.import_module("dl4nlp.pipelines.classification").train_classifier
+    with pytest.raises(ImportError):
+        importlib.import_module("dl4nlp.no_such_module")

@@ -18,8 +18,16 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from dl4nlp.config import DataConfig, ExperimentConfig, RunConfig, TrainConfig, TrainerConfig, from_dict, load_config
-from dl4nlp.errors import ConfigError, Dl4nlpError
+from dl4nlp.core.config import (
+    DataConfig,
+    ExperimentConfig,
+    RunConfig,
+    TrainConfig,
+    TrainerConfig,
+    from_dict,
+    load_config,
+)
+from dl4nlp.core.errors import ConfigError, Dl4nlpError
 
 settings.register_profile("dl4nlp", max_examples=40, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from dl4nlp.core.errors import ConfigError, DataError
 from dl4nlp.data.squad import (
     char_to_word_span,
     parse_qa_input,
@@ -20,7 +21,6 @@ from dl4nlp.data.squad import (
     take_train_examples,
     word_spans,
 )
-from dl4nlp.errors import ConfigError, DataError
 from dl4nlp.models.qa_reader import best_span
 from dl4nlp.tasks.squad_metric import exact_match, f1, normalize_answer, squad_scores
 
@@ -191,7 +191,7 @@ def test_sliding_windows_map_back_to_text_on_a_long_passage() -> None:
 
 
 def tiny_cfg(squad_dir: Path, tmp_path: Path, model: dict, **train):
-    from dl4nlp.config import from_dict
+    from dl4nlp.core.config import from_dict
 
     return from_dict({
         "data": {"dataset": "squad-articles", "path": str(squad_dir)},

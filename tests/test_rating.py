@@ -12,10 +12,10 @@ import pytest
 import torch
 from conftest import tiny_config, write_sst
 
-from dl4nlp.config import load_config
-from dl4nlp.errors import ConfigError, DataError
+from dl4nlp.core.config import load_config
+from dl4nlp.core.errors import ConfigError, DataError
 from dl4nlp.models.rating_heads import ClassHead, CoralHead, RatingModel, RatingScale, RegressionHead, make_head
-from dl4nlp.rating_metrics import ranks, rating_scores
+from dl4nlp.tasks.rating_metrics import ranks, rating_scores
 
 STARS = RatingScale(1.0, 10.0, 10)
 WORDS = {1: "awful", 2: "dreadful", 3: "poor", 4: "weak", 7: "decent", 8: "good", 9: "great", 10: "masterpiece"}
@@ -253,7 +253,7 @@ def test_cli_train_predict_evaluate_end_to_end(tmp_path: Path, cli):
     r = runner.invoke(app, ["evaluate", str(run), "--data", str(imdb / "test.jsonl")])
     assert json.loads(r.stdout)["mae"] == pytest.approx(scores["mae"], abs=1e-5)
 
-    from dl4nlp.runs import leaderboard_markdown, leaderboard_rows
+    from dl4nlp.core.runs import leaderboard_markdown, leaderboard_rows
 
     board = leaderboard_markdown(leaderboard_rows(tmp_path / "runs"))
     assert "test MAE" in board and f"{res['test_mae']:.3f}" in board
@@ -275,9 +275,9 @@ def test_sst5_ratings_and_bad_head_stop_before_a_run_folder(tmp_path: Path):
 def test_ulmfit_rating_reuses_a_transfer_runs_encoder_and_its_schedule(tmp_path: Path):
     import random
 
+    from dl4nlp.core.runs import load_state_dict
     from dl4nlp.pipelines.rating import RatingPredictor, train_rating
-    from dl4nlp.runs import load_state_dict
-    from dl4nlp.transfer import load_transfer_config, run_transfer
+    from dl4nlp.pipelines.ulmfit import load_transfer_config, run_transfer
 
     rng, imdb = random.Random(0), write_rated(tmp_path / "imdb", n=4)
     (tmp_path / "lm").mkdir()

@@ -182,7 +182,7 @@ def test_frozen_pretrained_rows_stay_and_oov_rows_learn():
 
 
 def test_bad_options_are_rejected_with_the_key_named():
-    from dl4nlp.errors import ConfigError
+    from dl4nlp.core.errors import ConfigError
     from dl4nlp.models.recurrent import LSTMClassifier
 
     class V(list):
@@ -242,7 +242,7 @@ def sst_dir(tmp_path):
 
 
 def _cfg(sst_dir, tmp_path, model: str, *extra: str):
-    from dl4nlp.config import load_config
+    from dl4nlp.core.config import load_config
 
     return load_config(
         "configs/ladder/gru.yaml",
@@ -264,8 +264,8 @@ def _cfg(sst_dir, tmp_path, model: str, *extra: str):
 
 
 def test_train_save_load_gives_identical_predictions(sst_dir, tmp_path):
-    from dl4nlp.classify import Classifier, evaluate_run, train_classifier
-    from dl4nlp.runs import read_results
+    from dl4nlp.core.runs import read_results
+    from dl4nlp.pipelines.classification import Classifier, evaluate_run, train_classifier
 
     cfg = _cfg(sst_dir, tmp_path, "bilstm", "model.pooling=attention")
     assert cfg.train.clip_norm == 5.0  # clipping on by default in the recurrent configs
@@ -278,7 +278,7 @@ def test_train_save_load_gives_identical_predictions(sst_dir, tmp_path):
     assert torch.equal(p1, p2)
     # the same weights in our scratch cells give the same predictions as the fused run
     scratch = Classifier(run)
-    from dl4nlp.classify import build_model
+    from dl4nlp.pipelines.classification import build_model
 
     scratch.cfg.model["impl"] = "scratch"
     fused_state = scratch.model.state_dict()
@@ -351,8 +351,8 @@ def test_cli_train_gradients_and_attention_map(sst_dir, tmp_path):
 def test_attention_map_of_a_run_without_attention_names_the_run_folder(sst_dir, tmp_path, cli):
     from conftest import tiny_config
 
-    from dl4nlp.classify import train_classifier
-    from dl4nlp.config import load_config
+    from dl4nlp.core.config import load_config
+    from dl4nlp.pipelines.classification import train_classifier
 
     run = train_classifier(load_config(None, tiny_config(sst_dir, tmp_path / "runs", "logreg",
                                                          **{"train.epochs": 1})), evaluate_test=False)
@@ -362,7 +362,7 @@ def test_attention_map_of_a_run_without_attention_names_the_run_folder(sst_dir, 
 
 
 def test_gradient_norms_vanish_faster_for_the_elman_rnn():
-    from dl4nlp.rnn_diagnostics import hidden_state_gradients
+    from dl4nlp.analysis.rnn_diagnostics import hidden_state_gradients
 
     torch.manual_seed(6)
     tokens = torch.randint(2, 50, (16, 40))
@@ -378,8 +378,8 @@ def test_gradient_norms_vanish_faster_for_the_elman_rnn():
 
 
 def test_ladder_trains_a_recurrent_rung(sst_dir, tmp_path):
-    from dl4nlp import registry
     from dl4nlp.cli import app
+    from dl4nlp.core import registry
 
     assert registry.LADDER.index("rnn") > registry.LADDER.index("mlp")
     out = tmp_path / "ladder"

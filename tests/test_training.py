@@ -7,10 +7,10 @@ import pytest
 import torch
 from conftest import Killed, kill_at, tiny_config
 
-from dl4nlp.classify import load_classifier, read_splits, train_classifier
-from dl4nlp.config import load_config
-from dl4nlp.errors import DataError, RunError
-from dl4nlp.runs import load_state_dict
+from dl4nlp.core.config import load_config
+from dl4nlp.core.errors import DataError, RunError
+from dl4nlp.core.runs import load_state_dict
+from dl4nlp.pipelines.classification import load_classifier, read_splits, train_classifier
 
 
 def _cfg(sst, runs, model="mlp", **extra):
@@ -40,8 +40,8 @@ def test_run_folder_contents_and_reload_gives_same_predictions(sst_dir, tmp_path
     clf = load_classifier(run)
     texts = ["the film is great fun", "a boring , dull mess", "it is"]
     probs = clf.probabilities(texts)
-    from dl4nlp.classify import build_model
     from dl4nlp.data.batching import encode_texts, pad_batch
+    from dl4nlp.pipelines.classification import build_model
 
     model = build_model(clf.cfg, clf.vocab, 2)
     model.load_state_dict(load_state_dict(run))
@@ -116,7 +116,7 @@ def test_killed_run_resumes_exactly(sst_dir, tmp_path, ema, schedule):
 
 
 def test_weight_average_is_what_dev_scores_and_checkpoints_hold(sst_dir, tmp_path):
-    from dl4nlp.classify import evaluate_run
+    from dl4nlp.pipelines.classification import evaluate_run
 
     run = train_classifier(_cfg(sst_dir, tmp_path / "runs", "mlp", **{"train.epochs": 3, "train.ema_decay": 0.9}))
     ckpt = torch.load(run / "best.ckpt", weights_only=True)
@@ -143,7 +143,7 @@ def test_weight_average_is_what_dev_scores_and_checkpoints_hold(sst_dir, tmp_pat
 
 @pytest.mark.parametrize("decay", [0.0, 1.0, 1.5])
 def test_weight_average_decay_outside_zero_one_is_refused(sst_dir, tmp_path, decay):
-    from dl4nlp.errors import ConfigError
+    from dl4nlp.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="train.ema_decay: must lie between 0 and 1"):
         train_classifier(_cfg(sst_dir, tmp_path / "runs", "mlp", **{"train.ema_decay": decay}))
@@ -158,7 +158,7 @@ def test_checkpoints_load_with_weights_only(sst_dir, tmp_path):
 
 
 def test_a_checkpoint_that_does_not_fit_its_config_is_refused_by_name(sst_dir, tmp_path):
-    from dl4nlp.errors import RunError
+    from dl4nlp.core.errors import RunError
 
     run = train_classifier(_cfg(sst_dir, tmp_path / "runs", "mlp", **{"train.epochs": 1}))
     config = run / "config.yaml"
@@ -176,8 +176,8 @@ def test_predict_on_a_run_without_labels_file_names_the_file(sst_dir, tmp_path, 
 
 
 def test_resume_without_last_checkpoint_is_refused_before_anything_is_written(tmp_path):
-    from dl4nlp.errors import RunError
-    from dl4nlp.training import open_run_dir, resume_checkpoint
+    from dl4nlp.core.errors import RunError
+    from dl4nlp.engine.training import open_run_dir, resume_checkpoint
 
     run = tmp_path / "half-made-run"
     run.mkdir()
@@ -226,14 +226,14 @@ def test_bigram_features_separate_negations_that_words_cannot(tmp_path, ngrams):
 
 
 def test_ngrams_written_as_text_reach_the_tokenizer():
-    from dl4nlp.classify import tokenizer_for
+    from dl4nlp.pipelines.classification import tokenizer_for
 
     cfg = load_config(None, ["model.name=logreg", 'model.ngrams="2"'])  # YAML text, as `ngrams: "2"` reads
     assert tokenizer_for(cfg).ngrams == 2
 
 
 def test_ngrams_is_checked(sst_dir, tmp_path):
-    from dl4nlp.errors import ConfigError
+    from dl4nlp.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="ngrams must be between 1"):
         train_classifier(_cfg(sst_dir, tmp_path / "runs", "logreg", **{"model.ngrams": 0}))
@@ -244,7 +244,7 @@ def test_ngrams_is_checked(sst_dir, tmp_path):
 
 @pytest.mark.parametrize("damage", ["truncated", "empty", "foreign"])
 def test_a_damaged_checkpoint_is_named_not_dumped(sst_dir, tmp_path, damage):
-    from dl4nlp.io import torch_load
+    from dl4nlp.core.io import torch_load
 
     run = train_classifier(_cfg(sst_dir, tmp_path / "runs", "logreg", **{"train.epochs": 1}))
     ckpt = run / "best.ckpt"
@@ -257,7 +257,7 @@ def test_a_damaged_checkpoint_is_named_not_dumped(sst_dir, tmp_path, damage):
 
 
 def test_leaderboard_shows_scores_as_percentages_and_seconds_as_seconds():
-    from dl4nlp.runs import leaderboard_markdown
+    from dl4nlp.core.runs import leaderboard_markdown
 
     row = {"run": "r", "model": "logreg", "dataset": "sst2", "phrases": False, "dev_acc": 0.8, "test_acc": 0.75,
            "dev_f1": 0.79, "test_f1": 0.74, "params": 10, "train_time_s": 0.84, "hyper_parameters": ""}

@@ -16,8 +16,8 @@ import torch
 from conftest import FILL, NEG, POS, tiny_config, write_sst
 from typer.testing import CliRunner
 
-from dl4nlp.config import load_config
-from dl4nlp.errors import ConfigError, DataError
+from dl4nlp.core.config import load_config
+from dl4nlp.core.errors import ConfigError, DataError
 from dl4nlp.models.transformer import (
     TransformerClassifier,
     TransformerOptions,
@@ -215,7 +215,7 @@ def test_pair_encoding_and_token_types_match_tokenizer(bert_dir: Path):
     premises, hyps = ["a dog runs", "the cat"], ["a cat sleeps with the film", "dog"]
     ids = encode(tok, premises, hyps)
     ref = tok(premises, hyps, return_token_type_ids=True, padding=True, return_tensors="pt")
-    from dl4nlp.finetune import collate_pieces
+    from dl4nlp.pipelines.finetune import collate_pieces
 
     batch = collate_pieces([(x, 0) for x in ids], tok.pad_token_id)
     assert torch.equal(batch["tokens"], ref["input_ids"])  # dynamic padding = the tokenizer's own padding
@@ -244,7 +244,7 @@ def test_pair_encoding_and_token_types_match_tokenizer(bert_dir: Path):
 def test_padding_does_not_change_logits(bert_dir: Path):
     tok = load_tokenizer(str(bert_dir))
     model = TransformerClassifier.from_pretrained(str(bert_dir), ["neg", "pos"], tokenizer=tok).eval()
-    from dl4nlp.finetune import collate_pieces
+    from dl4nlp.pipelines.finetune import collate_pieces
 
     short, long_ = encode(tok, ["good film", "the film is a story of a dull plot with it"])
     alone = collate_pieces([(short, 0)], tok.pad_token_id)
@@ -272,7 +272,7 @@ def test_tiny_bert_overfits_a_batch(bert_dir: Path):
     tok = load_tokenizer(str(bert_dir))
     texts = ["good fun film", "bad dull film", "a great story", "an awful mess", "brilliant", "tedious plot"]
     labels = torch.tensor([1, 0, 1, 0, 1, 0])
-    from dl4nlp.finetune import collate_pieces
+    from dl4nlp.pipelines.finetune import collate_pieces
 
     b = collate_pieces(list(zip(encode(tok, texts), labels.tolist(), strict=True)), tok.pad_token_id)
     torch.manual_seed(0)
@@ -296,7 +296,7 @@ def test_tiny_bert_overfits_a_batch(bert_dir: Path):
 def test_xlmr_sentencepiece_path_trains_saves_and_reloads(xlmr_dir: Path, tmp_path: Path):
     from transformers import AutoModelForSequenceClassification
 
-    from dl4nlp.finetune import collate_pieces, save_hf
+    from dl4nlp.pipelines.finetune import collate_pieces, save_hf
 
     tok = load_tokenizer(str(xlmr_dir))
     model = TransformerClassifier.from_pretrained(str(xlmr_dir), ["e", "n", "c"], tokenizer=tok)
@@ -354,7 +354,7 @@ def test_finetune_run_reloads_in_plain_transformers_and_cli(tmp_path: Path, bert
 
     from dl4nlp.cli import app
     from dl4nlp.experiments import train_any
-    from dl4nlp.finetune import load_transformer_run
+    from dl4nlp.pipelines.finetune import load_transformer_run
 
     sst = write_sst(tmp_path / "sst")
     run = train_any(_cfg(sst, tmp_path / "runs", bert_dir))
@@ -405,7 +405,7 @@ def test_resume_and_bad_options(tmp_path: Path, bert_dir: Path):
 
 def test_nli_pairs_pipeline_and_bad_label(tmp_path: Path, bert_dir: Path):
     from dl4nlp.experiments import train_any
-    from dl4nlp.finetune import load_transformer_run
+    from dl4nlp.pipelines.finetune import load_transformer_run
 
     snli = write_nli(tmp_path / "snli")
     cfg = _cfg(snli, tmp_path / "runs", bert_dir, **{"data.dataset": "snli", "train.epochs": 1})
@@ -427,7 +427,7 @@ def test_nli_pairs_pipeline_and_bad_label(tmp_path: Path, bert_dir: Path):
 
 def test_frozen_features_rung(tmp_path: Path, bert_dir: Path):
     from dl4nlp.experiments import train_any
-    from dl4nlp.finetune import load_transformer_run
+    from dl4nlp.pipelines.finetune import load_transformer_run
 
     sst = write_sst(tmp_path / "sst")
     cfg = load_config(
@@ -447,7 +447,7 @@ def test_frozen_features_rung(tmp_path: Path, bert_dir: Path):
     clf = load_transformer_run(run)
     from datasets import Dataset  # noqa: F401  (the reader's rows)
 
-    from dl4nlp.finetune import read_splits
+    from dl4nlp.pipelines.finetune import read_splits
 
     dev = read_splits(cfg).dev
     preds = clf.probabilities(list(dev["text"])).argmax(-1)
@@ -456,8 +456,8 @@ def test_frozen_features_rung(tmp_path: Path, bert_dir: Path):
 
 
 def test_ladder_top_rungs_registered_and_skippable(tmp_path: Path, bert_dir: Path):
+    from dl4nlp.core.registry import LADDER
     from dl4nlp.ladder import run_ladder
-    from dl4nlp.registry import LADDER
 
     assert LADDER[-2:] == ["transformer-features", "transformer"]
     sst = write_sst(tmp_path / "sst")

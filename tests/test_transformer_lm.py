@@ -6,9 +6,9 @@ from __future__ import annotations
 import lightning as L
 import torch
 
-from dl4nlp.config import TrainConfig
+from dl4nlp.core.config import TrainConfig
 from dl4nlp.data.lm import make_lm_loader
-from dl4nlp.generation import beam_search, generate, map_state
+from dl4nlp.engine.generation import beam_search, generate, map_state
 from dl4nlp.models.lm import detach_state, state_to_batch_first, state_to_layer_first
 from dl4nlp.models.transformer_lm import TransformerLM
 from dl4nlp.models.transformer_scratch import ScratchTransformerOptions

@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dl4nlp.config import TrainConfig
-from dl4nlp.errors import ConfigError
-from dl4nlp.generation import beam_search, generate
+from dl4nlp.core.config import TrainConfig
+from dl4nlp.core.errors import ConfigError
+from dl4nlp.engine.generation import beam_search, generate
 from dl4nlp.models.transformer_lm import TransformerLM, build_transformer_lm
 from dl4nlp.models.transformer_scratch import (
     DecoderLayer,
@@ -362,7 +362,7 @@ def test_tiny_transformer_lm_overfits_a_repeated_sentence():
 def test_translation_objective_is_label_smoothed_when_the_model_asks_and_logs_stay_plain():
     """TranslationTask trains on the smoothed loss of the same logits (eps from model.label_smoothing) while
     train_loss stays the plain cross-entropy; eps 0 is exactly cross-entropy."""
-    from dl4nlp.config import TrainConfig
+    from dl4nlp.core.config import TrainConfig
     from dl4nlp.models.transformer_scratch import ScratchTransformerOptions
     from dl4nlp.tasks.label_smoothing import label_smoothed_nll
     from dl4nlp.tasks.translation import TranslationTask

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from dl4nlp.config import load_config
+from dl4nlp.core.config import load_config
 from dl4nlp.pipelines import pipeline_for_model
 from dl4nlp.pipelines.translation import load_translator
 

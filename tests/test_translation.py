@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from dl4nlp.config import DataConfig
+from dl4nlp.core.config import DataConfig
+from dl4nlp.core.errors import ConfigError, DataError
 from dl4nlp.data.parallel import read_pairs, read_parallel, source_batch, tokenize
-from dl4nlp.errors import ConfigError, DataError
-from dl4nlp.generation import beam_search_batch, generate
+from dl4nlp.engine.generation import beam_search_batch, generate
 from dl4nlp.models.seq2seq import (
     BahdanauAttention,
     BahdanauSeq2Seq,

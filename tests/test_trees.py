@@ -10,6 +10,7 @@ import pytest
 import torch
 from conftest import Killed, kill_at, tiny_config, write_sst
 
+from dl4nlp.core.errors import ConfigError, DataError
 from dl4nlp.data.tree_batching import (
     NO_LABEL,
     balanced_tree,
@@ -20,7 +21,6 @@ from dl4nlp.data.tree_batching import (
     sst2_label,
 )
 from dl4nlp.data.trees import parse_tree
-from dl4nlp.errors import ConfigError, DataError
 from dl4nlp.models.tree import RNTN, RecursiveNN, RecursiveOptions, TreeLSTM, TreeLSTMOptions, node_loss
 
 LINES = [
@@ -165,7 +165,7 @@ def test_glove_leaves_start_from_the_vectors_file(tmp_path: Path) -> None:
 
 
 def _train(sst: Path, runs: Path, resume: Path | None = None, callbacks: list | None = None, **extra: object) -> Path:
-    from dl4nlp.config import apply_overrides, from_dict
+    from dl4nlp.core.config import apply_overrides, from_dict
     from dl4nlp.pipelines.trees import PIPELINE
 
     sets = tiny_config(sst, runs, "tree_lstm", **{"model.embeddings": "random", "model.embedding_dim": 8,
@@ -174,7 +174,7 @@ def _train(sst: Path, runs: Path, resume: Path | None = None, callbacks: list | 
 
 
 def test_a_killed_run_resumes_exactly(sst_dir: Path, tmp_path: Path) -> None:
-    from dl4nlp.runs import load_state_dict
+    from dl4nlp.core.runs import load_state_dict
 
     full = _train(sst_dir, tmp_path / "a", **{"train.epochs": 3})
     with pytest.raises(Killed):

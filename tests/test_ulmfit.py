@@ -12,6 +12,7 @@ import torch
 from dl4nlp.data.vocab import Vocab
 from dl4nlp.models.lm import LMOptions
 from dl4nlp.models.ulmfit import HeadOptions, ULMFiTClassifier
+from dl4nlp.pipelines.ulmfit import load_transfer_config, run_transfer, transfer_embeddings
 from dl4nlp.tasks.ulmfit import (
     ULMFiTClassificationTask,
     discriminative_param_groups,
@@ -19,7 +20,6 @@ from dl4nlp.tasks.ulmfit import (
     slanted_triangular,
     trainable_groups,
 )
-from dl4nlp.transfer import load_transfer_config, run_transfer, transfer_embeddings
 
 
 def test_slanted_triangular_shape():
@@ -71,7 +71,7 @@ def test_gradual_unfreezing_in_training_changes_only_unfrozen_groups(tmp_path):
     """Two epochs of real training: after epoch 1 only the head moved, after epoch 2 also the top LSTM layer."""
     import lightning as L
 
-    from dl4nlp.config import TrainConfig
+    from dl4nlp.core.config import TrainConfig
     from dl4nlp.data.batching import pad_batch
     from dl4nlp.tasks.ulmfit import GradualUnfreezing
 
@@ -209,7 +209,7 @@ def test_transfer_runs_three_stages_and_records_each(fixtures):
 
 
 def test_transfer_config_errors(tmp_path):
-    from dl4nlp.errors import ConfigError
+    from dl4nlp.core.errors import ConfigError
 
     bad = tmp_path / "t.yaml"
     bad.write_text("classifier:\n  int: transfer\n", encoding="utf-8")
@@ -226,8 +226,8 @@ def test_transfer_config_errors(tmp_path):
 def test_killed_transfer_run_resumes_at_the_interrupted_stage(fixtures, monkeypatch):
     """Finished stages are reused, the classifier continues from its last.ckpt: the same result as a run
     that was never killed."""
-    from dl4nlp.errors import RunError
-    from dl4nlp.runs import load_config, load_state_dict
+    from dl4nlp.core.errors import RunError
+    from dl4nlp.core.runs import load_config, load_state_dict
     from dl4nlp.tasks.ulmfit import GradualUnfreezing
 
     root, cfg_path = fixtures
@@ -265,7 +265,7 @@ def test_killed_transfer_run_resumes_at_the_interrupted_stage(fixtures, monkeypa
 
 
 def test_a_target_text_too_short_for_its_batches_is_named(fixtures):
-    from dl4nlp.errors import DataError
+    from dl4nlp.core.errors import DataError
 
     root, cfg_path = fixtures
     with pytest.raises(DataError, match=r"the target LM's training text \(table train\): 0 tokens"):

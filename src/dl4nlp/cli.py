@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dl4nlp.errors import Dl4nlpError
+from dl4nlp.core.errors import Dl4nlpError
 
 app = typer.Typer(
     help="dl4nlp: deep learning for NLP, from logistic regression to transformers.",
@@ -37,8 +37,8 @@ def train(
     resume: Annotated[Path | None, typer.Option(help="continue an unfinished run folder from its last.ckpt")] = None,
 ) -> None:
     """Train a model from a YAML config; prints the run folder."""
-    from dl4nlp.config import apply_overrides, from_dict, load_config, read_yaml
-    from dl4nlp.runs import load_config as run_config
+    from dl4nlp.core.config import apply_overrides, from_dict, load_config, read_yaml
+    from dl4nlp.core.runs import load_config as run_config
 
     if resume is not None:
         cfg = run_config(resume)
@@ -55,7 +55,7 @@ def train(
 
     run = train_any(cfg, resume=resume) if resume is None else _resume(cfg, resume)
     typer.echo(f"run folder: {run}")
-    from dl4nlp.runs import read_results
+    from dl4nlp.core.runs import read_results
 
     res = read_results(run)
     if res:
@@ -73,7 +73,7 @@ RESUME_KEYS = ("train.epochs", "train.patience", "train.min_delta", "train.eval_
 def _check_resume_overrides(saved: Any, cfg: Any, run: Path) -> None:
     """A :class:`ConfigError` naming every changed key outside :data:`RESUME_KEYS`: a resumed run must stay the
     experiment its checkpoint and vocabulary come from (data, model, optimiser, seed, devices, run name)."""
-    from dl4nlp.errors import ConfigError
+    from dl4nlp.core.errors import ConfigError
     from dl4nlp.experiments import settings_changed
 
     old, new = saved.to_dict(), cfg.to_dict()
@@ -89,9 +89,9 @@ def _check_resume_overrides(saved: Any, cfg: Any, run: Path) -> None:
 def _resume(cfg: Any, run: Path) -> Path:
     """Continue ``run`` with ``cfg`` (its config.yaml plus any --set). If that fails with an error before a new
     checkpoint was written, the run's config.yaml is put back as it was, so a bad --set loses nothing."""
-    from dl4nlp.errors import Dl4nlpError
+    from dl4nlp.core.errors import Dl4nlpError
+    from dl4nlp.core.io import write_text
     from dl4nlp.experiments import train_any
-    from dl4nlp.io import write_text
 
     config, ckpt = run / "config.yaml", run / "last.ckpt"
     before = config.read_text(encoding="utf-8") if config.is_file() else None
@@ -121,8 +121,8 @@ def evaluate(
     = None,
 ) -> None:
     """Score a trained run's best model on a split of its dataset, or on any labelled file (--data)."""
+    from dl4nlp.core.runs import check_split
     from dl4nlp.pipelines import pipeline_for
-    from dl4nlp.runs import check_split
 
     check_split(split)
     pipe = pipeline_for(run)
@@ -148,8 +148,8 @@ def predict(
     = None,
 ) -> None:
     """One line per input on stdout (label, scores, input; or JSON lines); notes go to stderr."""
-    from dl4nlp.errors import ConfigError, DataError
-    from dl4nlp.io import require_file, text_lines
+    from dl4nlp.core.errors import ConfigError, DataError
+    from dl4nlp.core.io import require_file, text_lines
     from dl4nlp.pipelines import pipeline_for
 
     if format_ not in ("text", "jsonl"):
@@ -187,12 +187,12 @@ def leaderboard(
     out: Annotated[Path | None, typer.Option(help="where to write leaderboard.md/.csv (default: ROOT)")] = None,
 ) -> None:
     """Collect results.json of every run under ROOT into leaderboard.md and leaderboard.csv."""
-    from dl4nlp.errors import RunError
-    from dl4nlp.runs import leaderboard_markdown, write_leaderboard
+    from dl4nlp.core.errors import RunError
+    from dl4nlp.core.runs import leaderboard_markdown, write_leaderboard
 
     if not root.is_dir():
         raise RunError(f"{root}: folder not found")
-    from dl4nlp.runs import find_runs
+    from dl4nlp.core.runs import find_runs
 
     if not find_runs(root):
         typer.echo(f"no runs found under {root} (a run folder holds results.json once it has finished)", err=True)
@@ -219,8 +219,8 @@ def ladder(
 ) -> None:
     """Train every rung of a ladder (sentiment, NLI, NER, translation ... : any configs folder with a
     ladder.yaml), then print the leaderboard in ladder order and draw ladder.png with published references."""
-    from dl4nlp.config import parse_value
-    from dl4nlp.errors import ConfigError
+    from dl4nlp.core.config import parse_value
+    from dl4nlp.core.errors import ConfigError
     from dl4nlp.ladder import run_ladder
 
     seed_list = None
@@ -309,7 +309,7 @@ def main() -> None:
     try:
         app()
     except Dl4nlpError as exc:
-        from dl4nlp.runs import discard_unstarted_runs
+        from dl4nlp.core.runs import discard_unstarted_runs
 
         discard_unstarted_runs()  # a run folder made before the error was found, with nothing in it to keep
         typer.echo(f"error: {exc}", err=True)
@@ -317,7 +317,7 @@ def main() -> None:
     except SystemExit as exc:  # Typer turns Ctrl-C into exit status 130, silently
         interrupt = _interrupt_behind(exc)
         if interrupt is not None:
-            from dl4nlp.runs import discard_unstarted_runs
+            from dl4nlp.core.runs import discard_unstarted_runs
 
             discard_unstarted_runs()  # a run folder made before the first checkpoint holds nothing to resume
             typer.echo(str(interrupt) or "interrupted", err=True)  # training says where, and how to resume
@@ -326,14 +326,15 @@ def main() -> None:
         typer.echo("interrupted", err=True)
         sys.exit(130)
     except Exception:  # a bug: the traceback is shown, but an empty run folder is not left behind
-        from dl4nlp.runs import discard_unstarted_runs
+        from dl4nlp.core.runs import discard_unstarted_runs
 
         discard_unstarted_runs()
         raise
 
 
 def _interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
-    """The KeyboardInterrupt (e.g. :class:`dl4nlp.training.TrainingInterrupted`) an exit was raised for, if any."""
+    """The KeyboardInterrupt (e.g. :class:`dl4nlp.engine.training.TrainingInterrupted`) an exit was raised for,
+    if any."""
     seen: BaseException | None = exc
     for _ in range(5):
         seen = seen.__cause__ or seen.__context__ if seen is not None else None

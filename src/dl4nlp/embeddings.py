@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from dl4nlp.errors import DataError
-from dl4nlp.io import atomic_write
+from dl4nlp.core.errors import DataError
+from dl4nlp.core.io import atomic_write
 
 GLOVE_NAME = "glove-6b-50d"
 GLOVE_ENV = "DL4NLP_GLOVE_DIR"

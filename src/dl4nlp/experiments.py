@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dl4nlp.config import ExperimentConfig
-from dl4nlp.errors import ConfigError
+from dl4nlp.core.config import ExperimentConfig
+from dl4nlp.core.errors import ConfigError
 
 
 def train_any(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test: bool = True) -> Path:
@@ -19,11 +19,11 @@ def train_any(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_
 
 
 def ladder_run_state(cfg: ExperimentConfig) -> tuple[str, Path]:
-    """Where the ladders stand with the run ``<run.dir>/<run.name>`` (:func:`dl4nlp.runs.run_state`):
+    """Where the ladders stand with the run ``<run.dir>/<run.name>`` (:func:`dl4nlp.core.runs.run_state`):
     ``finished`` (kept), ``resumable`` (continue it with ``train_any(cfg, resume=path)``) or ``new`` (a folder
     left by a run killed before its first checkpoint is removed, so the run is trained again under its own
     name instead of beside it as ``<name>-2``)."""
-    from dl4nlp.runs import load_config, run_state
+    from dl4nlp.core.runs import load_config, run_state
 
     path = Path(cfg.run.dir) / cfg.run_name()
     state = run_state(path)

@@ -8,9 +8,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dl4nlp.config import ExperimentConfig, apply_overrides, from_dict, parse_value, read_yaml
-from dl4nlp.errors import ConfigError
-from dl4nlp.io import write_json, write_text
+from dl4nlp.core.config import ExperimentConfig, apply_overrides, from_dict, parse_value, read_yaml
+from dl4nlp.core.errors import ConfigError
+from dl4nlp.core.io import write_json, write_text
 from dl4nlp.ladder_manifest import MANIFEST, Manifest, read_manifest
 
 
@@ -94,7 +94,7 @@ def _say(line: str) -> None:
 
 
 def _scores(run: Path, metric: str) -> str:
-    from dl4nlp.runs import read_results
+    from dl4nlp.core.runs import read_results
 
     res = read_results(run) or {}
     dev = metric.replace("test_", "dev_", 1)
@@ -103,8 +103,8 @@ def _scores(run: Path, metric: str) -> str:
 
 def write_ladder_report(plan: LadderPlan, sort: str = "ladder") -> Path:
     """leaderboard.md/.csv of the plan's runs in ladder order, and ladder.png."""
-    from dl4nlp import plots
-    from dl4nlp.runs import leaderboard_csv, leaderboard_markdown, leaderboard_row, read_results
+    from dl4nlp.analysis import plots
+    from dl4nlp.core.runs import leaderboard_csv, leaderboard_markdown, leaderboard_row, read_results
 
     names = {cfg.run_name(): (k, rung) for k, (rung, _, cfg) in enumerate(plan.runs)}
     rows = [leaderboard_row(plan.out / name) for name in names if (plan.out / name / "results.json").is_file()]
@@ -154,9 +154,9 @@ def run_sweep(config: Path, grid_items: list[str], overrides: list[str]) -> Path
     """Train every grid point of any pipeline without touching test, pick the best on the pipeline's dev
     metric (``train.monitor`` where the config sets one the runs report), then score test once, for that
     model only (the pipeline's own ``evaluate``). Writes ``sweep.md`` and ``sweep.json``; returns the .md."""
+    from dl4nlp.core.runs import read_results, write_results
     from dl4nlp.experiments import train_any
     from dl4nlp.pipelines import pipeline_for_model
-    from dl4nlp.runs import read_results, write_results
 
     grid = parse_grid(grid_items)
     base = apply_overrides(read_yaml(config), overrides)

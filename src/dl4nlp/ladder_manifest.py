@@ -14,7 +14,7 @@ its family (bars are grouped and coloured by family) and the published reference
         family: bag-of-words
         reference: {sst2: [81.8, "NB (Socher et al. 2013)"], sst5: [41.0, "NB (Socher et al. 2013)"]}
 
-A folder without a manifest is a ladder of its ``*.yaml`` files in :data:`dl4nlp.registry.LADDER` order.
+A folder without a manifest is a ladder of its ``*.yaml`` files in :data:`dl4nlp.core.registry.LADDER` order.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dl4nlp.config import read_yaml
-from dl4nlp.errors import ConfigError
+from dl4nlp.core.config import read_yaml
+from dl4nlp.core.errors import ConfigError
 
 MANIFEST = "ladder.yaml"
 
@@ -94,7 +94,7 @@ def _rung(raw: Any, folder: Path, where: str) -> Rung:
 
 def read_manifest(folder: Path) -> Manifest:
     """The manifest of a ladder folder (or the folder's configs in the registry's ladder order)."""
-    from dl4nlp.registry import LADDER
+    from dl4nlp.core.registry import LADDER
 
     if not folder.is_dir():
         raise ConfigError(f"{folder}: ladder folder not found")

@@ -21,7 +21,7 @@ def caption(
     ] = None,
 ) -> None:
     """Print a caption for IMAGE and save the image once per word with that word's attention over it."""
-    from dl4nlp.errors import ConfigError, DataError
+    from dl4nlp.core.errors import ConfigError, DataError
     from dl4nlp.pipelines.captioning import CaptionModel
 
     if beam is not None and beam < 1:
@@ -34,7 +34,7 @@ def caption(
     if res.alphas is None:
         typer.echo("(no attention map: this run has no attention)")
         return
-    from dl4nlp.caption_plots import attention_grid
+    from dl4nlp.analysis.caption_plots import attention_grid
 
     png = out or image.with_name(f"{image.stem}-attention.png")
     attention_grid(res.image, res.words, res.alphas, res.grid, png, title=image.name)
@@ -52,7 +52,7 @@ def caption_eval(
 ) -> None:
     """BLEU-1..4 (sacrebleu), CIDEr-D and METEOR (COCO caption evaluation), all references, of a run on a
     split, optionally of another dataset."""
-    from dl4nlp.errors import ConfigError
+    from dl4nlp.core.errors import ConfigError
     from dl4nlp.pipelines.captioning import evaluate_captions
 
     beams = tuple(beam or [1, 3])
@@ -61,7 +61,7 @@ def caption_eval(
     res = evaluate_captions(run, dataset, path, split, beams, out_dir=out, meteor=meteor)
     text = json.dumps(res, indent=2)
     if out is not None:
-        from dl4nlp.io import write_text
+        from dl4nlp.core.io import write_text
 
         write_text(out / f"{res['dataset']}-{split}.json", text + "\n")
     typer.echo(text)

@@ -32,7 +32,7 @@ def _load(vectors: str) -> WordVectors:
 
 def _word(vecs: WordVectors, word: str) -> str:
     """The word, or its lowercase form; a clear error when neither is known."""
-    from dl4nlp.errors import DataError
+    from dl4nlp.core.errors import DataError
 
     found = vecs.lookup(word)
     if found is None:
@@ -42,7 +42,7 @@ def _word(vecs: WordVectors, word: str) -> str:
 
 def _at_least_one(**counts: int | None) -> None:
     """A clear error for a count option below 1 (``-k 0`` would print nothing, ``-k -5`` all but 5 words)."""
-    from dl4nlp.errors import ConfigError
+    from dl4nlp.core.errors import ConfigError
 
     for name, value in counts.items():
         if value is not None and value < 1:
@@ -73,12 +73,12 @@ def train(
     """Train word2vec (skip-gram or CBOW, negative sampling); writes vectors.txt and results.json."""
     from dataclasses import asdict
 
-    from dl4nlp.config import parse_value, read_yaml
+    from dl4nlp.core.config import parse_value, read_yaml
+    from dl4nlp.core.errors import ConfigError, DataError, RunError
+    from dl4nlp.core.runs import free_name, write_results
     from dl4nlp.embeddings import evaluate_all
-    from dl4nlp.errors import ConfigError, DataError, RunError
+    from dl4nlp.engine.training import machine_info
     from dl4nlp.pipelines.word2vec import TrainOptions, resume_point, train_word2vec
-    from dl4nlp.runs import free_name, write_results
-    from dl4nlp.training import machine_info
 
     values: dict = dict(read_yaml(config)) if config is not None else {}
     for item in set_ or []:
@@ -164,7 +164,7 @@ def analogy(
 ) -> None:
     """Words closest to A - B + C (B is to A as C is to ?): `king man woman` -> queen,
     `paris france italy` -> rome. The three words are excluded from the answers."""
-    from dl4nlp.errors import ConfigError
+    from dl4nlp.core.errors import ConfigError
 
     if method not in ("add", "mul"):
         raise ConfigError(f"--method must be add or mul, not '{method}'")
@@ -201,7 +201,7 @@ def orientation(
     try:
         axis = vecs.orientation_axis(_seeds(positive, POSITIVE_SEEDS), _seeds(negative, NEGATIVE_SEEDS))
     except KeyError as exc:
-        from dl4nlp.errors import DataError
+        from dl4nlp.core.errors import DataError
 
         raise DataError(f"{vecs.source}: {exc.args[0]}") from None
     tokens = [t for chunk in text for t in chunk.split()]
@@ -229,8 +229,8 @@ def evaluate(
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the scores as JSON")] = None,
 ) -> None:
     """Google analogy (per section), WordSim-353 and SimLex-999 Spearman, SST word orientation accuracy."""
+    from dl4nlp.core.errors import DataError
     from dl4nlp.embeddings import evaluate_all, evaluate_orientation, sst_word_polarity
-    from dl4nlp.errors import DataError
 
     _at_least_one(restrict=restrict)
     if not data.is_dir():
@@ -250,7 +250,7 @@ def evaluate(
             raise DataError(f"{sst}: SST trees not found (--sst '' skips the orientation accuracy)")
     typer.echo(format_table(r, vecs.source))
     if json_out is not None:
-        from dl4nlp.io import write_json
+        from dl4nlp.core.io import write_json
 
         write_json(json_out, r)
         typer.echo(f"wrote {json_out}")
@@ -287,8 +287,8 @@ def plot(
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """A labelled 2-D PCA or t-SNE map of WORDS and/or the neighbourhood of --around, saved as PNG."""
-    from dl4nlp.embedding_maps import embedding_map, neighbourhood
-    from dl4nlp.errors import ConfigError
+    from dl4nlp.analysis.embedding_maps import embedding_map, neighbourhood
+    from dl4nlp.core.errors import ConfigError
 
     if method not in ("pca", "tsne"):
         raise ConfigError(f"--method must be pca or tsne, not '{method}'")

@@ -37,7 +37,7 @@ def transfer(
     ``--resume RUN`` reuses the finished stages and continues the interrupted one from its last.ckpt."""
     import json
 
-    from dl4nlp.errors import RunError
+    from dl4nlp.core.errors import RunError
     from dl4nlp.pipelines.ulmfit import load_transfer_config, run_transfer
 
     if resume is not None:

@@ -24,9 +24,9 @@ def tag(
     """Tag sentences: each token with its tag, then the entity spans (type, token span, text)."""
     import json
 
+    from dl4nlp.core.errors import ConfigError, DataError
+    from dl4nlp.core.io import require_file, text_lines
     from dl4nlp.data.conll import SCHEMES, spans_to_tags
-    from dl4nlp.errors import ConfigError, DataError
-    from dl4nlp.io import require_file, text_lines
     from dl4nlp.pipelines.tagging import TaggerPredictor
 
     if format_ not in ("text", "jsonl"):

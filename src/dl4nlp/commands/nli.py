@@ -34,7 +34,7 @@ def nli(
     out: Annotated[Path | None, typer.Option(help="PNG to write (default RUN/attention/<words>.png)")] = None,
 ) -> None:
     """Label, probabilities and attention map of one premise/hypothesis pair."""
-    from dl4nlp.errors import ConfigError
+    from dl4nlp.core.errors import ConfigError
     from dl4nlp.pipelines.nli import load_nli_run
 
     if index is None and (premise is None or hypothesis is None):
@@ -98,7 +98,7 @@ def nli_teacher(
     train the student on them with --set data.teacher_file=OUT (Tang et al. 2019)."""
     from rich.progress import Progress
 
-    from dl4nlp.config import load_config
+    from dl4nlp.core.config import load_config
     from dl4nlp.pipelines.distill import AugmentOptions, write_teacher_file
 
     cfg = load_config(config, set_)

@@ -18,8 +18,8 @@ def answer(
 ) -> None:
     """Print the answer and its score (P_start x P_end for the recurrent reader; the softmax over the n-best
     spans for the transformer), tab-separated; the character offsets in the passage go to stderr."""
+    from dl4nlp.core.errors import DataError
     from dl4nlp.data.squad import QAExample
-    from dl4nlp.errors import DataError
     from dl4nlp.pipelines.qa import QAPredictor, attention_map
 
     if not context.strip() or not question.strip():

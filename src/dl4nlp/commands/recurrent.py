@@ -28,9 +28,9 @@ def gradients(
     ),
 ) -> None:
     """Plot ||d loss / d h_t|| per time step, RNN vs GRU vs LSTM on one batch (vanishing gradients)."""
-    from dl4nlp.config import load_config
-    from dl4nlp.errors import ConfigError
-    from dl4nlp.rnn_diagnostics import gradient_report
+    from dl4nlp.analysis.rnn_diagnostics import gradient_report
+    from dl4nlp.core.config import load_config
+    from dl4nlp.core.errors import ConfigError
 
     if length < 2 or examples < 1:
         raise ConfigError("--length must be >= 2 and --examples >= 1")
@@ -54,8 +54,8 @@ def attention(
     ] = Path("attention.png"),
 ) -> None:
     """Heatmap of the attention-pooling weights over each sentence."""
+    from dl4nlp.analysis.rnn_diagnostics import attention_figure
     from dl4nlp.pipelines.classification import Classifier
-    from dl4nlp.rnn_diagnostics import attention_figure
 
     clf = Classifier(run)  # loaded once for every sentence
     for i, t in enumerate(text):

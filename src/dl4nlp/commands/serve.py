@@ -30,9 +30,9 @@ def serve(
     = 100_000,
 ) -> None:
     """Serve a Gradio web demo of the given runs (sentiment, leaderboard, ... one tab per run type)."""
+    from dl4nlp.core.errors import ConfigError
     from dl4nlp.demo import DemoSettings
     from dl4nlp.demo import serve as serve_demo
-    from dl4nlp.errors import ConfigError
 
     if not 1 <= port <= 65535:
         raise ConfigError(f"serve: --port must be between 1 and 65535, got {port}")

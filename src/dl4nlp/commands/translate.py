@@ -26,7 +26,7 @@ def translate(
                                                  "NAME-1.png, NAME-2.png ...)")] = None,
 ) -> None:
     """Translate sentences (arguments or --file); prints one translation per line."""
-    from dl4nlp.errors import ConfigError, DataError
+    from dl4nlp.core.errors import ConfigError, DataError
     from dl4nlp.pipelines.translation import TranslationPredictor
 
     if beam is not None and beam < 1:
@@ -46,7 +46,7 @@ def translate(
     if predictions[0].extra["attention"] is None:
         typer.echo("no heatmap: this model has no attention", err=True)
         return
-    from dl4nlp.plots import attention_heatmap
+    from dl4nlp.analysis.plots import attention_heatmap
 
     for p, path in zip(predictions, heatmap_paths(heatmap, len(predictions)), strict=True):
         rows = [*p.extra["target_tokens"], "<eos>"]

@@ -19,9 +19,9 @@ def tree(
 ) -> None:
     """Root label and probabilities of TEXT, then its phrase tree with every node's predicted sentiment
     (stdout), drawn to --out. Plain text gets a balanced binary tree (no parser offline; a note says so)."""
-    from dl4nlp.errors import RunError
+    from dl4nlp.analysis.tree_plot import draw_prediction
+    from dl4nlp.core.errors import RunError
     from dl4nlp.pipelines import pipeline_for
-    from dl4nlp.tree_plot import draw_prediction
 
     if pipeline_for(run).name != "trees":
         raise RunError(f"{run}: not a tree-model run (train one with configs/trees/*.yaml)")

@@ -33,10 +33,10 @@ from typing import Any
 
 import torch
 
+from dl4nlp.core.errors import ConfigError, DataError
+from dl4nlp.core.io import read_text, require_file
 from dl4nlp.data.tokenize import Tokenizer
 from dl4nlp.data.vocab import Vocab
-from dl4nlp.errors import ConfigError, DataError
-from dl4nlp.io import read_text, require_file
 
 START, END = "<start>", "<end>"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -187,7 +187,7 @@ class Preprocess:
 
 def _lines(path: Path) -> list[str]:
     r"""The file's lines without their endings (``\n``, ``\r\n`` or a lone ``\r``); a missing file, a folder
-    or a non-UTF-8 byte is one :class:`DataError` naming ``file:line`` (:func:`dl4nlp.io.read_text`)."""
+    or a non-UTF-8 byte is one :class:`DataError` naming ``file:line`` (:func:`dl4nlp.core.io.read_text`)."""
     text = read_text(require_file(path))
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 

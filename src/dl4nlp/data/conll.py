@@ -15,7 +15,7 @@ Tag schemes (an entity of type X spanning tokens i..j):
 One rule decides validity in all three: a sequence is valid when every transition ``prev -> tag`` (with
 ``<start>`` before the first token and ``<end>`` after the last) is allowed by :func:`transition_allowed`;
 the CRF's constraints use the same function. An invalid sequence is either **refused** (a
-:class:`~dl4nlp.errors.DataError` naming ``file:line`` and the tag) or **repaired**: its entities are read
+:class:`~dl4nlp.core.errors.DataError` naming ``file:line`` and the tag) or **repaired**: its entities are read
 the way the ``conlleval`` script reads them (an ``I-X`` after ``O`` or after another type starts an entity,
 an entity ends where the next starts or at ``O``; :func:`entity_spans`) and written back in the target
 scheme, so e.g. IOB2 ``O I-PER I-PER`` becomes ``O B-PER I-PER``.
@@ -27,8 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dl4nlp.errors import DataError
-from dl4nlp.io import require_file, text_lines
+from dl4nlp.core.errors import DataError
+from dl4nlp.core.io import require_file, text_lines
 
 SCHEMES = ("iob1", "iob2", "bioes")
 PREFIXES = {"iob1": "BI", "iob2": "BI", "bioes": "BIES"}

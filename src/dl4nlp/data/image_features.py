@@ -26,8 +26,8 @@ from typing import Any
 
 import torch
 
+from dl4nlp.core.io import torch_load, torch_save
 from dl4nlp.data.captions import open_image
-from dl4nlp.io import torch_load, torch_save
 
 #: the dihedral group D4 on a square image tensor [..., S, S] (rows = vertical axis, columns = horizontal)
 TRANSFORMS = {

@@ -22,9 +22,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from dl4nlp.core.errors import ConfigError, DataError
+from dl4nlp.core.io import require_file, text_lines
 from dl4nlp.data.vocab import Vocab
-from dl4nlp.errors import ConfigError, DataError
-from dl4nlp.io import require_file, text_lines
 
 EOS = "<eos>"
 

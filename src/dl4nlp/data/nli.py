@@ -29,9 +29,9 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from dl4nlp.core.errors import ConfigError, DataError
+from dl4nlp.core.io import json_lines, require_file, text_lines
 from dl4nlp.data.splits import DatasetSplits
-from dl4nlp.errors import ConfigError, DataError
-from dl4nlp.io import json_lines, require_file, text_lines
 
 NLI_LABELS = ["entailment", "neutral", "contradiction"]
 NLI_DATASETS = ("snli", "nli")  # data.dataset values read by this module

@@ -27,9 +27,9 @@ from typing import Any
 
 import torch
 
+from dl4nlp.core.errors import ConfigError, DataError
+from dl4nlp.core.io import require_file, text_lines
 from dl4nlp.data.vocab import Vocab
-from dl4nlp.errors import ConfigError, DataError
-from dl4nlp.io import require_file, text_lines
 
 SOS, EOS = "<sos>", "<eos>"
 SPECIALS = (SOS, EOS)
@@ -145,7 +145,7 @@ def read_split(name: str, src_file: Path, tgt_file: Path, src_lang: str, tgt_lan
 
 def read_parallel(d: Any, vocabs: tuple[Vocab, Vocab] | None = None,
                   splits: Sequence[str] = ("train", "dev", "test")) -> ParallelCorpus:
-    """The splits of ``data`` (a :class:`~dl4nlp.config.DataConfig`) and the two vocabularies (built on train
+    """The splits of ``data`` (a :class:`~dl4nlp.core.config.DataConfig`) and the two vocabularies (built on train
     unless ``vocabs`` are given, e.g. a trained run's)."""
     if d.dataset not in DATASETS:
         raise ConfigError(f"data.dataset: '{d.dataset}' is not a translation data set (use {', '.join(DATASETS)})")

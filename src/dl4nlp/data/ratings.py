@@ -14,10 +14,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from dl4nlp.config import DataConfig
+from dl4nlp.core.config import DataConfig
+from dl4nlp.core.errors import ConfigError, DataError
+from dl4nlp.core.io import read_text, require_file
 from dl4nlp.data.splits import DatasetSplits, complete_splits
-from dl4nlp.errors import ConfigError, DataError
-from dl4nlp.io import read_text, require_file
 
 #: the scale of each dataset when ``data.rating_scale`` is not set
 DEFAULT_SCALES: dict[str, tuple[float, float]] = {"imdb": (1.0, 10.0), "sst": (0.0, 1.0), "sst5": (0.0, 4.0)}

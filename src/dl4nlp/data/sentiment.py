@@ -14,11 +14,11 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from dl4nlp.config import DataConfig
+from dl4nlp.core.config import DataConfig
+from dl4nlp.core.errors import ConfigError, DataError
+from dl4nlp.core.io import json_lines, read_text, require_file, text_lines
 from dl4nlp.data.splits import DatasetSplits, complete_splits
 from dl4nlp.data.trees import read_trees
-from dl4nlp.errors import ConfigError, DataError
-from dl4nlp.io import json_lines, read_text, require_file, text_lines
 
 SST5_LABELS = ["very negative", "negative", "neutral", "positive", "very positive"]
 SST2_LABELS = ["negative", "positive"]

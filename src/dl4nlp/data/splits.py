@@ -27,7 +27,7 @@ def complete_splits(train: Any, dev: Any | None, test: Any | None, seed: int) ->
     if dev is not None and test is not None:
         return train, dev, test
     if len(train) < 10:
-        from dl4nlp.errors import DataError
+        from dl4nlp.core.errors import DataError
 
         raise DataError(f"only {len(train)} training examples: need at least 10 to carve out dev/test splits "
                         "(or give dev and test files)")
@@ -46,7 +46,7 @@ def sample_train_and_check(splits: DatasetSplits, max_train_examples: int | None
                            where: str) -> DatasetSplits:
     """A seeded sample of ``max_train_examples`` training rows (learning curves, the few-labels settings), and a
     :class:`DataError` naming ``where`` when a split is empty."""
-    from dl4nlp.errors import DataError
+    from dl4nlp.core.errors import DataError
 
     if max_train_examples:
         n = min(max_train_examples, len(splits.train))

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dl4nlp.errors import ConfigError, DataError
-from dl4nlp.io import read_text, require_file
+from dl4nlp.core.errors import ConfigError, DataError
+from dl4nlp.core.io import read_text, require_file
 
 #: the seed that shuffles the 48 dev articles before the split (fixed: not ``run.seed``)
 SPLIT_SEED = 32

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dl4nlp.core.errors import DataError
+from dl4nlp.core.io import require_file, text_lines
 from dl4nlp.data.trees import Tree, parse_tree
-from dl4nlp.errors import DataError
-from dl4nlp.io import require_file, text_lines
 
 NO_LABEL = -1  # a node that is not supervised (SST-2: a neutral phrase)
 

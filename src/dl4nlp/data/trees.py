@@ -11,9 +11,9 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dl4nlp.core.errors import DataError
+from dl4nlp.core.io import require_file, text_lines
 from dl4nlp.data.tokenize import unescape_ptb
-from dl4nlp.errors import DataError
-from dl4nlp.io import require_file, text_lines
 
 
 @dataclass

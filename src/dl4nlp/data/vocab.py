@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from dl4nlp.errors import RunError
-from dl4nlp.io import write_json
+from dl4nlp.core.errors import RunError
+from dl4nlp.core.io import write_json
 
 PAD, UNK = "<pad>", "<unk>"
 

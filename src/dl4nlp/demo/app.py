@@ -15,15 +15,15 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from dl4nlp.core.errors import ConfigError, RunError
 from dl4nlp.demo.limits import DemoSettings
-from dl4nlp.errors import ConfigError, RunError
 
 
 def expand_runs(paths: list[str | Path]) -> list[Path]:
     """Run folders from the arguments: a run folder stands for itself, any other folder for every
     finished run below it (e.g. ``runs/ladder-sst2``), except runs nested in another run (the stage
     folders of a ULMFiT run, whose own ``results.json`` sums them up)."""
-    from dl4nlp.runs import find_runs
+    from dl4nlp.core.runs import find_runs
 
     out: list[Path] = []
     for p in map(Path, paths):
@@ -43,7 +43,7 @@ def expand_runs(paths: list[str | Path]) -> list[Path]:
 
 def assign_runs(runs: list[Path], modules: list[Any]) -> dict[str, list[Path]]:
     """Tab module name -> its runs. A run no tab can show is reported with a warning."""
-    from dl4nlp.runs import read_results
+    from dl4nlp.core.runs import read_results
 
     assigned: dict[str, list[Path]] = {m.__name__: [] for m in modules}
     for run in runs:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dl4nlp.devices import torch_device
-from dl4nlp.errors import DataError
+from dl4nlp.core.devices import torch_device
+from dl4nlp.core.errors import DataError
 
 
 class InputError(DataError):

@@ -6,8 +6,8 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from dl4nlp.core.errors import Dl4nlpError
 from dl4nlp.demo.limits import escape
-from dl4nlp.errors import Dl4nlpError
 
 CSS = """
 .dl4nlp-error {border: 1px solid #d9534f; background: #fdf0ef; color: #8a1f1b; padding: 8px 12px;

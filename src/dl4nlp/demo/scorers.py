@@ -122,7 +122,7 @@ class NLIScorer:
         self.name, self.model_name = self.nli.name, self.nli.cfg.model_name
 
     def score(self, text: str) -> Scored:
-        from dl4nlp.errors import DataError
+        from dl4nlp.core.errors import DataError
 
         sep = "\t" if "\t" in text else "|||"
         if sep not in text:
@@ -155,7 +155,7 @@ class TreeScorer:
 
         import torch
 
-        from dl4nlp.tree_plot import draw_prediction
+        from dl4nlp.analysis.tree_plot import draw_prediction
 
         with torch.inference_mode():
             pred = self.tree.predict([text])[0]
@@ -190,7 +190,7 @@ SCORERS: dict[str, Any] = {"classification": ClassifierScorer, "finetune": Trans
 
 
 def load_scorer(run: Path, device: Any) -> ClassifierScorer | TransformerScorer | NLIScorer | TreeScorer:
-    from dl4nlp.errors import RunError
+    from dl4nlp.core.errors import RunError
     from dl4nlp.pipelines import pipeline_for
 
     family = pipeline_for(run).name
@@ -201,8 +201,8 @@ def load_scorer(run: Path, device: Any) -> ClassifierScorer | TransformerScorer 
 
 def ladder_position(run: Path) -> tuple[int, str]:
     """Sort key: ladder order (bottom rung first), then run name: the ladder at a glance."""
-    from dl4nlp.registry import LADDER
-    from dl4nlp.runs import load_config
+    from dl4nlp.core.registry import LADDER
+    from dl4nlp.core.runs import load_config
 
     name = load_config(run).model_name
     return (LADDER.index(name) if name in LADDER else len(LADDER), run.name)

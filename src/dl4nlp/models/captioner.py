@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dl4nlp.config import build_options
+from dl4nlp.core.config import build_options
 
 
 @dataclass
@@ -182,7 +182,7 @@ class Captioner(nn.Module):
     def log_prob_step(
         self, y_prev: torch.Tensor, state: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The ``step_fn`` of :mod:`dl4nlp.generation`: (log-probs [N, V], new state)."""
+        """The ``step_fn`` of :mod:`dl4nlp.engine.generation`: (log-probs [N, V], new state)."""
         logits, _, new = self.step(y_prev, state)
         return F.log_softmax(logits, dim=-1), new
 

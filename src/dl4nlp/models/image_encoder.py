@@ -29,8 +29,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from dl4nlp.core.errors import ConfigError
 from dl4nlp.data.captions import Preprocess
-from dl4nlp.errors import ConfigError
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -106,7 +106,7 @@ class EfficientNetLiteEncoder(ImageEncoder):
             raise ConfigError(f"model.encoder_weights: {self.weights_path}: weights file not found")
         self.name = "efficientnet-lite0"
         self.net = EfficientNet.from_name("efficientnet-lite0", image_size=image_size)
-        from dl4nlp.io import torch_load
+        from dl4nlp.core.io import torch_load
 
         state = torch_load(self.weights_path)
         missing, unexpected = self.net.load_state_dict(state, strict=False)

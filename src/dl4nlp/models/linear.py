@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from dl4nlp.config import build_options
+from dl4nlp.core.config import build_options
 from dl4nlp.models.bow import BagOfWordsLinear, check_ngrams, idf_from_vocab
 
 

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dl4nlp.config import build_options
+from dl4nlp.core.config import build_options
 from dl4nlp.models.adaptive_softmax import AdaptiveSoftmax, check_cutoffs
 
 State = Any  # torch.Tensor (GRU) or tuple[torch.Tensor, torch.Tensor] (LSTM); layer-first like torch.nn
@@ -182,7 +182,7 @@ def detach_state(state: State) -> State:
 
 
 def state_to_batch_first(state: State) -> State:
-    """torch layout [layers, B, H] -> [B, layers, H] (``dl4nlp.generation`` wants batch on dim 0)."""
+    """torch layout [layers, B, H] -> [B, layers, H] (``dl4nlp.engine.generation`` wants batch on dim 0)."""
     if isinstance(state, tuple):
         return tuple(s.transpose(0, 1).contiguous() for s in state)
     return state.transpose(0, 1).contiguous()

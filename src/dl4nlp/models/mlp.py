@@ -19,8 +19,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from dl4nlp.config import build_options, check_ranges
-from dl4nlp.errors import ConfigError
+from dl4nlp.core.config import build_options, check_ranges
+from dl4nlp.core.errors import ConfigError
 from dl4nlp.models.bow import BagOfWordsLinear, check_ngrams, idf_from_vocab
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.Sigmoid}

@@ -47,7 +47,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from dl4nlp.config import build_options
+from dl4nlp.core.config import build_options
 from dl4nlp.models.recurrent import WordEmbedding, pretrained_vectors
 from dl4nlp.models.rnn import IMPLS, State, cell_step
 

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dl4nlp.errors import ConfigError
+from dl4nlp.core.errors import ConfigError
 from dl4nlp.models.recurrent import WordEmbedding
 
 NUM_FEATURES = 3  # exact match (original), exact match (lower case), term frequency

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dl4nlp.errors import ConfigError
+from dl4nlp.core.errors import ConfigError
 
 
 @dataclass

@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from dl4nlp.config import build_options
-from dl4nlp.errors import ConfigError
+from dl4nlp.core.config import build_options
+from dl4nlp.core.errors import ConfigError
 from dl4nlp.models.transformer import TransformerClassifier, TransformerOptions, encode, load_tokenizer
 
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dl4nlp.config import build_options
+from dl4nlp.core.config import build_options
+from dl4nlp.core.errors import ConfigError, RunError
 from dl4nlp.data.vocab import Vocab
-from dl4nlp.errors import ConfigError, RunError
 from dl4nlp.models.lm import LMOptions, RNNLanguageModel
 from dl4nlp.models.ulmfit import HeadOptions, ULMFiTClassifier
 
@@ -59,7 +59,7 @@ def _stage(encoder: str, name: str) -> Path:
 
 def lm_options(encoder: str) -> LMOptions:
     """The architecture of the transfer run's language model (from its general LM's config)."""
-    from dl4nlp.runs import load_config
+    from dl4nlp.core.runs import load_config
 
     cfg = load_config(_stage(encoder, "1-general-lm"))
     params = dict(cfg.model_params)
@@ -83,7 +83,7 @@ class ULMFiTRatingBackbone(ULMFiTClassifier):
 
     @classmethod
     def build(cls, params: dict, vocab: Any, num_classes: int) -> ULMFiTRatingBackbone:
-        from dl4nlp.runs import load_state_dict
+        from dl4nlp.core.runs import load_state_dict
 
         opts = cls.options(params)
         lm_opts = lm_options(opts.encoder)

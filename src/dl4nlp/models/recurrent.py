@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dl4nlp.config import build_options, check_ranges
-from dl4nlp.errors import ConfigError
+from dl4nlp.core.config import build_options, check_ranges
+from dl4nlp.core.errors import ConfigError
 from dl4nlp.models.rnn import POOLINGS, AdditiveAttentionPooling, RecurrentEncoder, pool
 
 

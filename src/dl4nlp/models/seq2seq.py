@@ -10,7 +10,7 @@ Every model here speaks the translation pipeline's model interface (``dl4nlp.pip
 
 ``forward`` is teacher-forced (with ``teacher_forcing < 1`` a sentence's next input is, with probability
 1 - ratio, the model's own greedy prediction, while training only). ``step`` is the one decoding step that
-greedy and beam search share (:mod:`dl4nlp.generation`).
+greedy and beam search share (:mod:`dl4nlp.engine.generation`).
 """
 
 from __future__ import annotations
@@ -336,8 +336,8 @@ class LuongSeq2Seq(Seq2Seq):
 
 def build_seq2seq(cls: type[Seq2Seq], params: dict[str, Any], src_vocab: int, tgt_vocab: int) -> Seq2Seq:
     """``cls`` with ``model.*`` options ``params`` (unknown keys and bad values are ConfigErrors)."""
-    from dl4nlp.config import build_options
-    from dl4nlp.errors import ConfigError
+    from dl4nlp.core.config import build_options
+    from dl4nlp.core.errors import ConfigError
 
     try:
         opts = build_options(Seq2SeqOptions, params, "model")

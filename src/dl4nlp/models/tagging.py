@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from dl4nlp.errors import ConfigError
+from dl4nlp.core.errors import ConfigError
 from dl4nlp.models.crf import CRF, scheme_constraints
 
 CHAR_FEATURES = ("none", "cnn", "lstm")
@@ -213,7 +213,7 @@ class BiLSTMTagger(TaggerHead, nn.Module):
     @classmethod
     def options(cls, params: dict[str, Any], where: str = "model") -> TaggerOptions:
         """The options of ``params`` with this model's preset; a preset key given another value is an error."""
-        from dl4nlp.config import build_options
+        from dl4nlp.core.config import build_options
 
         for key, value in cls.preset.items():
             if key in params and params[key] != value:
@@ -300,7 +300,7 @@ class TransformerTagger(TaggerHead, nn.Module):
 
     @classmethod
     def options(cls, params: dict[str, Any], where: str = "model") -> TransformerTaggerOptions:
-        from dl4nlp.config import build_options
+        from dl4nlp.core.config import build_options
 
         return build_options(TransformerTaggerOptions, params, where)
 

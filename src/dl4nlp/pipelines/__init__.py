@@ -11,7 +11,7 @@ import importlib
 from functools import cache
 from pathlib import Path
 
-from dl4nlp.errors import ConfigError, RunError
+from dl4nlp.core.errors import ConfigError, RunError
 from dl4nlp.pipelines.base import Pipeline, Prediction, Predictor
 
 #: family -> module defining ``PIPELINE``; one line per family
@@ -59,7 +59,7 @@ def pipeline_for_model(model_name: str) -> Pipeline:
 
 def pipeline_for(run: str | Path) -> Pipeline:
     """The pipeline of a run folder, from its ``config.yaml`` (read once)."""
-    from dl4nlp.runs import load_config
+    from dl4nlp.core.runs import load_config
 
     path = Path(run)
     if not path.is_dir():

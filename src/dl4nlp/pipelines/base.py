@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from dl4nlp.errors import RunError
+from dl4nlp.core.errors import RunError
 
 
 @dataclass
@@ -86,7 +86,7 @@ class Pipeline:
         return model_name in self.models
 
     def model_class(self, model_name: str) -> Any:
-        from dl4nlp.registry import resolve
+        from dl4nlp.core.registry import resolve
 
         return resolve(self.models, model_name, f"{self.name} model")
 

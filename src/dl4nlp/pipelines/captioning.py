@@ -2,7 +2,7 @@
 
 Python API::
 
-    from dl4nlp.config import load_config
+    from dl4nlp.core.config import load_config
     from dl4nlp.pipelines.captioning import train_captioner, CaptionModel, evaluate_captions
 
     run = train_captioner(load_config("configs/captioning/rsicd-attention.yaml"))
@@ -22,7 +22,9 @@ from typing import Any
 
 import torch
 
-from dl4nlp.config import ExperimentConfig
+from dl4nlp.core.config import ExperimentConfig
+from dl4nlp.core.errors import ConfigError
+from dl4nlp.core.io import write_text
 from dl4nlp.data.captions import (
     END,
     START,
@@ -38,8 +40,6 @@ from dl4nlp.data.captions import (
 from dl4nlp.data.image_features import AUGMENTATIONS, FeatureSet, cached_features
 from dl4nlp.data.tokenize import Tokenizer
 from dl4nlp.data.vocab import Vocab
-from dl4nlp.errors import ConfigError
-from dl4nlp.io import write_text
 from dl4nlp.models.captioner import Captioner, CaptionerOptions, make_options
 from dl4nlp.models.image_encoder import ImageEncoder, build_encoder
 from dl4nlp.pipelines.base import Pipeline
@@ -239,7 +239,7 @@ def decode(
     batch_size: int = 64,
 ) -> list[list[str]]:
     """Captions (word lists) for features [N, L, D]: batched greedy for beam 1, else beam search."""
-    from dl4nlp.generation import beam_search
+    from dl4nlp.engine.generation import beam_search
     from dl4nlp.tasks.captioning import greedy_ids
 
     model.eval()
@@ -298,9 +298,9 @@ def train_captioner(
     ``evaluate_test=False`` leaves the test images unscored (model selection in sweeps)."""
     import lightning as L
 
-    from dl4nlp.runs import load_state_dict, save_config, write_results
+    from dl4nlp.core.runs import load_state_dict, save_config, write_results
+    from dl4nlp.engine.training import best_checkpoint, fit, make_trainer, open_run_dir, resume_checkpoint
     from dl4nlp.tasks.captioning import CaptioningTask
-    from dl4nlp.training import best_checkpoint, fit, make_trainer, open_run_dir, resume_checkpoint
 
     opts = check_model(cfg)
     resume_ckpt = resume_checkpoint(resume)
@@ -343,7 +343,7 @@ def _captioning_results(
     wall: float,
 ) -> dict[str, Any]:
     """results.json of a trained captioner before its scores: model, data, timings, notes and provenance."""
-    from dl4nlp.training import count_parameters, provenance, time_to_best
+    from dl4nlp.engine.training import count_parameters, provenance, time_to_best
 
     feats = data.features
     return {
@@ -402,7 +402,7 @@ def _captioning_figures(
 ) -> None:
     """learning_curves.png and, for an attention model, attention_example.png (the first test image at the
     best checkpoint); a figure that fails is a warning, never a lost run."""
-    from dl4nlp import plots
+    from dl4nlp.analysis import plots
 
     if (path / "metrics.csv").is_file():
         plots.learning_curves(
@@ -415,7 +415,7 @@ def _captioning_figures(
         try:
             cm = CaptionModel(path, which=best.stem, encoder=data.encoder)
             res = cm.caption(data.splits.test[0].image, opts.beam_size)
-            from dl4nlp.caption_plots import attention_grid
+            from dl4nlp.analysis.caption_plots import attention_grid
 
             attention_grid(
                 res.image,
@@ -445,7 +445,7 @@ class CaptionModel:
     """A trained captioning run loaded for inference (no Lightning needed)."""
 
     def __init__(self, run_dir: str | Path, which: str = "best", encoder: ImageEncoder | None = None):
-        from dl4nlp.runs import load_config, load_weights
+        from dl4nlp.core.runs import load_config, load_weights
 
         self.run_dir = Path(run_dir)
         self.cfg = load_config(self.run_dir)
@@ -458,7 +458,7 @@ class CaptionModel:
     @torch.no_grad()
     def caption(self, image: str | Path, beam_size: int | None = None, max_len: int | None = None) -> CaptionResult:
         """Caption one image file (or ``zip::member``); a bad image raises DataError naming the file."""
-        from dl4nlp.generation import beam_search
+        from dl4nlp.engine.generation import beam_search
 
         img = open_image(str(image))
         pre = self.encoder.preprocess
@@ -487,7 +487,7 @@ class CaptionModel:
 
 def is_captioning_run(run_dir: str | Path) -> bool:
     """True for a run folder whose config names a captioning model."""
-    from dl4nlp.config import read_yaml
+    from dl4nlp.core.config import read_yaml
 
     cfg_path = Path(run_dir) / "config.yaml"
     if not cfg_path.is_file():
@@ -582,10 +582,10 @@ def evaluate(run_dir: str | Path, split: str = "test", data: str | Path | None =
     (``data``: ``<image name>\t<caption>`` lines, the images beside it or in ``images/``)."""
     if data is None:
         return evaluate_captions(run_dir, split=split, progress=False)
-    from dl4nlp.io import require_file
+    from dl4nlp.core.io import require_file
 
     path = require_file(data)
-    from dl4nlp.runs import load_config
+    from dl4nlp.core.runs import load_config
 
     cm_cfg = copy.deepcopy(load_config(run_dir))
     cm_cfg.data.dataset, cm_cfg.data.path = "captions", str(path.parent)

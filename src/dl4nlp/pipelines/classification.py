@@ -2,7 +2,7 @@
 
 Python API::
 
-    from dl4nlp.config import load_config
+    from dl4nlp.core.config import load_config
     from dl4nlp.pipelines.classification import train_classifier, load_classifier
 
     run = train_classifier(load_config("configs/ladder/mlp.yaml", ["data.dataset=sst2"]))
@@ -19,19 +19,19 @@ from typing import Any
 
 import torch
 
-from dl4nlp import registry
-from dl4nlp.config import ExperimentConfig, coerce
+from dl4nlp.core import registry
+from dl4nlp.core.config import ExperimentConfig, coerce
+from dl4nlp.core.errors import ConfigError, DataError, RunError
+from dl4nlp.core.runs import load_config, load_weights
 from dl4nlp.data.batching import EncodedDataset, collate, encode_texts, pad_batch
 from dl4nlp.data.batching import make_loader as bucketed_loader
 from dl4nlp.data.nli import PAIR_DATA_OPTIONS
 from dl4nlp.data.splits import DatasetSplits, sample_train_and_check
 from dl4nlp.data.tokenize import Tokenizer
 from dl4nlp.data.vocab import Vocab
-from dl4nlp.errors import ConfigError, DataError, RunError
 from dl4nlp.pipelines.base import Pipeline, Prediction
 from dl4nlp.pipelines.scoring import check_inputs, class_predictions, labelled_sentences, scores_on_file
 from dl4nlp.pipelines.supervised import Parts, train_supervised
-from dl4nlp.runs import load_config, load_weights
 
 # --------------------------------------------------------------------------- data
 
@@ -118,8 +118,8 @@ def build_model(cfg: ExperimentConfig, vocab: Vocab, num_classes: int) -> torch.
 
 def supervised_parts(cfg: ExperimentConfig, resume: str | Path | None) -> Parts:
     """The template's hook (:mod:`dl4nlp.pipelines.supervised`): data, vocabulary, model, task, loaders."""
+    from dl4nlp.engine.training import count_parameters
     from dl4nlp.tasks.classification import ClassificationTask
-    from dl4nlp.training import count_parameters
 
     vocab = Vocab.load(Path(resume) / "vocab.json") if resume is not None else None
     prep = prepare(cfg, vocab)
@@ -223,7 +223,7 @@ def load_classifier(run_dir: str | Path) -> Classifier:
 
 def evaluate_run(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     """Accuracy and macro-F1 of a run's best model on a split of its configured dataset."""
-    from dl4nlp.runs import check_split, split_scores
+    from dl4nlp.core.runs import check_split, split_scores
 
     check_split(split)
     clf = Classifier(run_dir)

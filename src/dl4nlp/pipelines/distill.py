@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dl4nlp.errors import ConfigError, RunError
+from dl4nlp.core.errors import ConfigError, RunError
 
 MASK_WORD = "__mask__"  # a masked word in a teacher file (one token for dl4nlp's tokenizer)
 
@@ -168,7 +168,7 @@ def write_teacher_file(teacher_run: str | Path, cfg: Any, out: str | Path, copie
             rec = {"premise": p, "hypothesis": h, "label": y, "teacher_logits": [round(x, 4) for x in logits[(p, h)]]}
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
 
-    from dl4nlp.io import atomic_write
+    from dl4nlp.core.io import atomic_write
 
     path = atomic_write(out, write)
     return TeacherFile(path, len(gold), len(rows) - len(gold), seconds, correct / max(len(gold), 1))

@@ -8,7 +8,7 @@ Two models of the ``finetune`` pipeline (:data:`FAMILY`, registered in :data:`dl
 
 Python API::
 
-    from dl4nlp.config import load_config
+    from dl4nlp.core.config import load_config
     from dl4nlp.pipelines.finetune import train_transformer, load_transformer_run
 
     run = train_transformer(load_config("configs/transformer/sst2.yaml"))
@@ -35,12 +35,12 @@ from typing import Any
 
 import torch
 
-from dl4nlp.config import ExperimentConfig, build_options
+from dl4nlp.core.config import ExperimentConfig, build_options
+from dl4nlp.core.errors import ConfigError, DataError, RunError
+from dl4nlp.core.io import torch_load, torch_save, write_json
 from dl4nlp.data.batching import EncodedDataset, pad_batch
 from dl4nlp.data.nli import NLI_DATASETS, NLI_LABELS  # noqa: F401  (re-exported)
 from dl4nlp.data.splits import DatasetSplits
-from dl4nlp.errors import ConfigError, DataError, RunError
-from dl4nlp.io import torch_load, torch_save, write_json
 from dl4nlp.models.transformer import (
     FeatureOptions,
     SentenceEncoder,
@@ -164,9 +164,9 @@ def train_transformer(
 def supervised_parts(cfg: ExperimentConfig, resume: str | Path | None) -> Any:
     """The template's hook (:mod:`dl4nlp.pipelines.supervised`): word pieces, model, task, loaders; after the
     fit the best weights are also saved as a plain Hugging Face folder (``hf/``)."""
+    from dl4nlp.engine.training import count_parameters
     from dl4nlp.pipelines.supervised import Parts
     from dl4nlp.tasks.finetune import FineTuneTask
-    from dl4nlp.training import count_parameters
 
     opts = options(cfg)
     tokenizer = load_tokenizer(opts.checkpoint)
@@ -267,7 +267,7 @@ def train_features(
     cfg: ExperimentConfig, resume: str | Path | None = None, run_dir: str | Path | None = None
 ) -> Path:
     """The frozen-features rung: embed every split once, fit logistic regression, select C on dev."""
-    from dl4nlp.runs import new_run_dir, save_config, write_results
+    from dl4nlp.core.runs import new_run_dir, save_config, write_results
 
     opts = options(cfg)
     torch.manual_seed(cfg.run.seed)
@@ -326,7 +326,7 @@ def _feature_head_scores(
     ``confusion_matrix.png`` under ``path``)."""
     from torchmetrics.functional import accuracy, confusion_matrix, f1_score
 
-    from dl4nlp import plots
+    from dl4nlp.analysis import plots
 
     n = len(labels)
     out: dict[str, Any] = {}
@@ -356,7 +356,7 @@ def _feature_run_record(
 ) -> dict[str, Any]:
     """The rest of a features run's results.json: sizes, timings, the C values tried (the best on dev is the
     ``C`` of ``hyper_parameters``) and the provenance."""
-    from dl4nlp.training import provenance
+    from dl4nlp.engine.training import provenance
 
     best_c = max(tried, key=lambda r: r["dev_acc"])["C"]
     return {
@@ -388,7 +388,7 @@ class TransformerRun:
     """A finished ``transformer`` or ``transformer-features`` run loaded for inference (offline)."""
 
     def __init__(self, run_dir: str | Path):
-        from dl4nlp.runs import load_config
+        from dl4nlp.core.runs import load_config
 
         self.run_dir = Path(run_dir)
         self.cfg = load_config(self.run_dir)
@@ -493,7 +493,7 @@ class TransformerRun:
             att[0].tolist(),
         )
         if out_png is not None:
-            from dl4nlp import plots
+            from dl4nlp.analysis import plots
 
             heads = [f"head {h + 1}" for h in range(att.size(1))]
             plots.attention_heatmap(
@@ -512,14 +512,14 @@ def load_transformer_run(run_dir: str | Path) -> TransformerRun:
 
 
 def is_transformer_run(run_dir: str | Path) -> bool:
-    from dl4nlp.runs import run_model_name
+    from dl4nlp.core.runs import run_model_name
 
     return run_model_name(run_dir) in FAMILY
 
 
 def evaluate_transformer_run(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     """Accuracy and macro-F1 of a transformer run on a split of its configured dataset."""
-    from dl4nlp.runs import check_split, split_scores
+    from dl4nlp.core.runs import check_split, split_scores
 
     check_split(split)
     clf = TransformerRun(run_dir)

@@ -3,7 +3,7 @@ and text generation from a trained run.
 
 Python API::
 
-    from dl4nlp.config import load_config
+    from dl4nlp.core.config import load_config
     from dl4nlp.pipelines.language_model import train_lm, load_language_model
 
     run = train_lm(load_config("configs/lm/wt2_small_tied.yaml"))
@@ -20,13 +20,13 @@ from typing import Any
 
 import torch
 
-from dl4nlp.config import ExperimentConfig
+from dl4nlp.core.config import ExperimentConfig
+from dl4nlp.core.errors import ConfigError, DataError, RunError
+from dl4nlp.core.runs import load_config, load_weights
 from dl4nlp.data.lm import EOS, LMCorpus, line_tokens, make_lm_loader, read_corpus
 from dl4nlp.data.vocab import Vocab
-from dl4nlp.errors import ConfigError, DataError, RunError
 from dl4nlp.models.lm import RNNLanguageModel, state_to_batch_first, state_to_layer_first
 from dl4nlp.pipelines.base import Pipeline
-from dl4nlp.runs import load_config, load_weights
 
 #: model names this pipeline owns -> recurrent cell
 #: ``model.name`` -> the model class (its ``build(params, vocab, cell)`` takes the cell from :data:`LM_CELLS`)
@@ -46,7 +46,7 @@ def read_lm_corpus(cfg: ExperimentConfig, vocab: Vocab | None = None) -> LMCorpu
 
 def build_lm(cfg: ExperimentConfig, vocab: Vocab) -> RNNLanguageModel:
     """The run's language model: recurrent (its cell from :data:`LM_CELLS`) or a decoder-only transformer."""
-    from dl4nlp.registry import resolve
+    from dl4nlp.core.registry import resolve
 
     cls = resolve(LM_MODELS, cfg.model_name, "language model")
     try:
@@ -65,10 +65,9 @@ def train_lm(cfg: ExperimentConfig, resume: str | Path | None = None, run_dir: s
     """Train one language model and write its run folder (best checkpoint by dev perplexity); returns it."""
     import lightning as L
 
-    from dl4nlp import plots
-    from dl4nlp.runs import save_config, write_results
-    from dl4nlp.tasks.language_model import LanguageModelTask
-    from dl4nlp.training import (
+    from dl4nlp.analysis import plots
+    from dl4nlp.core.runs import save_config, write_results
+    from dl4nlp.engine.training import (
         best_checkpoint,
         count_parameters,
         fit,
@@ -78,6 +77,7 @@ def train_lm(cfg: ExperimentConfig, resume: str | Path | None = None, run_dir: s
         resume_checkpoint,
         time_to_best,
     )
+    from dl4nlp.tasks.language_model import LanguageModelTask
 
     resume_ckpt = resume_checkpoint(resume)
     vocab = Vocab.load(Path(resume) / "vocab.json") if resume is not None else None
@@ -168,7 +168,7 @@ class LanguageModel:
         return ("" if self.level == "char" else " ").join(words)
 
     def _step(self, last: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
-        """``dl4nlp.generation`` step: last tokens [N] and a batch-first state -> log-probs [N, V], state."""
+        """``dl4nlp.engine.generation`` step: last tokens [N] and a batch-first state -> log-probs [N, V], state."""
         logits, new = self.model(last[:, None], None if state is None else state_to_layer_first(state))
         return torch.log_softmax(logits[:, -1], dim=-1), state_to_batch_first(new)  # [N, V]
 
@@ -177,7 +177,7 @@ class LanguageModel:
                  top_k: int = 0, top_p: float = 1.0, seed: int | None = None) -> list[str]:
         """``n`` continuations of ``prompt`` (the prompt is read after an ``<eos>``, as a new line starts).
         ``temperature == 0`` is greedy decoding; otherwise sampling with top-k / top-p filtering."""
-        from dl4nlp.generation import generate
+        from dl4nlp.engine.generation import generate
 
         if n < 1 or max_len < 1:
             raise ConfigError("generate: -n and --max-len must be >= 1")
@@ -226,7 +226,7 @@ def evaluate_lm_run(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     """Perplexity of a run's best LM on a split of its corpus (the same streams and batching as training)."""
     import time
 
-    from dl4nlp.runs import check_split
+    from dl4nlp.core.runs import check_split
 
     check_split(split)
     lm = LanguageModel(run_dir)
@@ -276,7 +276,7 @@ def evaluate(run_dir: str | Path, split: str = "test", data: str | Path | None =
         return evaluate_lm_run(run_dir, split)
     import time
 
-    from dl4nlp.io import read_text, require_file
+    from dl4nlp.core.io import read_text, require_file
 
     lm = LanguageModel(run_dir)
     text = read_text(require_file(data))

@@ -3,7 +3,7 @@ pairs -> vocabulary -> :mod:`dl4nlp.models.nli` -> Lightning -> run folder -> at
 
 Python API::
 
-    from dl4nlp.config import load_config
+    from dl4nlp.core.config import load_config
     from dl4nlp.pipelines.nli import train_nli, load_nli_run
 
     run = train_nli(load_config("configs/nli/word_by_word.yaml"))
@@ -31,13 +31,13 @@ from typing import Any
 
 import torch
 
-from dl4nlp.config import ExperimentConfig
+from dl4nlp.core.config import ExperimentConfig
+from dl4nlp.core.errors import ConfigError, DataError, RunError
 from dl4nlp.data.batching import pad_batch
 from dl4nlp.data.nli import NLI_DATASETS, PAIR_DATA_OPTIONS, read_nli
 from dl4nlp.data.splits import DatasetSplits
 from dl4nlp.data.tokenize import Tokenizer
 from dl4nlp.data.vocab import Vocab
-from dl4nlp.errors import ConfigError, DataError, RunError
 from dl4nlp.pipelines.base import Pipeline
 
 #: ``model.name`` -> class with ``build(params, vocab, num_classes)`` (the NLI ladder, bottom rung first)
@@ -126,7 +126,7 @@ def prepare(cfg: ExperimentConfig, vocab: Vocab | None = None) -> Prepared:
     toks = {name: ([tok(t) for t in ds["text"]], [tok(t) for t in ds["text_pair"]])
             for name, ds in (("train", splits.train), ("dev", splits.dev), ("test", splits.test))}
     if vocab is None:
-        from dl4nlp.config import build_options
+        from dl4nlp.core.config import build_options
         from dl4nlp.models.nli import NLIOptions
 
         vocab = Vocab.build([*toks["train"][0], *toks["train"][1]], cfg.data.min_count, cfg.data.max_vocab)
@@ -158,7 +158,7 @@ def make_loader(ds: PairDataset, batch_size: int, shuffle: bool, bucket: bool, s
 
 
 def model_class(name: str) -> Any:
-    from dl4nlp.registry import resolve
+    from dl4nlp.core.registry import resolve
 
     return resolve(NLI_MODELS, name, "NLI model")
 
@@ -175,9 +175,9 @@ def build_model(cfg: ExperimentConfig, vocab: Vocab, num_classes: int) -> torch.
 
 def supervised_parts(cfg: ExperimentConfig, resume: str | Path | None) -> Any:
     """The template's hook (:mod:`dl4nlp.pipelines.supervised`): pairs, vocabulary, model, task, loaders."""
+    from dl4nlp.engine.training import count_parameters
     from dl4nlp.pipelines.supervised import Parts
     from dl4nlp.tasks.pair_classification import PairClassificationTask
-    from dl4nlp.training import count_parameters
 
     model_class(cfg.model_name)  # unknown model names fail before any data is read
     vocab = Vocab.load(Path(resume) / "vocab.json") if resume is not None else None
@@ -227,7 +227,7 @@ class NLIRun:
     """A trained NLI run loaded for inference (no Lightning, no word-vector files needed)."""
 
     def __init__(self, run_dir: str | Path, which: str = "best"):
-        from dl4nlp.runs import load_config, load_state_dict, load_weights
+        from dl4nlp.core.runs import load_config, load_state_dict, load_weights
 
         self.run_dir = Path(run_dir)
         self.cfg = load_config(self.run_dir)
@@ -241,7 +241,7 @@ class NLIRun:
         self.tokenizer = Tokenizer(lowercase=self.cfg.data.lowercase)
         state = load_state_dict(self.run_dir, which)
         cls = model_class(self.cfg.model_name)
-        from dl4nlp.config import build_options
+        from dl4nlp.core.config import build_options
         from dl4nlp.models.nli import NLIOptions
 
         opts = build_options(NLIOptions, {**cls.DEFAULTS, **self.cfg.model_params}, "model (nli)")
@@ -294,7 +294,7 @@ class NLIRun:
 
     def example(self, index: int, split: str = "test") -> tuple[str, str, str]:
         """(premise, hypothesis, gold label) of example ``index`` (0-based) of a split of the run's data."""
-        from dl4nlp.runs import check_split
+        from dl4nlp.core.runs import check_split
 
         check_split(split)
         ds = getattr(read_nli(self.cfg.data, self.cfg.run.seed), split)
@@ -308,7 +308,7 @@ class NLIRun:
         single attention: one bar per premise word; conditional encoding: nothing (returns None)."""
         if pred.attention is None:
             return None
-        from dl4nlp import plots
+        from dl4nlp.analysis import plots
 
         title = title or f"{self.name}: {pred.label} ({pred.probabilities[pred.label]:.2f})"
         if self.kind == "word_by_word":
@@ -319,8 +319,8 @@ class NLIRun:
 
 def premise_bar(weights: list[float], words: list[str], out_png: str | Path, title: str = "") -> Path:
     """Single attention: the weight of each premise word as a bar."""
-    from dl4nlp.io import save_figure
-    from dl4nlp.plots import _plt
+    from dl4nlp.analysis.plots import _plt
+    from dl4nlp.core.io import save_figure
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(0.5 * len(words) + 2, 3.2))
@@ -351,14 +351,14 @@ def load_nli_run(run_dir: str | Path) -> NLIRun:
 
 
 def is_nli_run(run_dir: str | Path) -> bool:
-    from dl4nlp.runs import run_model_name
+    from dl4nlp.core.runs import run_model_name
 
     return run_model_name(run_dir) in NLI_MODELS
 
 
 def evaluate_nli_run(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     """Accuracy and macro-F1 of an NLI run's best model on a split of its data."""
-    from dl4nlp.runs import check_split, split_scores
+    from dl4nlp.core.runs import check_split, split_scores
 
     check_split(split)
     run = NLIRun(run_dir)

@@ -2,7 +2,7 @@
 transformer over sliding windows (``transformer_qa``), trained by the shared engine, scored with the official
 EM / F1.
 
-    from dl4nlp.config import load_config
+    from dl4nlp.core.config import load_config
     from dl4nlp.pipelines.qa import PIPELINE
 
     run = PIPELINE.train(load_config("configs/qa/drqa.yaml"))
@@ -25,7 +25,8 @@ from typing import Any
 
 import torch
 
-from dl4nlp.config import ExperimentConfig, build_options
+from dl4nlp.core.config import ExperimentConfig, build_options
+from dl4nlp.core.errors import ConfigError, RunError
 from dl4nlp.data.qa_batches import (
     DrQADecoder,
     DrQAEncoder,
@@ -45,7 +46,6 @@ from dl4nlp.data.squad import (
     take_train_examples,
 )
 from dl4nlp.data.vocab import Vocab
-from dl4nlp.errors import ConfigError, RunError
 from dl4nlp.pipelines.base import Pipeline, Prediction
 
 MODELS = {"drqa": "dl4nlp.models.qa_reader:DocumentReader",
@@ -162,9 +162,9 @@ def train(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test
     folder; returns the folder."""
     import lightning as L
 
-    from dl4nlp.runs import save_config
+    from dl4nlp.core.runs import save_config
+    from dl4nlp.engine.training import fit_and_validate, open_run_dir, resume_checkpoint
     from dl4nlp.tasks.span_extraction import SpanExtractionTask
-    from dl4nlp.training import fit_and_validate, open_run_dir, resume_checkpoint
 
     opts = options(cfg)
     if cfg.train.monitor == "dev_acc":  # the engine's default: QA selects on dev F1
@@ -199,9 +199,9 @@ def train(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test
 def finish(cfg: ExperimentConfig, path: Path, task: Any, fitted: Any, test_loader: Any, splits: Any, n_questions: int,
            n_items: int, evaluate_test: bool) -> Path:
     """results.json (written last) and the learning curves."""
-    from dl4nlp import plots
-    from dl4nlp.runs import write_results
-    from dl4nlp.training import count_parameters, provenance, time_to_best
+    from dl4nlp.analysis import plots
+    from dl4nlp.core.runs import write_results
+    from dl4nlp.engine.training import count_parameters, provenance, time_to_best
 
     t = cfg.train
     results: dict[str, Any] = {
@@ -235,7 +235,7 @@ class QAPredictor:
     """A trained reader loaded for inference (no Lightning; no word-vector files or network needed)."""
 
     def __init__(self, run_dir: str | Path, which: str = "best"):
-        from dl4nlp.runs import load_config, load_state_dict, load_weights
+        from dl4nlp.core.runs import load_config, load_state_dict, load_weights
 
         self.run_dir = Path(run_dir)
         self.cfg = load_config(self.run_dir)
@@ -331,7 +331,7 @@ class QAPredictor:
 def attention_map(row: dict[str, Any], out_png: str | Path, window: int = 15) -> Path:
     """The aligned-question-embedding attention a_ij as a heatmap: question words (rows) x the passage words
     (columns) within ``window`` words of the answer."""
-    from dl4nlp import plots
+    from dl4nlp.analysis import plots
 
     words = row["passage_words"]
     first, last = row.get("answer_words") or (0, 0)
@@ -348,7 +348,7 @@ def load(run: str | Path) -> QAPredictor:
 def evaluate(run: str | Path, split: str = "test", data: str | Path | None = None) -> dict[str, Any]:
     """Official EM / F1 of a run's best model on a split of its own protocol, or on any SQuAD v1.1 file, as
     fractions (the official script's percentages / 100, like every score in results.json)."""
-    from dl4nlp.runs import check_split
+    from dl4nlp.core.runs import check_split
     from dl4nlp.tasks.squad_metric import squad_scores
 
     reader = QAPredictor(run)

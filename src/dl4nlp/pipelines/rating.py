@@ -4,7 +4,7 @@ model code, a numeric target (:mod:`dl4nlp.data.ratings`), a rating head (:mod:`
 
 Python API::
 
-    from dl4nlp.config import load_config
+    from dl4nlp.core.config import load_config
     from dl4nlp.pipelines.rating import train_rating, RatingPredictor
 
     run = train_rating(load_config("configs/rating/imdb_gru_ordinal.yaml"))
@@ -21,16 +21,16 @@ from typing import Any
 
 import torch
 
-from dl4nlp import registry
-from dl4nlp.config import ExperimentConfig, coerce
+from dl4nlp.core import registry
+from dl4nlp.core.config import ExperimentConfig, coerce
+from dl4nlp.core.errors import ConfigError, RunError
+from dl4nlp.core.runs import load_config, load_weights
 from dl4nlp.data.batching import EncodedDataset, encode_texts, pad_batch
 from dl4nlp.data.splits import DatasetSplits
 from dl4nlp.data.vocab import Vocab
-from dl4nlp.errors import ConfigError, RunError
 from dl4nlp.models.rating_heads import HEADS, LOSSES, RatingModel, RatingScale, RegressionHead, make_head
 from dl4nlp.pipelines.base import Pipeline, Prediction
 from dl4nlp.pipelines.scoring import check_inputs
-from dl4nlp.runs import load_config, load_weights
 
 #: rating models: ``model.name`` -> the sentence model under the head (built with num_classes = head outputs)
 RATING_MODELS: dict[str, str] = {
@@ -178,9 +178,9 @@ def train_rating(cfg: ExperimentConfig, resume: str | Path | None = None, evalua
     """Train one rating model and write its run folder (results.json, rating_plot.png, ...); returns it."""
     import lightning as L
 
+    from dl4nlp.core.runs import save_config
+    from dl4nlp.engine.training import fit_and_validate, open_run_dir, resume_checkpoint
     from dl4nlp.pipelines.classification import tokenizer_for
-    from dl4nlp.runs import save_config
-    from dl4nlp.training import fit_and_validate, open_run_dir, resume_checkpoint
 
     cfg = with_rating_monitor(cfg)
     resume_ckpt = resume_checkpoint(resume)
@@ -219,7 +219,7 @@ def train_rating(cfg: ExperimentConfig, resume: str | Path | None = None, evalua
 
 def _mean_baseline(enc: dict[str, EncodedDataset], scale: RatingScale, splits: tuple[str, ...]) -> dict[str, float]:
     """MAE and RMSE of always predicting the training mean rating."""
-    from dl4nlp.rating_metrics import rating_scores
+    from dl4nlp.tasks.rating_metrics import rating_scores
 
     mean = sum(enc["train"].labels) / len(enc["train"])
     out: dict[str, float] = {"train_mean": round(mean, 4)}
@@ -242,10 +242,10 @@ def _unfreezing(trainer: Any) -> dict[str, Any]:
 
 def finish_rating_run(cfg: ExperimentConfig, path: Path, task: Any, fitted: Any, enc: dict[str, EncodedDataset],
                       test_loader: Any, vocab_size: int | None, evaluate_test: bool) -> Path:
-    from dl4nlp import plots
-    from dl4nlp.rating_metrics import rating_plot
-    from dl4nlp.runs import write_results
-    from dl4nlp.training import count_parameters, provenance, time_to_best
+    from dl4nlp.analysis import plots
+    from dl4nlp.core.runs import write_results
+    from dl4nlp.engine.training import count_parameters, provenance, time_to_best
+    from dl4nlp.tasks.rating_metrics import rating_plot
 
     scale, opts = task.scale, head_options(cfg)
     results: dict[str, Any] = {
@@ -310,7 +310,7 @@ class RatingPredictor:
 
 
 def _scores(run_dir: str | Path, pred: RatingPredictor, texts: list[str], gold: list[float]) -> dict[str, Any]:
-    from dl4nlp.rating_metrics import rating_scores
+    from dl4nlp.tasks.rating_metrics import rating_scores
 
     start = time.perf_counter()
     ratings = pred.ratings(texts)
@@ -325,8 +325,8 @@ def evaluate(run_dir: str | Path, split: str = "test", data: str | Path | None =
     any CSV / TSV / JSONL file with the run's text column and a numeric ``data.label_column`` (``data``)."""
     from math import isnan
 
+    from dl4nlp.core.runs import check_split, read_results
     from dl4nlp.data.ratings import read_rated_records
-    from dl4nlp.runs import check_split, read_results
 
     pred = RatingPredictor(run_dir)
     if data is None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from dl4nlp.errors import DataError
+from dl4nlp.core.errors import DataError
 from dl4nlp.pipelines.base import Prediction
 
 
@@ -40,7 +40,7 @@ def labelled_pairs(path: str | Path, labels: list[str]) -> tuple[list[str], list
 def scores_on_file(run_dir: str | Path, name: str, path: str | Path, probabilities: Callable[[], torch.Tensor],
                    gold: torch.Tensor, num_classes: int) -> dict[str, Any]:
     """Accuracy and macro-F1 of ``probabilities()`` [N, C] against ``gold`` on a file (not a split)."""
-    from dl4nlp.runs import split_scores
+    from dl4nlp.core.runs import split_scores
 
     start = time.perf_counter()
     preds = probabilities().argmax(-1)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dl4nlp.config import ExperimentConfig
+from dl4nlp.core.config import ExperimentConfig
 
 
 def _nothing(path: Path) -> None:
@@ -51,9 +51,15 @@ def train_supervised(cfg: ExperimentConfig, prepare: Callable[[ExperimentConfig,
     ``evaluate_test=False`` leaves the test split unread (model selection in sweeps)."""
     import lightning as L
 
-    from dl4nlp.io import write_json
-    from dl4nlp.runs import save_config
-    from dl4nlp.training import finish_classification_run, fit_and_validate, open_run_dir, provenance, resume_checkpoint
+    from dl4nlp.core.io import write_json
+    from dl4nlp.core.runs import save_config
+    from dl4nlp.engine.training import (
+        finish_classification_run,
+        fit_and_validate,
+        open_run_dir,
+        provenance,
+        resume_checkpoint,
+    )
 
     resume_ckpt = resume_checkpoint(resume)
     L.seed_everything(cfg.run.seed, workers=True, verbose=False)

@@ -3,7 +3,7 @@ Lightning -> run folder -> entity-level scores and tagged sentences.
 
 Python API::
 
-    from dl4nlp.config import load_config
+    from dl4nlp.core.config import load_config
     from dl4nlp.pipelines.tagging import PIPELINE
 
     run = PIPELINE.train(load_config("configs/ner/bilstm_crf_charcnn.yaml"))
@@ -33,11 +33,11 @@ from typing import Any
 
 import torch
 
-from dl4nlp.config import ExperimentConfig
+from dl4nlp.core.config import ExperimentConfig
+from dl4nlp.core.errors import ConfigError, DataError, RunError
+from dl4nlp.core.io import write_json
 from dl4nlp.data.conll import CASINGS, TaggedSentence, casing, convert, entity_spans, read_conll
 from dl4nlp.data.vocab import Vocab
-from dl4nlp.errors import ConfigError, DataError, RunError
-from dl4nlp.io import write_json
 from dl4nlp.pipelines.base import Pipeline, Prediction
 
 #: ``model.name`` -> tagger class (the NER ladder, bottom rung first; one class, presets per name)
@@ -55,7 +55,7 @@ SPLIT_FILES = {"train": "train.txt", "dev": "valid.txt", "test": "test.txt"}
 
 
 def model_class(name: str) -> Any:
-    from dl4nlp.registry import resolve
+    from dl4nlp.core.registry import resolve
 
     return resolve(NER_MODELS, name, "NER model")
 
@@ -250,9 +250,9 @@ def train_tagger(cfg: ExperimentConfig, resume: str | Path | None = None, evalua
     resume) and write its run folder; returns the folder."""
     import lightning as L
 
-    from dl4nlp.runs import save_config
+    from dl4nlp.core.runs import save_config
+    from dl4nlp.engine.training import finish_distributed, fit, make_trainer, open_run_dir, resume_checkpoint
     from dl4nlp.tasks.tagging import TaggingTask
-    from dl4nlp.training import finish_distributed, fit, make_trainer, open_run_dir, resume_checkpoint
 
     opts = options(cfg)  # unknown names and keys fail before any data is read
     if cfg.train.monitor == "dev_acc":  # the engine's default; a tagger selects on entity F1
@@ -280,9 +280,9 @@ def train_tagger(cfg: ExperimentConfig, resume: str | Path | None = None, evalua
 def finish_run(cfg: ExperimentConfig, path: Path, task: Any, trainer: Any, wall: float, prep: Prepared,
                evaluate_test: bool) -> Path:
     """Score the best checkpoint on dev (and test), then write results.json and the learning curves."""
-    from dl4nlp import plots
-    from dl4nlp.runs import write_results
-    from dl4nlp.training import best_checkpoint, count_parameters, make_eval_trainer, provenance, time_to_best
+    from dl4nlp.analysis import plots
+    from dl4nlp.core.runs import write_results
+    from dl4nlp.engine.training import best_checkpoint, count_parameters, make_eval_trainer, provenance, time_to_best
 
     best = best_checkpoint(trainer, path)
     evaluator = make_eval_trainer(cfg)
@@ -322,7 +322,7 @@ class TaggerPredictor:
     (``word/TAG`` ...), ``extra`` holds ``tokens``, ``tags`` and ``entities`` (text, type, start, end)."""
 
     def __init__(self, run_dir: str | Path, which: str = "best"):
-        from dl4nlp.runs import load_config, load_state_dict, load_weights
+        from dl4nlp.core.runs import load_config, load_state_dict, load_weights
 
         self.run_dir = Path(run_dir)
         self.cfg = load_config(self.run_dir)
@@ -365,7 +365,7 @@ class TaggerPredictor:
 def evaluate(run_dir: str | Path, split: str = "test", data: str | Path | None = None) -> dict[str, Any]:
     """Entity-level P / R / F1 (seqeval strict, overall and per type) of the run's best model on a split of
     its data, or on any CoNLL file (``data``; its scheme is detected, its tags converted to the run's)."""
-    from dl4nlp.runs import check_split, read_results
+    from dl4nlp.core.runs import check_split, read_results
     from dl4nlp.tasks.tagging import entity_scores, type_confusion
 
     tagger = TaggerPredictor(run_dir)

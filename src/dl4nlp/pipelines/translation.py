@@ -22,7 +22,7 @@ from a teacher-forced ``forward`` over the decoded tokens (the same states as de
 
 Python API::
 
-    from dl4nlp.config import load_config
+    from dl4nlp.core.config import load_config
     from dl4nlp.pipelines.translation import PIPELINE
     run = PIPELINE.train(load_config("configs/translation/bahdanau.yaml"))
     PIPELINE.load(run).predict(["Ein Mann fährt Fahrrad."])[0].label
@@ -37,7 +37,8 @@ from typing import Any
 
 import torch
 
-from dl4nlp.config import ExperimentConfig
+from dl4nlp.core.config import ExperimentConfig
+from dl4nlp.core.errors import ConfigError, DataError, RunError
 from dl4nlp.data.parallel import (
     EOS,
     SOS,
@@ -52,7 +53,6 @@ from dl4nlp.data.parallel import (
     tokenize,
 )
 from dl4nlp.data.vocab import Vocab
-from dl4nlp.errors import ConfigError, DataError, RunError
 from dl4nlp.pipelines.base import Pipeline, Prediction
 
 #: model name -> "module:Class" (Class.build(params, src_vocab, tgt_vocab))
@@ -66,7 +66,7 @@ MONITOR, MODE = "dev_bleu", "max"
 
 
 def build_model(cfg: ExperimentConfig, src_vocab: Vocab, tgt_vocab: Vocab) -> torch.nn.Module:
-    from dl4nlp.registry import resolve
+    from dl4nlp.core.registry import resolve
 
     if cfg.model_name not in MODELS:
         raise ConfigError(f"model: '{cfg.model_name}' is not a translation model (use {', '.join(MODELS)})")
@@ -200,10 +200,9 @@ def train(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test
     """Train one translation model; the run folder keeps the best checkpoint by dev BLEU (greedy)."""
     import lightning as L
 
-    from dl4nlp import plots
-    from dl4nlp.runs import save_config, write_results
-    from dl4nlp.tasks.translation import TranslationTask
-    from dl4nlp.training import (
+    from dl4nlp.analysis import plots
+    from dl4nlp.core.runs import save_config, write_results
+    from dl4nlp.engine.training import (
         best_checkpoint,
         count_parameters,
         fit,
@@ -213,6 +212,7 @@ def train(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test
         resume_checkpoint,
         time_to_best,
     )
+    from dl4nlp.tasks.translation import TranslationTask
 
     resume_ckpt = resume_checkpoint(resume)
     vocabs = load_vocabs(Path(resume)) if resume is not None else None
@@ -238,7 +238,7 @@ def train(cfg: ExperimentConfig, resume: str | Path | None = None, evaluate_test
     if trainer.interrupted or not trainer.is_global_zero:
         return path
     best = best_checkpoint(trainer, path)
-    from dl4nlp.runs import load_weights
+    from dl4nlp.core.runs import load_weights
 
     load_weights(model, path, which=best.stem)
     _, beam, _ = decoding(model)
@@ -272,8 +272,8 @@ def load_vocabs(run_dir: Path) -> tuple[Vocab, Vocab]:
 
 
 def load_translator(run_dir: str | Path, which: str = "best") -> tuple[Translator, ExperimentConfig]:
+    from dl4nlp.core.runs import load_config, load_weights
     from dl4nlp.data.parallel import parse_direction
-    from dl4nlp.runs import load_config, load_weights
 
     run = Path(run_dir)
     cfg = load_config(run)
@@ -315,7 +315,7 @@ def evaluate(run_dir: str | Path, split: str = "test", data: str | Path | None =
     """Perplexity, BLEU (sacreBLEU and lower-cased tokenised), chrF and sentences/s of a run's best model on
     a split of its data, or on any aligned file pair (``data``: ``SRC_FILE,TGT_FILE`` or a prefix P read as
     ``P.<src>`` and ``P.<tgt>``), greedy and with the model's beam (or ``beam``)."""
-    from dl4nlp.runs import check_split
+    from dl4nlp.core.runs import check_split
 
     tr, cfg = load_translator(run_dir)
     if data is None:

@@ -4,7 +4,7 @@ leaderboard) and on all phrases (``dev_phrase_acc``).
 
 Python API::
 
-    from dl4nlp.config import load_config
+    from dl4nlp.core.config import load_config
     from dl4nlp.pipelines.trees import PIPELINE
 
     run = PIPELINE.train(load_config("configs/trees/tree_lstm.yaml"))
@@ -26,7 +26,8 @@ from typing import Any
 
 import torch
 
-from dl4nlp.config import ExperimentConfig
+from dl4nlp.core.config import ExperimentConfig
+from dl4nlp.core.errors import ConfigError, DataError, RunError
 from dl4nlp.data.tree_batching import (
     NO_LABEL,
     EncodedTree,
@@ -42,7 +43,6 @@ from dl4nlp.data.tree_batching import (
 )
 from dl4nlp.data.trees import Tree, parse_tree
 from dl4nlp.data.vocab import Vocab
-from dl4nlp.errors import ConfigError, DataError, RunError
 from dl4nlp.pipelines.base import Pipeline, Prediction
 
 MODELS = {
@@ -122,7 +122,7 @@ def encode_all(trees: list[Tree], word_id: Any, label_map: Any) -> list[EncodedT
 
 
 def build_tree_model(cfg: ExperimentConfig, vocab: Vocab, num_classes: int, **kwargs: Any) -> torch.nn.Module:
-    from dl4nlp.registry import resolve
+    from dl4nlp.core.registry import resolve
 
     cls = resolve(MODELS, cfg.model_name, "tree model")
     try:
@@ -137,9 +137,9 @@ def build_tree_model(cfg: ExperimentConfig, vocab: Vocab, num_classes: int, **kw
 def supervised_parts(cfg: ExperimentConfig, resume: str | Path | None) -> Any:
     """The template's hook (:mod:`dl4nlp.pipelines.supervised`): trees, vocabulary, model, task, level-by-level
     loaders; the results add every phrase's accuracy and the training nodes/s."""
+    from dl4nlp.engine.training import count_parameters
     from dl4nlp.pipelines.supervised import Parts
     from dl4nlp.tasks.trees import TreeSentimentTask
-    from dl4nlp.training import count_parameters
 
     data = read_tree_data(cfg)  # all input validation happens here, before any folder is made
     lower = cfg.data.lowercase
@@ -187,8 +187,8 @@ class TreePredictor:
     """A trained tree model loaded for inference: every node's class probabilities."""
 
     def __init__(self, run_dir: str | Path, which: str = "best"):
+        from dl4nlp.core.runs import load_config, load_state_dict, load_weights
         from dl4nlp.data.tokenize import Tokenizer
-        from dl4nlp.runs import load_config, load_state_dict, load_weights
 
         self.run_dir = Path(run_dir)
         self.cfg = load_config(self.run_dir)
@@ -242,7 +242,7 @@ class TreePredictor:
 
     def tree_png(self, text: str, out_png: str | Path) -> Path:
         """Draw the phrase tree of ``text`` with every node's predicted sentiment (what ``--tree`` shows)."""
-        from dl4nlp.tree_plot import draw_prediction
+        from dl4nlp.analysis.tree_plot import draw_prediction
 
         return draw_prediction(self.predict([text])[0], out_png)
 
@@ -276,7 +276,7 @@ def evaluate(run: str | Path, split: str = "test", data: str | Path | None = Non
     or on ``data``, a file of PTB-format trees (labels 0-4; mapped to SST-2 for an SST-2 run)."""
     from torchmetrics.functional import accuracy, f1_score
 
-    from dl4nlp.runs import check_split, read_results
+    from dl4nlp.core.runs import check_split, read_results
 
     pred = TreePredictor(run)
     if data is not None:

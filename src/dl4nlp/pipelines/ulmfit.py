@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from dl4nlp.config import ExperimentConfig, _build_section, apply_overrides, from_dict, read_yaml
+from dl4nlp.core.config import ExperimentConfig, _build_section, apply_overrides, from_dict, read_yaml
+from dl4nlp.core.errors import ConfigError, RunError
+from dl4nlp.core.io import write_json, write_text
+from dl4nlp.core.runs import fresh_folder, run_state, unfinished_run
 from dl4nlp.data.vocab import Vocab
-from dl4nlp.errors import ConfigError, RunError
-from dl4nlp.io import write_json, write_text
-from dl4nlp.runs import fresh_folder, run_state, unfinished_run
 
 if TYPE_CHECKING:
     from dl4nlp.data.batching import EncodedDataset
@@ -65,7 +65,7 @@ class TargetSection:
 
 @dataclass
 class ClassifierSection:
-    dataset: str = "imdb"  # any sentence-classification dataset of dl4nlp.registry.DATASETS
+    dataset: str = "imdb"  # any sentence-classification dataset of dl4nlp.core.registry.DATASETS
     path: str = "../shared/data/imdb"
     train_file: str | None = None  # dataset "table": file names under path
     dev_file: str | None = None
@@ -205,7 +205,7 @@ def _cls_cfg(cfg: TransferConfig) -> ExperimentConfig:
 
 
 def _stage_general(cfg: TransferConfig, path: Path) -> Path:
-    from dl4nlp.config import load_config
+    from dl4nlp.core.config import load_config
     from dl4nlp.pipelines.language_model import train_lm
 
     if cfg.general.run:
@@ -224,14 +224,14 @@ def _stage_general(cfg: TransferConfig, path: Path) -> Path:
 
 def _stage_checkpoint(stage: Path) -> Path | None:
     """The ``last.ckpt`` a killed run's stage continues from, or None for a stage to train afresh (a folder
-    left before the stage's first checkpoint is removed: :func:`dl4nlp.runs.run_state`)."""
+    left before the stage's first checkpoint is removed: :func:`dl4nlp.core.runs.run_state`)."""
     return stage / "last.ckpt" if run_state(stage) != "new" else None
 
 
 def _open_transfer_run(cfg: TransferConfig, resume: str | Path | None) -> Path:
     """The run folder: a fresh ``<run.dir>/<name>`` (``-2``, ``-3``... if taken) with config.yaml, or the
     unfinished run to continue (refused when it has finished)."""
-    from dl4nlp.io import remove_stale_temporaries
+    from dl4nlp.core.io import remove_stale_temporaries
 
     if resume is not None:
         path = unfinished_run(resume)
@@ -304,8 +304,8 @@ def _labelled_splits(cfg: TransferConfig, cls_cfg: ExperimentConfig, seed: int) 
 def _general_lm_stage(cfg: TransferConfig, path: Path) -> tuple[LanguageModel, dict[str, Any], float]:
     """Stage 1 (trained, continued or reused: :func:`_stage_general`) loaded, with its scores for
     ``stages.general_lm`` and its training time when a killed process of this run had finished it (else 0)."""
+    from dl4nlp.core.runs import read_results
     from dl4nlp.pipelines.language_model import LanguageModel
-    from dl4nlp.runs import read_results
 
     finished_before = (path / "1-general-lm" / "results.json").is_file() and not cfg.general.run
     general_run = _stage_general(cfg, path)
@@ -341,8 +341,8 @@ def _reuse_target_lm(
 ) -> tuple[Vocab, RNNLanguageModel, dict[str, Any], float]:
     """A finished 2-target-lm folder loaded: that of an earlier transfer run (``other_run``: its scores are
     recorded as ``reused``) or this run's own, finished before the kill (its training time is carried)."""
+    from dl4nlp.core.runs import load_state_dict
     from dl4nlp.models.lm import RNNLanguageModel
-    from dl4nlp.runs import load_state_dict
 
     if not (prev / "best.ckpt").is_file() or not (prev / "vocab.json").is_file():
         raise RunError(f"{prev}: not a 2-target-lm folder (needs best.ckpt and vocab.json)")
@@ -361,11 +361,11 @@ def _train_target_lm(
     """Stage 2 trained (or continued from its ``last.ckpt``): the general LM fine-tuned on the labelled split's
     TRAIN text (all of it: it is unlabelled text as far as the LM is concerned; dev/test text is never seen) with
     discriminative learning rates and STLR; returns its vocabulary, its best weights and its scores."""
+    from dl4nlp.core.runs import load_state_dict
     from dl4nlp.data.lm import build_lm_vocab, make_lm_loader
     from dl4nlp.data.tokenize import Tokenizer
-    from dl4nlp.runs import load_state_dict
+    from dl4nlp.engine.training import fit, make_trainer
     from dl4nlp.tasks.ulmfit import ULMFiTLanguageModelTask
-    from dl4nlp.training import fit, make_trainer
 
     seed, t, c = int(cfg.run["seed"]), cfg.target, cfg.classifier
     resume_from = _stage_checkpoint(stage)
@@ -464,10 +464,10 @@ def _classifier_stage(
     + a concat-pooling head, with gradual unfreezing, discriminative learning rates and STLR (a scratch
     classifier trains all layers with one learning rate); returns its scores at its best checkpoint."""
     from dl4nlp.data.tokenize import Tokenizer
+    from dl4nlp.engine.training import count_parameters, fit, make_trainer
     from dl4nlp.models.ulmfit import HeadOptions, ULMFiTClassifier
     from dl4nlp.pipelines.classification import make_loader
     from dl4nlp.tasks.ulmfit import GradualUnfreezing, ULMFiTClassificationTask
-    from dl4nlp.training import count_parameters, fit, make_trainer
 
     c, seed = cfg.classifier, int(cfg.run["seed"])
     stage = path / "3-classifier"
@@ -527,8 +527,8 @@ def _best_checkpoint_scores(
     trainer: Any, task: Any, stage: Path, dev_ds: EncodedDataset, test_ds: EncodedDataset, batch_size: int, seed: int
 ) -> tuple[dict[str, float], dict[str, float]]:
     """The dev and test scores of the stage's best checkpoint."""
+    from dl4nlp.engine.training import best_checkpoint
     from dl4nlp.pipelines.classification import make_loader
-    from dl4nlp.training import best_checkpoint
 
     best = best_checkpoint(trainer, stage)
     dev = trainer.validate(
@@ -542,7 +542,7 @@ def _best_checkpoint_scores(
 
 def _transfer_results(cfg: TransferConfig, stages: dict[str, Any], train_time_s: float) -> dict[str, Any]:
     """The run's results.json: the classifier's scores, every stage's record, and the provenance."""
-    from dl4nlp.training import machine_info
+    from dl4nlp.engine.training import machine_info
 
     c, cls = cfg.classifier, stages["classifier"]
     return {
@@ -565,7 +565,7 @@ def _transfer_results(cfg: TransferConfig, stages: dict[str, Any], train_time_s:
 
 def splits_train_text(cls_cfg: ExperimentConfig, seed: int) -> list[str]:
     """All training text of the target dataset (labels unused): the LM fine-tuning corpus."""
-    from dl4nlp import registry
+    from dl4nlp.core import registry
 
     reader = registry.dataset_reader(cls_cfg.data.dataset)
     return list(reader(cls_cfg.data, seed).train["text"])
@@ -573,9 +573,9 @@ def splits_train_text(cls_cfg: ExperimentConfig, seed: int) -> list[str]:
 
 def _scratch_lm_opts(cfg: TransferConfig) -> Any:
     """The scratch baseline uses the general LM's architecture (read from its config or run)."""
-    from dl4nlp.config import load_config
+    from dl4nlp.core.config import load_config
+    from dl4nlp.core.runs import load_config as run_config
     from dl4nlp.models.lm import LMOptions
-    from dl4nlp.runs import load_config as run_config
 
     if cfg.general.run:
         lm_cfg = run_config(cfg.general.run)

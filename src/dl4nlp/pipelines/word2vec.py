@@ -44,12 +44,12 @@ from typing import Any
 
 import numpy as np
 
-from dl4nlp.config import coerce
-from dl4nlp.devices import torch_device
+from dl4nlp.core.config import coerce
+from dl4nlp.core.devices import torch_device
+from dl4nlp.core.errors import ConfigError, DataError, RunError
+from dl4nlp.core.io import remove_stale_temporaries, torch_load, torch_save, write_json
+from dl4nlp.core.runs import unfinished_run
 from dl4nlp.embeddings import WordVectors
-from dl4nlp.errors import ConfigError, DataError, RunError
-from dl4nlp.io import remove_stale_temporaries, torch_load, torch_save, write_json
-from dl4nlp.runs import unfinished_run
 
 CHECKPOINT = "checkpoints/last.pt"  # in a run folder: the state after the last finished epoch
 # options a resumed run may change: where and how fast it runs, not what it computes

@@ -11,7 +11,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
-from dl4nlp.config import TrainConfig
+from dl4nlp.core.config import TrainConfig
 from dl4nlp.models.captioner import Captioner, doubly_stochastic_penalty
 from dl4nlp.tasks.optim import l2_penalty, lightning_optimizers
 
@@ -104,8 +104,8 @@ def caption_scores(hypotheses: list[str], references: list[list[str]], meteor: b
 def greedy_ids(
     model: Captioner, features: torch.Tensor, start_id: int, end_id: int, max_len: int
 ) -> list[list[int]]:
-    """Batched greedy decoding through :func:`dl4nlp.generation.generate`."""
-    from dl4nlp.generation import generate
+    """Batched greedy decoding through :func:`dl4nlp.engine.generation.generate`."""
+    from dl4nlp.engine.generation import generate
 
     state = model.init_state(features)
     start = torch.full((features.size(0),), start_id, dtype=torch.long, device=features.device)

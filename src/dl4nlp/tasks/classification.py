@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import torchmetrics
 from torch import nn
 
-from dl4nlp.config import TrainConfig
+from dl4nlp.core.config import TrainConfig
 from dl4nlp.tasks.optim import l2_penalty, lightning_optimizers
 
 

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 import torchmetrics
 from torch import nn
 
-from dl4nlp.config import TrainConfig
+from dl4nlp.core.config import TrainConfig
 from dl4nlp.models.lm import detach_state
 from dl4nlp.tasks.optim import lightning_optimizers
 

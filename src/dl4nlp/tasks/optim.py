@@ -8,8 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from dl4nlp.config import TrainConfig
-from dl4nlp.errors import ConfigError
+from dl4nlp.core.config import TrainConfig
+from dl4nlp.core.errors import ConfigError
 
 
 def l2_penalty(model: nn.Module) -> torch.Tensor:
@@ -68,7 +68,7 @@ def make_optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 def make_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int) -> dict | None:
     """A Lightning ``lr_scheduler`` config dict, or None for a constant learning rate (and for ``plateau``, which
-    the Trainer's :class:`~dl4nlp.training.PlateauSchedule` callback owns)."""
+    the Trainer's :class:`~dl4nlp.engine.training.PlateauSchedule` callback owns)."""
     name = cfg.schedule.lower()
     if name == "none":
         return None

@@ -1,6 +1,6 @@
 """Rating prediction: a sentence model under a rating head (:mod:`dl4nlp.models.rating_heads`), trained with the
 head's loss (+ lambda * sum W^2), scored with MAE, RMSE, Spearman / Pearson correlation, the accuracy of the
-rounded rating and the share within one level (:mod:`dl4nlp.rating_metrics`).
+rounded rating and the share within one level (:mod:`dl4nlp.tasks.rating_metrics`).
 
 Logs per epoch ``train_loss``, ``train_mae``; on dev ``dev_loss``, ``dev_mae``, ``dev_rmse``, ``dev_spearman``,
 ``dev_pearson``, ``dev_acc``, ``dev_within_one``; on test the same with ``test_``. The dev and test scores are
@@ -16,10 +16,10 @@ from typing import Any
 import lightning as L
 import torch
 
-from dl4nlp.config import TrainConfig
+from dl4nlp.core.config import TrainConfig
 from dl4nlp.models.rating_heads import RatingModel, RatingScale
-from dl4nlp.rating_metrics import rating_scores
 from dl4nlp.tasks.optim import l2_penalty, lightning_optimizers
+from dl4nlp.tasks.rating_metrics import rating_scores
 
 
 class RatingTask(L.LightningModule):

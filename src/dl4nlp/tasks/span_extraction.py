@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dl4nlp.config import TrainConfig
+from dl4nlp.core.config import TrainConfig
 from dl4nlp.tasks.optim import lightning_optimizers
 
 

@@ -15,7 +15,7 @@ import lightning as L
 import torch
 from torch import nn
 
-from dl4nlp.config import TrainConfig
+from dl4nlp.core.config import TrainConfig
 from dl4nlp.tasks.optim import l2_penalty, lightning_optimizers
 
 

@@ -22,16 +22,16 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
-from dl4nlp.config import TrainConfig
+from dl4nlp.core.config import TrainConfig
 from dl4nlp.tasks.label_smoothing import label_smoothed_nll
 from dl4nlp.tasks.optim import l2_penalty, lightning_optimizers
 
 
 def decode_ids(model: Any, src: torch.Tensor, src_mask: torch.Tensor, sos_id: int, eos_id: int, max_len: int,
                beam: int = 1, alpha: float = 0.0) -> list[list[int]]:
-    """Translate a batch through :mod:`dl4nlp.generation`: greedy (``beam == 1``) or batched beam search; ids
+    """Translate a batch through :mod:`dl4nlp.engine.generation`: greedy (``beam == 1``) or batched beam search; ids
     without ``<sos>`` / ``<eos>``. Works for any model with ``encode`` and ``step`` (the pipeline's interface)."""
-    from dl4nlp.generation import beam_search_batch, generate
+    from dl4nlp.engine.generation import beam_search_batch, generate
 
     def step(last: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
         log_probs, state, _ = model.step(last, state)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 import torchmetrics
 from torch import nn
 
-from dl4nlp.config import TrainConfig
+from dl4nlp.core.config import TrainConfig
 from dl4nlp.data.tree_batching import TreeBatch
 from dl4nlp.models.tree import node_loss
 from dl4nlp.tasks.optim import l2_penalty, lightning_optimizers

@@ -20,7 +20,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from torch import nn
 
-from dl4nlp.config import TrainConfig
+from dl4nlp.core.config import TrainConfig
 from dl4nlp.tasks.classification import ClassificationTask
 from dl4nlp.tasks.language_model import LanguageModelTask
 

@@ -35,9 +35,9 @@ REQUIRED = ("TITLE", "ORDER", "matches", "load", "build")
 
 def load_each(runs: list[Path], loader: Callable[[Path], Any], tab: str) -> list[tuple[Path, Any]]:
     """``(run, loader(run))`` for every run that loads; a run that cannot be loaded (a clear
-    :class:`~dl4nlp.errors.Dl4nlpError`, e.g. a stage folder of a ULMFiT run with no ``config.yaml``) is
+    :class:`~dl4nlp.core.errors.Dl4nlpError`, e.g. a stage folder of a ULMFiT run with no ``config.yaml``) is
     left out with a warning naming it, so one bad folder does not stop the demo."""
-    from dl4nlp.errors import Dl4nlpError
+    from dl4nlp.core.errors import Dl4nlpError
 
     out = []
     for run in runs:

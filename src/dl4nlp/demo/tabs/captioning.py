@@ -36,9 +36,9 @@ class Captioners:
 def load(runs: list[Path], settings: DemoSettings) -> Captioners | None:
     if not runs:
         return None
+    from dl4nlp.core.runs import read_results
     from dl4nlp.demo.tabs import load_each
     from dl4nlp.pipelines.captioning import CaptionModel
-    from dl4nlp.runs import read_results
 
     models, bleu = {}, {}
     for run, model in load_each(runs, CaptionModel, TITLE):
@@ -64,7 +64,7 @@ def caption(caps: Captioners, run: str, upload: Any, beam: float, max_pixels: in
             f"<p>{escape(run)}, beam {beam}, log-probability {res.score:.2f}</p>")
     if res.alphas is None:
         return html + "<p>This model has no attention (show-and-tell baseline).</p>", None
-    from dl4nlp.caption_plots import attention_grid
+    from dl4nlp.analysis.caption_plots import attention_grid
 
     fd, out = tempfile.mkstemp(suffix=".png", dir=caps.out_dir)
     import os

@@ -34,8 +34,8 @@ class Vectors:
 
 
 def load(runs: list[Path], settings: DemoSettings) -> Vectors | None:
+    from dl4nlp.core.errors import DataError
     from dl4nlp.embeddings import load_vectors
-    from dl4nlp.errors import DataError
 
     sets = {}
     for source in settings.vectors:

@@ -1,7 +1,7 @@
 """Language-model tab: a prompt, temperature, top-p and length; generated continuations.
 
-Uses :class:`dl4nlp.pipelines.language_model.LanguageModel` (``generate`` samples through :mod:`dl4nlp.generation`;
-temperature 0 is greedy decoding). Runs with ``task: lm`` in ``results.json``.
+Uses :class:`dl4nlp.pipelines.language_model.LanguageModel` (``generate`` samples through
+:mod:`dl4nlp.engine.generation`; temperature 0 is greedy decoding). Runs with ``task: lm`` in ``results.json``.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ class LanguageModels:
 def load(runs: list[Path], settings: DemoSettings) -> LanguageModels | None:
     if not runs:
         return None
+    from dl4nlp.core.runs import read_results
     from dl4nlp.demo.tabs import load_each
     from dl4nlp.pipelines.language_model import LanguageModel
-    from dl4nlp.runs import read_results
 
     models, ppl = {}, {}
     for run, lm in load_each(runs, LanguageModel, TITLE):

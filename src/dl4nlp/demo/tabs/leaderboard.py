@@ -45,7 +45,7 @@ def _cell(key: str, value: Any) -> Any:
 def load(runs: list[Path], settings: DemoSettings) -> Board | None:
     if not runs:
         return None
-    from dl4nlp.runs import leaderboard_rows, read_results
+    from dl4nlp.core.runs import leaderboard_rows, read_results
 
     rows: list[dict[str, Any]] = []
     for run in runs:

@@ -33,9 +33,9 @@ class NERModels:
 def load(runs: list[Path], settings: DemoSettings) -> NERModels | None:
     if not runs:
         return None
+    from dl4nlp.core.runs import read_results
     from dl4nlp.demo.tabs import load_each
     from dl4nlp.pipelines.tagging import TaggerPredictor
-    from dl4nlp.runs import read_results
 
     loaded = load_each(runs, TaggerPredictor, TITLE)
     if not loaded:

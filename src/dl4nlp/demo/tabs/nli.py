@@ -40,9 +40,9 @@ class NLIModels:
 def load(runs: list[Path], settings: DemoSettings) -> NLIModels | None:
     if not runs:
         return None
+    from dl4nlp.core.runs import read_results
     from dl4nlp.demo.scorers import load_scorer
     from dl4nlp.demo.tabs import load_each
-    from dl4nlp.runs import read_results
 
     device = settings.torch_device()
     loaded = load_each(runs, lambda r: load_scorer(r, device), TITLE)
@@ -79,7 +79,7 @@ def analyse(models: NLIModels, premise: str, hypothesis: str, max_chars: int) ->
     first = next((p for p in preds if p.get("heads")), None)
     if first is None:
         return html, None
-    from dl4nlp import plots
+    from dl4nlp.analysis import plots
 
     fd, out = tempfile.mkstemp(suffix=".png", dir=models.out_dir)
     os.close(fd)

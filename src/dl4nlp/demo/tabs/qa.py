@@ -39,9 +39,9 @@ class QAModels:
 def load(runs: list[Path], settings: DemoSettings) -> QAModels | None:
     if not runs:
         return None
+    from dl4nlp.core.runs import read_results
     from dl4nlp.demo.tabs import load_each
     from dl4nlp.pipelines.qa import QAPredictor
-    from dl4nlp.runs import read_results
 
     loaded = load_each(runs, QAPredictor, TITLE)
     if not loaded:

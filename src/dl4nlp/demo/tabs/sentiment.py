@@ -41,9 +41,9 @@ class SentimentModels:
 def load(runs: list[Path], settings: DemoSettings) -> SentimentModels | None:
     if not runs:
         return None
+    from dl4nlp.core.runs import read_results
     from dl4nlp.demo.scorers import ladder_position, load_scorer
     from dl4nlp.demo.tabs import load_each
-    from dl4nlp.runs import read_results
 
     device = settings.torch_device()
     loaded = load_each(runs, lambda r: load_scorer(r, device), TITLE)

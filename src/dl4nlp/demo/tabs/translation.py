@@ -70,9 +70,9 @@ class TranslationModels:
 def load(runs: list[Path], settings: DemoSettings) -> TranslationModels | None:
     if not runs:
         return None
+    from dl4nlp.core.runs import read_results
     from dl4nlp.demo.tabs import load_each
     from dl4nlp.pipelines.translation import load_translator
-    from dl4nlp.runs import read_results
 
     loaded = load_each(runs, load_translator, TITLE)
     if not loaded:
@@ -160,7 +160,7 @@ def analyse(models: TranslationModels, text: str, decoding: str, beam: Any, show
                        f"than {MAX_HEATMAP_TOKENS} a side (shorter sentences are drawn).</p>"), None
     if weights is None:
         return html + f"<p>{escape(pick.name)} ({escape(pick.model_name)}) has no attention to show.</p>", None
-    from dl4nlp.plots import attention_heatmap
+    from dl4nlp.analysis.plots import attention_heatmap
 
     fd, png = tempfile.mkstemp(suffix=".png", dir=models.out_dir)
     os.close(fd)

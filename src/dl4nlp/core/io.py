@@ -5,7 +5,7 @@ killed mid-write leaves the previous file intact, never a half-written one (only
 which :func:`remove_stale_temporaries` clears when the run is resumed).
 
 Reads of user input (:func:`require_file`, :func:`text_lines`, :func:`read_text`) turn a missing file, a
-folder, bytes that are not UTF-8 and a corrupt ``.gz`` into one :class:`~dl4nlp.errors.DataError` line
+folder, bytes that are not UTF-8 and a corrupt ``.gz`` into one :class:`~dl4nlp.core.errors.DataError` line
 naming the file (and the line), never a traceback.
 """
 
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from dl4nlp.errors import DataError, Dl4nlpError, RunError
+from dl4nlp.core.errors import DataError, Dl4nlpError, RunError
 
 
 def require_file(path: str | Path, error: type[Dl4nlpError] = DataError, what: str = "file") -> Path:
@@ -129,7 +129,7 @@ def torch_save(obj: Any, path: str | Path) -> Path:
 def torch_load(path: str | Path, map_location: str = "cpu", mmap: bool = False) -> Any:
     """``torch.load`` with ``weights_only=True``: a checkpoint can carry tensors and plain data, no code.
     ``mmap``: tensors are mapped from the file, read only when used. A truncated, empty or foreign file is
-    a :class:`~dl4nlp.errors.RunError` naming it."""
+    a :class:`~dl4nlp.core.errors.RunError` naming it."""
     import pickle
     import zipfile
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from dl4nlp.errors import ConfigError
+from dl4nlp.core.errors import ConfigError
 
 #: readers: ``data.dataset`` -> function(DataConfig) -> DatasetSplits
 DATASETS: dict[str, str] = {

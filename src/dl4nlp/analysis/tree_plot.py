@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dl4nlp.core.errors import DataError
+from dl4nlp.core.io import save_figure
 from dl4nlp.data.tree_batching import post_order
 from dl4nlp.data.trees import Tree, parse_tree
-from dl4nlp.errors import DataError
-from dl4nlp.io import save_figure
 
 MARKS = {5: ["--", "-", "0", "+", "++"], 2: ["-", "+"], 3: ["-", "0", "+"]}
 COLOURS = {5: ["#b2182b", "#ef8a62", "#d9d9d9", "#67a9cf", "#2166ac"], 2: ["#d6604d", "#4393c3"],
@@ -38,7 +38,7 @@ def layout(tree: Tree) -> dict[int, tuple[float, float]]:
 
 def draw_tree(tree: Tree, labels: list[str], out_png: str | Path, title: str = "") -> Path:
     """Draw ``tree`` (node labels: class ids into ``labels``) to ``out_png``."""
-    from dl4nlp.plots import _plt
+    from dl4nlp.analysis.plots import _plt
 
     k = len(labels)
     marks = MARKS.get(k, [str(i) for i in range(k)])

@@ -21,9 +21,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dl4nlp.config import ExperimentConfig, dump_yaml, from_dict, read_yaml
-from dl4nlp.errors import ConfigError, RunError
-from dl4nlp.io import write_json, write_text
+from dl4nlp.core.config import ExperimentConfig, dump_yaml, from_dict, read_yaml
+from dl4nlp.core.errors import ConfigError, RunError
+from dl4nlp.core.io import write_json, write_text
 
 _MADE_HERE: list[Path] = []  # run folders this process created (see discard_unstarted_runs)
 STARTED = ("last.ckpt", "best.ckpt", "results.json")  # a folder holding one of these has something to keep
@@ -131,7 +131,7 @@ def read_results(run_dir: str | Path) -> dict[str, Any] | None:
 
 def load_state_dict(run_dir: str | Path, which: str = "best") -> dict[str, Any]:
     """The model weights of ``best.ckpt`` (or ``last.ckpt``), with the task's ``model.`` prefix removed."""
-    from dl4nlp.io import torch_load
+    from dl4nlp.core.io import torch_load
 
     path = Path(run_dir) / f"{which}.ckpt"
     if not path.is_file():

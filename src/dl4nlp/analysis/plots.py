@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dl4nlp.io import save_figure
+from dl4nlp.core.io import save_figure
 
 
 def _plt():

@@ -23,10 +23,10 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
-from dl4nlp.config import ExperimentConfig, TrainConfig
-from dl4nlp.errors import ConfigError, RunError
-from dl4nlp.io import remove_stale_temporaries, torch_load, torch_save, write_text
-from dl4nlp.runs import unfinished_run
+from dl4nlp.core.config import ExperimentConfig, TrainConfig
+from dl4nlp.core.errors import ConfigError, RunError
+from dl4nlp.core.io import remove_stale_temporaries, torch_load, torch_save, write_text
+from dl4nlp.core.runs import unfinished_run
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -349,7 +349,7 @@ def make_trainer(cfg: ExperimentConfig, run_dir: Path, *, monitor: str | None = 
     if t.schedule.lower() == "plateau":
         cbs.append(PlateauSchedule(t.monitor, t.mode, t.gamma))
     if tr.progress_bar:
-        from dl4nlp.progress import progress_callback
+        from dl4nlp.engine.progress import progress_callback
 
         cbs.append(progress_callback())  # a bar on a terminal, one line per epoch in a log
     cbs += [NonFiniteCheck(t, tr.precision), MonitorCheck(monitor)]
@@ -422,7 +422,7 @@ def resume_checkpoint(resume: str | Path | None) -> Path | None:
 def open_run_dir(cfg: ExperimentConfig, resume: str | Path | None = None, run_dir: str | Path | None = None) -> Path:
     """The folder a pipeline writes to: the resumed run, an explicit ``run_dir``, or a fresh
     ``<run.dir>/<name>`` (shared by every DDP rank, see :func:`run_dir_for`)."""
-    from dl4nlp.runs import new_run_dir
+    from dl4nlp.core.runs import new_run_dir
 
     if resume is not None:
         return Path(resume)
@@ -547,8 +547,8 @@ def finish_classification_run(cfg: ExperimentConfig, run_dir: Path, task: Any, f
                               labels: list[str], results: dict[str, Any], evaluate_test: bool = True) -> Path:
     """The end of a classifier's run: test accuracy, macro-F1 and the confusion matrix (PNG) of the best
     checkpoint when ``evaluate_test``, the learning curves (PNG), then results.json (written last)."""
-    from dl4nlp import plots
-    from dl4nlp.runs import write_results
+    from dl4nlp.analysis import plots
+    from dl4nlp.core.runs import write_results
 
     title = f"{cfg.model_name} on {cfg.data.dataset}"
     if evaluate_test:

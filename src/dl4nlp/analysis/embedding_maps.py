@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dl4nlp.core.io import save_figure
 from dl4nlp.embeddings import WordVectors
-from dl4nlp.io import save_figure
 
 
 def project(points: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
@@ -43,7 +43,7 @@ def neighbourhood(vectors: WordVectors, centre: str, k: int = 20) -> list[str]:
 def embedding_map(vectors: WordVectors, words: Sequence[str], out_png: str | Path, method: str = "pca",
                   title: str = "", seed: int = 0, highlight: Sequence[str] = ()) -> Path:
     """Scatter plot of ``words`` (unit vectors) projected to 2-D, each point labelled; saved as PNG."""
-    from dl4nlp.plots import _plt
+    from dl4nlp.analysis.plots import _plt
 
     missing = [w for w in words if w not in vectors]
     if missing:

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from dl4nlp.io import save_figure
+from dl4nlp.core.io import save_figure
 
 
 def upsample_attention(alpha: torch.Tensor, grid: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:

@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
-from dl4nlp.errors import ConfigError
-from dl4nlp.io import read_text, require_file
+from dl4nlp.core.errors import ConfigError
+from dl4nlp.core.io import read_text, require_file
 
 
 def _interval(spec: str) -> tuple[float, float, bool, bool]:

@@ -65,7 +65,7 @@ def rating_plot(pred: Any, gold: Any, lo: float, hi: float, levels: int, path: s
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from dl4nlp.io import save_figure
+    from dl4nlp.core.io import save_figure
 
     p, g = np.asarray(pred, dtype=np.float64), np.asarray(gold, dtype=np.float64)
     step = (hi - lo) / (levels - 1)

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from dl4nlp.io import save_figure, write_json
+from dl4nlp.core.io import save_figure, write_json
 from dl4nlp.models.recurrent import RecurrentClassifier, RecurrentOptions
 
 
@@ -74,7 +74,7 @@ def equal_length_batch(token_lists: Sequence[Sequence[str]], labels: Sequence[in
 
 def plot_gradient_norms(curves: dict[str, list[float]], out_png: str | Path, title: str = "") -> Path:
     """One line per model: ||dL/dh_t|| against t, log scale."""
-    from dl4nlp.plots import _plt
+    from dl4nlp.analysis.plots import _plt
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -104,9 +104,9 @@ def gradient_report(runs: Sequence[str | Path], cells: Sequence[str], cfg: Any, 
     """Gradient norms per time step for trained ``runs`` or, without runs, for freshly initialised
     classifiers with each of ``cells`` (same seed, same embeddings, same batch from ``cfg``'s train split).
     Writes the PNG and a JSON of the numbers beside it."""
+    from dl4nlp.core.errors import ConfigError, DataError, RunError
     from dl4nlp.data.tokenize import Tokenizer
     from dl4nlp.data.vocab import Vocab
-    from dl4nlp.errors import ConfigError, DataError, RunError
     from dl4nlp.pipelines.classification import Classifier
 
     curves: dict[str, list[float]] = {}
@@ -147,9 +147,9 @@ def gradient_report(runs: Sequence[str | Path], cells: Sequence[str], cfg: Any, 
 def attention_figure(run: Any, text: str, out_png: str | Path) -> tuple[Path, list[str], list[float]]:
     """Heatmap of a trained attention-pooling run's weights over one sentence (``run``: a run folder
     or an already loaded :class:`~dl4nlp.pipelines.classification.Classifier`)."""
-    from dl4nlp import plots
+    from dl4nlp.analysis import plots
+    from dl4nlp.core.errors import DataError, RunError
     from dl4nlp.data.batching import pad_batch
-    from dl4nlp.errors import DataError, RunError
     from dl4nlp.pipelines.classification import Classifier
 
     clf = run if isinstance(run, Classifier) else Classifier(run)

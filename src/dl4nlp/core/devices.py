@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dl4nlp.errors import ConfigError
+from dl4nlp.core.errors import ConfigError
 
 
 def torch_device(spec: str, option: str) -> Any:

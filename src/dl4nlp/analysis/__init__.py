@@ -1,0 +1,1 @@
+"""Figures and diagnostics: learning curves, confusion matrices, ladders, attention maps, trees, gradients."""

@@ -1,0 +1,1 @@
+"""The training engine (Lightning Trainer, checkpoints, resume, DDP), progress, and text generation."""
