@@ -253,8 +253,9 @@ def test_browser_ner_and_qa_tabs(server, runs):
         page.get_by_role("tab", name="Named entities").click()
         page.fill("#ner-input textarea", NER_SENTENCE)
         page.click("#ner-submit")
-        page.wait_for_selector("#ner-output .ner-run", timeout=30_000)
-        marks = page.locator("#ner-output mark.ner-entity")
+        page.wait_for_selector("#ner-output .ner-run[data-run='ner']", timeout=30_000)
+        page.wait_for_load_state("networkidle")
+        marks = page.locator("#ner-output .ner-run[data-run='ner']").first.locator("mark.ner-entity")
         assert marks.count() == len(entities) > 0
         for i, e in enumerate(entities):
             assert marks.nth(i).get_attribute("data-type") == e["type"]
