@@ -16,8 +16,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-ORDER = ["summary", "sentiment_bow", "sentiment_mlp_select", "sentiment_ngrams", "recurrent", "transformer", "trees",
-         "embeddings", "lm", "lm_cpu", "nli", "nli_explore", "ner", "translation", "captioning", "demo", "pipelines"]
+ORDER = ["summary", "ladder", "sentiment_bow", "sentiment_mlp_select", "sentiment_ngrams", "recurrent", "transformer",
+         "trees", "embeddings", "lm", "lm_cpu", "nli", "nli_explore", "ner", "translation", "qa", "rating",
+         "captioning", "demo", "pipelines"]
 
 HEADER = """# Benchmarks
 

@@ -158,7 +158,7 @@ def ladder_plot(bars: Sequence[LadderBar], out_png: str | Path, title: str, metr
     plt = _plt()
     families = list(dict.fromkeys(b.family or "other" for b in bars))
     colours = {f: plt.get_cmap("tab10")(i % 10) for i, f in enumerate(families)}
-    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(bars) + 3), 4.5))
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(bars) + 3) + 3.5, 4.5))
     xs = list(range(len(bars)))
     means = [b.mean or 0.0 for b in bars]
     ax.bar(xs, means, yerr=[b.std for b in bars], capsize=3, color=[colours[b.family or "other"] for b in bars])
@@ -177,9 +177,10 @@ def ladder_plot(bars: Sequence[LadderBar], out_png: str | Path, title: str, metr
     ax.set_ylabel(f"{metric} (%)" + (", mean ± std over seeds" if any(len(b.scores) > 1 for b in bars) else ""))
     values = [m for m in means if m] + [b.reference[0] for b in bars if b.reference]
     ax.set_ylim(max(0, min(values, default=0) - 10), min(100, max(values, default=100) + 8))
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, never over them
     ax.grid(axis="y", alpha=0.3)
     ax.set_title(title)
+    fig.tight_layout()
     path = save_figure(fig, out_png)
     plt.close(fig)
     return path
