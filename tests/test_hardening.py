@@ -544,3 +544,36 @@ def test_4_a_teacher_file_with_a_nan_logit_is_refused(tmp_path):
 def test_8_serve_refuses_a_request_cap_below_one_byte(cli):
     code, err = cli("serve", "--max-request-bytes", "0")
     assert code == 2 and err.strip() == "error: serve: max_request_bytes must be at least 1, got 0"
+
+
+@pytest.mark.parametrize("key, value, message", [("hidden", 0, "model.hidden"), ("dropout", 1.0, "model.dropout"),
+                                                 ("dropout", float("nan"), "must be a finite number"),
+                                                 ("embedding_dim", -3, "model.embedding_dim")])
+def test_nli_model_options_are_range_checked(key, value, message):
+    """The NLI models' own options: a zero-width encoder, dropout of 1 or NaN used to build and train silently."""
+    from dl4nlp.core.config import build_options
+    from dl4nlp.core.errors import ConfigError
+    from dl4nlp.models.nli import NLIOptions
+
+    with pytest.raises(ConfigError, match=message):
+        build_options(NLIOptions, {key: value}, "model")
+
+
+@pytest.mark.parametrize("target, key, value", [
+    ("dl4nlp.models.captioner:CaptionerOptions", "alpha_c", float("nan")),
+    ("dl4nlp.models.captioner:CaptionerOptions", "feature_proj", -1),
+    ("dl4nlp.models.transformer:FeatureOptions", "max_iter", 0),
+    ("dl4nlp.models.seq2seq:Seq2SeqOptions", "length_alpha", float("nan")),
+    ("dl4nlp.models.transformer_scratch:ScratchTransformerOptions", "length_alpha", -0.5),
+    ("dl4nlp.models.lm:LMOptions", "init_range", 0.0),
+])
+def test_model_options_that_used_to_slip_through_are_refused(target, key, value):
+    """Every family's model options refuse NaN / infinity and out-of-range numbers (these six built silently)."""
+    import importlib
+
+    from dl4nlp.core.config import build_options
+    from dl4nlp.core.errors import ConfigError
+
+    module, name = target.split(":")
+    with pytest.raises(ConfigError, match=f"model.{key}"):
+        build_options(getattr(importlib.import_module(module), name), {key: value}, "model")

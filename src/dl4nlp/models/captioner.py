@@ -27,12 +27,13 @@ e.g. Karpathy & Fei-Fei 2015).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dl4nlp.core.config import build_options
+from dl4nlp.core.config import build_options, check_ranges
 
 
 @dataclass
@@ -59,7 +60,10 @@ class CaptionerOptions:
     max_len: int = 30
     length_alpha: float = 0.0  # GNMT length normalisation exponent in beam search (0: raw log-prob)
 
+    RANGES: ClassVar[dict[str, str]] = {"feature_proj": "[0, inf)", "alpha_c": "[0, inf)", "length_alpha": "[0, inf)"}
+
     def __post_init__(self) -> None:
+        check_ranges(self, "model")  # finite numbers, and the RANGES above
         if self.cell not in ("gru", "lstm"):
             raise ValueError(f"cell must be gru or lstm, got '{self.cell}'")
         for k in ("embed_dim", "hidden", "attn_dim", "beam_size", "max_len"):

@@ -28,13 +28,13 @@ targets, state)`` is the mean token NLL without the [B, T, V] tensor when the he
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dl4nlp.core.config import build_options
+from dl4nlp.core.config import build_options, check_ranges
 from dl4nlp.models.adaptive_softmax import AdaptiveSoftmax, check_cutoffs
 
 State = Any  # torch.Tensor (GRU) or tuple[torch.Tensor, torch.Tensor] (LSTM); layer-first like torch.nn
@@ -56,7 +56,10 @@ class LMOptions:
     cutoffs: list[int] = field(default_factory=lambda: [2000, 10000])  # adaptive: cluster starts (ids >= V dropped)
     div_value: float = 4.0  # adaptive: tail cluster i projects the output input to D / div_value^i
 
+    RANGES: ClassVar[dict[str, str]] = {"init_range": "(0, inf)"}
+
     def __post_init__(self) -> None:
+        check_ranges(self, "model")  # finite numbers, and the RANGES above
         if self.cell not in ("lstm", "gru"):
             raise ValueError(f"cell must be lstm or gru, got '{self.cell}'")
         if self.output not in ("full", "adaptive"):

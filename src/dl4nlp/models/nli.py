@@ -41,13 +41,13 @@ word-by-word attention 83.5 test accuracy.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from dl4nlp.core.config import build_options
+from dl4nlp.core.config import build_options, check_ranges
 from dl4nlp.models.recurrent import WordEmbedding, pretrained_vectors
 from dl4nlp.models.rnn import IMPLS, State, cell_step
 
@@ -66,6 +66,11 @@ class NLIOptions:
     extend_vocab: str = "frozen"  # dev/test words with a pretrained vector join the vocabulary: frozen | always | never
     dropout: float = 0.1  # on the projected word vectors and on h*
     shared: bool = False  # one recurrent network (one set of weights) reads the premise and the hypothesis
+
+    RANGES: ClassVar[dict[str, str]] = {"hidden": "[1, inf)", "embedding_dim": "[1, inf)", "dropout": "[0, 1)"}
+
+    def __post_init__(self) -> None:
+        check_ranges(self, "model")
 
 
 class ConditionalRNN(nn.Module):

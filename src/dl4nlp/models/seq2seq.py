@@ -16,12 +16,14 @@ greedy and beam search share (:mod:`dl4nlp.engine.generation`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from dl4nlp.core.config import check_ranges
 
 CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 SCORES = ("dot", "general", "concat")
@@ -47,7 +49,10 @@ class Seq2SeqOptions:
     length_alpha: float = 0.0  # beam search length normalisation ((5 + |Y|) / 6) ** alpha (GNMT)
     label_smoothing: float = 0.0  # training: epsilon of the label-smoothed loss (0: plain cross-entropy)
 
+    RANGES: ClassVar[dict[str, str]] = {"length_alpha": "[0, inf)"}
+
     def __post_init__(self) -> None:
+        check_ranges(self, "model")  # finite numbers, and the RANGES above
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.cell not in CELLS:

@@ -31,11 +31,12 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from dl4nlp.core.config import check_ranges
 from dl4nlp.core.errors import ConfigError
 
 #: names accepted by ``model.checkpoint`` besides a folder or a hub id
@@ -72,7 +73,10 @@ class FeatureOptions:
     c_grid: tuple[float, ...] | list[float] = (0.01, 0.1, 1.0, 10.0)  # inverse L2 strengths tried on dev
     max_iter: int = 1000
 
+    RANGES: ClassVar[dict[str, str]] = {"max_iter": "[1, inf)"}
+
     def __post_init__(self) -> None:
+        check_ranges(self, "model")  # finite numbers, and the RANGES above
         if self.pooling not in ("mean", "cls"):
             raise ConfigError(f"model.pooling: '{self.pooling}' is not one of mean, cls")
         if not self.c_grid or any(float(c) <= 0 for c in self.c_grid):

@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dl4nlp.core.config import build_options
+from dl4nlp.core.config import build_options, check_ranges
 
 KV = tuple[torch.Tensor, torch.Tensor]  # (keys [B, H, T, d_k], values [B, H, T, d_k])
 NORMS = ("pre", "post")
@@ -71,7 +71,10 @@ class ScratchTransformerOptions:
     length_alpha: float = 0.0  # beam search length normalisation ((5 + |Y|) / 6) ** alpha (GNMT)
     label_smoothing: float = 0.0  # translation training: epsilon of the label-smoothed loss (5.4: 0.1)
 
+    RANGES: ClassVar[dict[str, str]] = {"length_alpha": "[0, inf)"}
+
     def __post_init__(self) -> None:
+        check_ranges(self, "model")  # finite numbers, and the RANGES above
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         for key in ("d_model", "heads", "d_ff", "layers", "max_positions", "max_len", "beam_size"):
