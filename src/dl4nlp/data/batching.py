@@ -122,10 +122,13 @@ class BucketBatchSampler(Sampler[list[int]]):
 
 
 def make_loader(ds: Any, lengths: Sequence[int], collate_fn: Any, batch_size: int, shuffle: bool, bucket: bool,
-                seed: int, num_workers: int = 0) -> torch.utils.data.DataLoader:
+                seed: int, num_workers: int = 0, own_generator: bool = True) -> torch.utils.data.DataLoader:
     """The one batched loader every family uses: :class:`BucketBatchSampler` over ``lengths`` (seeded, epoch-
     dependent order, so a resumed run sees the batches the killed one would have; DDP-sharded) and
-    ``collate_fn``; worker seeds come from a generator seeded with ``seed``, never the global RNG."""
+    ``collate_fn``. Worker seeds come from a generator seeded with ``seed``, so starting an epoch draws nothing from
+    the global RNG (the dropout masks'); ``own_generator=False`` lets torch draw them from the global RNG, as the
+    captioner's loader always did (its recorded runs reproduce only so)."""
     sampler = BucketBatchSampler(lengths, batch_size, shuffle=shuffle, bucket=bucket, seed=seed)
+    generator = torch.Generator().manual_seed(seed) if own_generator else None
     return torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate_fn, num_workers=num_workers,
-                                       generator=torch.Generator().manual_seed(seed))
+                                       generator=generator)

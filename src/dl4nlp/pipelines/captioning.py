@@ -218,7 +218,7 @@ def make_loader(
     trains on the batches the killed one would have (a torch generator's position is not in the checkpoint)."""
     from dl4nlp.data.batching import make_loader as bucketed_loader
 
-    return bucketed_loader(ds, [1] * len(ds), ds.collate, batch_size, shuffle, False, seed)
+    return bucketed_loader(ds, [1] * len(ds), ds.collate, batch_size, shuffle, False, seed, own_generator=False)
 
 
 def special_ids(vocab: Vocab) -> dict[str, int]:
