@@ -7,16 +7,10 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
-
-
-def _slug(text: str, i: int) -> str:
-    words = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40]
-    return f"{i + 1:02d}-{words or 'text'}"
 
 
 def _describe(exp: object) -> str:

@@ -485,17 +485,6 @@ class CaptionModel:
         return CaptionResult(words, None if alphas is None else alphas[0], grid, score, pre.resized(img))
 
 
-def is_captioning_run(run_dir: str | Path) -> bool:
-    """True for a run folder whose config names a captioning model."""
-    from dl4nlp.core.config import read_yaml
-
-    cfg_path = Path(run_dir) / "config.yaml"
-    if not cfg_path.is_file():
-        return False
-    model = read_yaml(cfg_path).get("model") or {}
-    return isinstance(model, dict) and model.get("name") in MODEL_NAMES
-
-
 def evaluate_captions(
     run_dir: str | Path,
     dataset: str | None = None,

@@ -511,12 +511,6 @@ def load_transformer_run(run_dir: str | Path) -> TransformerRun:
     return TransformerRun(run_dir)
 
 
-def is_transformer_run(run_dir: str | Path) -> bool:
-    from dl4nlp.core.runs import run_model_name
-
-    return run_model_name(run_dir) in FAMILY
-
-
 def evaluate_transformer_run(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     """Accuracy and macro-F1 of a transformer run on a split of its configured dataset."""
     from dl4nlp.core.runs import check_split, split_scores

@@ -213,19 +213,9 @@ def load_language_model(run_dir: str | Path) -> LanguageModel:
     return LanguageModel(run_dir)
 
 
-def is_lm_run(run_dir: str | Path) -> bool:
-    """True when ``run_dir`` holds a language-model run (its config names an LM model)."""
-    try:
-        return load_config(run_dir).model_name in LM_MODELS
-    except Exception:  # noqa: BLE001 - not a readable run: the caller's own loader reports it
-        return False
-
-
 @torch.no_grad()
 def evaluate_lm_run(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     """Perplexity of a run's best LM on a split of its corpus (the same streams and batching as training)."""
-    import time
-
     from dl4nlp.core.runs import check_split
 
     check_split(split)
@@ -233,16 +223,25 @@ def evaluate_lm_run(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     corpus = read_lm_corpus(lm.cfg, lm.vocab)
     i = ("train", "dev", "test").index(split)
     stream = (corpus.train, corpus.valid, corpus.test)[i]
+    scores = stream_scores(lm, stream, lm.cfg.train.eval_batch_size, f"{corpus.files[i]} ({split} split)")
+    return {"run": lm.run_dir.name, "split": split, **scores}
+
+
+@torch.no_grad()
+def stream_scores(lm: LanguageModel, stream: torch.Tensor, batch_size: int, what: str) -> dict[str, Any]:
+    """Tokens, perplexity, loss and seconds of ``lm`` on a token stream [n], read in ``batch_size`` rows of
+    consecutive BPTT windows with the hidden state carried (the training batching)."""
+    import time
+
     start = time.perf_counter()
     total, count, state = 0.0, 0, None
-    for x, y in make_lm_loader(stream, lm.cfg.train.eval_batch_size, lm.cfg.data.bptt,
-                               f"{corpus.files[i]} ({split} split)"):
+    for x, y in make_lm_loader(stream, batch_size, lm.cfg.data.bptt, what):
         logits, state = lm.model(x, state)  # [B, L, V]
         total += float(torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1),
                                                          reduction="sum"))
         count += y.numel()
-    return {"run": lm.run_dir.name, "split": split, "tokens": count, "perplexity": math.exp(total / count),
-            "loss": total / count, "seconds": round(time.perf_counter() - start, 3)}
+    return {"tokens": count, "perplexity": math.exp(total / count), "loss": total / count,
+            "seconds": round(time.perf_counter() - start, 3)}
 
 
 # --------------------------------------------------------------------------- the pipeline
@@ -274,8 +273,6 @@ def evaluate(run_dir: str | Path, split: str = "test", data: str | Path | None =
     """Perplexity on a split of the run's corpus, or on any UTF-8 text file tokenised like it (``data``)."""
     if data is None:
         return evaluate_lm_run(run_dir, split)
-    import time
-
     from dl4nlp.core.io import read_text, require_file
 
     lm = LanguageModel(run_dir)
@@ -286,16 +283,8 @@ def evaluate(run_dir: str | Path, split: str = "test", data: str | Path | None =
             toks.extend(line_tokens(line, lm.level, lm.cfg.data.lowercase))
     if not toks:
         raise DataError(f"{data}: no text")
-    start = time.perf_counter()
-    ids = torch.tensor([lm.eos_id, *lm.vocab.encode(toks)])
-    total, state = 0.0, None
-    for i in range(0, len(ids) - 1, lm.cfg.data.bptt):
-        x, y = ids[i:i + lm.cfg.data.bptt][None], ids[i + 1:i + 1 + lm.cfg.data.bptt][None]
-        logits, state = lm.model(x[:, :y.size(1)], state)  # [1, L, V]
-        total += float(torch.nn.functional.cross_entropy(logits[0], y[0], reduction="sum"))
-    count = len(ids) - 1
-    return {"run": lm.run_dir.name, "data": str(data), "tokens": count, "perplexity": math.exp(total / count),
-            "loss": total / count, "seconds": round(time.perf_counter() - start, 3)}
+    ids = torch.tensor([lm.eos_id, *lm.vocab.encode(toks)])  # one row: every token of the file is scored
+    return {"run": lm.run_dir.name, "data": str(data), **stream_scores(lm, ids, 1, str(data))}
 
 
 PIPELINE = Pipeline(

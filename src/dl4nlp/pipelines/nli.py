@@ -350,12 +350,6 @@ def load_nli_run(run_dir: str | Path) -> NLIRun:
     return NLIRun(run_dir)
 
 
-def is_nli_run(run_dir: str | Path) -> bool:
-    from dl4nlp.core.runs import run_model_name
-
-    return run_model_name(run_dir) in NLI_MODELS
-
-
 def evaluate_nli_run(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     """Accuracy and macro-F1 of an NLI run's best model on a split of its data."""
     from dl4nlp.core.runs import check_split, split_scores
